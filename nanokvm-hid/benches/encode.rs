@@ -1,0 +1,3 @@
+//! Encode throughput benchmark (filled in below).
+
+fn main() {}
