@@ -1,0 +1,1 @@
+//! Spot checks for the layouts se, no, dk, fi, pl, cz, hu and jp.
