@@ -1,7 +1,12 @@
 //! Integration tests for nanokvm-hid: one binary, one module per area.
 
+mod encoding;
+mod keys;
+mod layouts_core;
 mod layouts_north;
 mod layouts_west;
+mod mouse;
+mod properties;
 
 use nanokvm_hid::{Layout, encode};
 
