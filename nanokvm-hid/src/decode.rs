@@ -84,19 +84,29 @@ impl Decoder {
     /// Feeds one report and returns what the newly pressed keys produce.
     pub fn feed(&mut self, report: &KeyboardReport) -> Vec<Decoded> {
         let mut events = Vec::new();
+        self.feed_into(report, &mut events);
+        events
+    }
+
+    /// Feeds one report and appends what the newly pressed keys produce to `events`, so a
+    /// caller decoding a long stream can reuse one buffer.
+    pub fn feed_into(&mut self, report: &KeyboardReport, events: &mut Vec<Decoded>) {
         let table = self.layout.table();
         for key in report.keys() {
             if !self.previous.is_pressed(key) {
-                self.press(table, report.modifiers(), key, &mut events);
+                self.press(table, report.modifiers(), key, events);
             }
         }
         self.previous = *report;
-        events
     }
 
     /// Feeds a stroke's press and release reports.
     pub fn feed_stroke(&mut self, stroke: &Stroke) -> Vec<Decoded> {
-        stroke.reports().iter().flat_map(|r| self.feed(r)).collect()
+        let mut events = Vec::new();
+        for report in stroke.reports() {
+            self.feed_into(&report, &mut events);
+        }
+        events
     }
 
     fn press(&mut self, table: &KeyTable, modifiers: Modifiers, key: Keycode, out: &mut Vec<Decoded>) {
@@ -191,8 +201,10 @@ pub fn apply(text: &mut String, events: impl IntoIterator<Item = Decoded>) {
 pub fn decode(strokes: &[Stroke], layout: Layout) -> String {
     let mut decoder = Decoder::new(layout);
     let mut text = String::with_capacity(strokes.len());
-    for stroke in strokes {
-        apply(&mut text, decoder.feed_stroke(stroke));
+    let mut events = Vec::new();
+    for report in strokes.iter().flat_map(Stroke::reports) {
+        decoder.feed_into(&report, &mut events);
+        apply(&mut text, events.drain(..));
     }
     text
 }
@@ -202,8 +214,10 @@ pub fn decode(strokes: &[Stroke], layout: Layout) -> String {
 pub fn decode_reports(reports: &[KeyboardReport], layout: Layout) -> String {
     let mut decoder = Decoder::new(layout);
     let mut text = String::new();
+    let mut events = Vec::new();
     for report in reports {
-        apply(&mut text, decoder.feed(report));
+        decoder.feed_into(report, &mut events);
+        apply(&mut text, events.drain(..));
     }
     text
 }
