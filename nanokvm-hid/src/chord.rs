@@ -230,8 +230,8 @@ impl KeySequence {
         let mut tokens = input.split_whitespace().peekable();
         while let Some(token) = tokens.next() {
             joined.push_str(token);
-            let glue = token.ends_with('+')
-                || tokens.peek().is_some_and(|next| next.starts_with('+'));
+            let glue =
+                token.ends_with('+') || tokens.peek().is_some_and(|next| next.starts_with('+'));
             if !glue && tokens.peek().is_some() {
                 joined.push(' ');
             }
@@ -241,7 +241,11 @@ impl KeySequence {
                 input: input.to_owned(),
             });
         }
-        joined.split(' ').map(Chord::parse).collect::<Result<_, _>>().map(Self)
+        joined
+            .split(' ')
+            .map(Chord::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     /// The chords in order.

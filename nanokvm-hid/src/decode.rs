@@ -109,7 +109,13 @@ impl Decoder {
         events
     }
 
-    fn press(&mut self, table: &KeyTable, modifiers: Modifiers, key: Keycode, out: &mut Vec<Decoded>) {
+    fn press(
+        &mut self,
+        table: &KeyTable,
+        modifiers: Modifiers,
+        key: Keycode,
+        out: &mut Vec<Decoded>,
+    ) {
         let altgr = table.has_altgr() && modifiers.contains(Modifiers::ALT_GR);
         let shortcut = modifiers.ctrl()
             || modifiers.meta()
@@ -130,7 +136,7 @@ impl Decoder {
             return;
         }
         let mut shift = modifiers.shift();
-        if self.caps_lock && caps_applies(table, key) {
+        if self.caps_lock && !altgr && table.caps_affects(key) {
             shift = !shift;
         }
         let level = usize::from(shift) + 2 * usize::from(altgr);
@@ -152,17 +158,6 @@ impl Decoder {
                 out.push(Decoded::Key(chord(modifiers, key)));
             }
         }
-    }
-}
-
-/// Caps Lock shifts a key when its plain level is a letter and its Shift level the same
-/// letter in upper case.
-fn caps_applies(table: &KeyTable, key: Keycode) -> bool {
-    match (table.symbol(key, 0), table.symbol(key, 1)) {
-        (Some(Symbol::Char(lower)), Some(Symbol::Char(upper))) => {
-            lower.is_lowercase() && lower.to_uppercase().eq(std::iter::once(upper))
-        }
-        _ => false,
     }
 }
 

@@ -47,7 +47,10 @@ impl Stroke {
         } else {
             KeyboardReport::RELEASE
         };
-        [KeyboardReport::single(self.modifiers, Some(self.key)), release]
+        [
+            KeyboardReport::single(self.modifiers, Some(self.key)),
+            release,
+        ]
     }
 }
 
@@ -78,7 +81,9 @@ pub fn reports(strokes: &[Stroke]) -> Vec<KeyboardReport> {
 /// assert!(error.to_string().starts_with("2 characters cannot be typed on layout `us`"));
 /// ```
 pub fn encode(text: &str, layout: Layout) -> Result<Vec<Stroke>, Error> {
-    Encoder::new(layout).encode(text).map(|encoded| encoded.strokes)
+    Encoder::new(layout)
+        .encode(text)
+        .map(|encoded| encoded.strokes)
 }
 
 /// A way to type characters that no key of the layout produces, through the target
@@ -124,7 +129,10 @@ fn linux(c: char, table: &KeyTable, out: &mut Vec<Stroke>) -> bool {
     let Some(u) = table.entry('u').and_then(|e| e.strokes().first()) else {
         return false;
     };
-    out.push(Stroke::new(Modifiers::LEFT_CTRL | Modifiers::LEFT_SHIFT, u.key));
+    out.push(Stroke::new(
+        Modifiers::LEFT_CTRL | Modifiers::LEFT_SHIFT,
+        u.key,
+    ));
     let mut hex = String::new();
     let _ = write!(hex, "{:x}", u32::from(c));
     for digit in hex.chars() {
@@ -164,7 +172,10 @@ fn windows_alt_code(c: char, out: &mut Vec<Stroke>) -> bool {
         return false;
     };
     let digits = format!("0{code}");
-    let keys = digits.chars().filter_map(|d| d.to_digit(10)).map(numpad_digit);
+    let keys = digits
+        .chars()
+        .filter_map(|d| d.to_digit(10))
+        .map(numpad_digit);
     held(Modifiers::LEFT_ALT, keys, out);
     true
 }
@@ -215,7 +226,11 @@ fn mac_hex_input(c: char, out: &mut Vec<Stroke>) -> bool {
     let keys: Vec<Keycode> = c
         .encode_utf16(&mut units)
         .iter()
-        .flat_map(|&unit| (0..4).rev().map(move |i| US_HEX[usize::from((unit >> (i * 4)) & 0xF)]))
+        .flat_map(|&unit| {
+            (0..4)
+                .rev()
+                .map(move |i| US_HEX[usize::from((unit >> (i * 4)) & 0xF)])
+        })
         .collect();
     held(Modifiers::LEFT_ALT, keys, out);
     true
@@ -241,6 +256,7 @@ fn windows_1252(c: char) -> Option<u32> {
 #[derive(Clone, Copy, Debug)]
 pub struct Encoder {
     layout: Layout,
+    caps_lock: bool,
     skip_unencodable: bool,
     fallback: Option<UnicodeFallback>,
 }
@@ -268,9 +284,18 @@ impl Encoder {
     pub const fn new(layout: Layout) -> Self {
         Self {
             layout,
+            caps_lock: false,
             skip_unencodable: false,
             fallback: None,
         }
+    }
+
+    /// Type for a target whose Caps Lock is on (as its keyboard LED shows): letters that
+    /// Caps Lock shifts get the opposite Shift state, so the text still comes out as given.
+    #[must_use]
+    pub const fn caps_lock(mut self, on: bool) -> Self {
+        self.caps_lock = on;
+        self
     }
 
     /// Leave out characters that cannot be typed instead of failing, and report them in
@@ -326,6 +351,21 @@ impl Encoder {
                 index,
                 byte_offset: offset,
             });
+        }
+        if self.caps_lock {
+            for stroke in &mut strokes {
+                // Caps Lock matters only for plain and shifted letters, not for shortcuts
+                // such as Ctrl+Shift+U or for the AltGr level.
+                let shift_only = stroke
+                    .modifiers
+                    .difference(Modifiers::LEFT_SHIFT)
+                    .is_empty();
+                if shift_only && table.caps_affects(stroke.key) {
+                    stroke.modifiers = Modifiers::from_bits(
+                        stroke.modifiers.bits() ^ Modifiers::LEFT_SHIFT.bits(),
+                    );
+                }
+            }
         }
         if !bad.is_empty() && !self.skip_unencodable {
             return Err(Error::Unencodable {

@@ -30,7 +30,9 @@ pub enum Error {
         input: String,
     },
     /// A chord named more non-modifier keys than a boot keyboard report can hold.
-    #[error("chord `{chord}` presses {count} keys; a keyboard report holds at most 6 besides modifiers")]
+    #[error(
+        "chord `{chord}` presses {count} keys; a keyboard report holds at most 6 besides modifiers"
+    )]
     TooManyKeys {
         /// The chord as given.
         chord: String,
@@ -84,7 +86,13 @@ pub struct Unencodable {
 
 impl fmt::Display for Unencodable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} (U+{:04X}) at character {}", self.ch, u32::from(self.ch), self.index)
+        write!(
+            f,
+            "{:?} (U+{:04X}) at character {}",
+            self.ch,
+            u32::from(self.ch),
+            self.index
+        )
     }
 }
 

@@ -49,7 +49,11 @@ impl KeyboardReport {
             if slot == report.keys.len() {
                 let count = keys.iter().filter(|k| !k.is_modifier()).count();
                 return Err(Error::TooManyKeys {
-                    chord: keys.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+                    chord: keys
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("+"),
                     count,
                 });
             }
@@ -77,7 +81,10 @@ impl KeyboardReport {
 
     /// The pressed non-modifier keys, in slot order, skipping empty slots.
     pub fn keys(&self) -> impl Iterator<Item = Keycode> + '_ {
-        self.keys.iter().filter(|&&k| k != 0).map(|&k| Keycode::from_usage(k))
+        self.keys
+            .iter()
+            .filter(|&&k| k != 0)
+            .map(|&k| Keycode::from_usage(k))
     }
 
     /// Whether `key` is held, either in a key slot or as a modifier bit.
@@ -151,7 +158,8 @@ mod tests {
 
     #[test]
     fn modifier_keys_go_to_the_modifier_byte() {
-        let report = KeyboardReport::new(Modifiers::NONE, &[Keycode::SHIFT_RIGHT, Keycode::A]).unwrap();
+        let report =
+            KeyboardReport::new(Modifiers::NONE, &[Keycode::SHIFT_RIGHT, Keycode::A]).unwrap();
         assert_eq!(report.to_bytes(), [0x20, 0, 0x04, 0, 0, 0, 0, 0]);
         assert!(report.is_pressed(Keycode::SHIFT_RIGHT));
         assert!(report.is_pressed(Keycode::A));
@@ -160,7 +168,14 @@ mod tests {
 
     #[test]
     fn seven_keys_do_not_fit() {
-        let keys = [Keycode::A, Keycode::B, Keycode::C, Keycode::D, Keycode::E, Keycode::F];
+        let keys = [
+            Keycode::A,
+            Keycode::B,
+            Keycode::C,
+            Keycode::D,
+            Keycode::E,
+            Keycode::F,
+        ];
         assert!(KeyboardReport::new(Modifiers::NONE, &keys).is_ok());
         let seven = [&keys[..], &[Keycode::G]].concat();
         assert!(matches!(

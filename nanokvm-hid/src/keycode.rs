@@ -127,7 +127,8 @@ struct KeyDef {
 fn lookup(name: &str) -> Option<Keycode> {
     KEYS.iter()
         .find(|k| {
-            k.name.eq_ignore_ascii_case(name) || k.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            k.name.eq_ignore_ascii_case(name)
+                || k.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
         })
         .map(|k| Keycode(k.usage))
 }
@@ -592,13 +593,19 @@ mod tests {
     fn names_are_unique_ignoring_case() {
         let mut seen = std::collections::HashSet::new();
         for name in all_names() {
-            assert!(seen.insert(name.to_ascii_lowercase()), "duplicate key name {name}");
+            assert!(
+                seen.insert(name.to_ascii_lowercase()),
+                "duplicate key name {name}"
+            );
         }
     }
 
     #[test]
     fn every_defined_usage_has_a_name() {
-        let defined: Vec<u8> = (0x04..=0xA4).chain(0xB0..=0xDD).chain(0xE0..=0xE7).collect();
+        let defined: Vec<u8> = (0x04..=0xA4)
+            .chain(0xB0..=0xDD)
+            .chain(0xE0..=0xE7)
+            .collect();
         let named: Vec<u8> = Keycode::all().map(Keycode::usage).collect();
         assert_eq!(defined, named);
     }

@@ -55,3 +55,8 @@ pub use keycode::Keycode;
 pub use layout::Layout;
 pub use modifiers::Modifiers;
 pub use mouse::{AbsolutePosition, AbsoluteReport, MouseButtons, RelativeReport};
+
+/// Compiles and runs the code in the crate's README, so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

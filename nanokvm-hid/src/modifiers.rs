@@ -208,7 +208,11 @@ mod tests {
             ("ControlLeft", 0x01),
         ];
         for (name, bits) in table {
-            assert_eq!(Modifiers::from_name(name), Some(Modifiers::from_bits(bits)), "{name}");
+            assert_eq!(
+                Modifiers::from_name(name),
+                Some(Modifiers::from_bits(bits)),
+                "{name}"
+            );
         }
         assert_eq!(Modifiers::from_name("a"), None);
         assert_eq!(Modifiers::from_name("hyper"), None);
@@ -217,6 +221,9 @@ mod tests {
     #[test]
     fn display() {
         assert_eq!(Modifiers::NONE.to_string(), "none");
-        assert_eq!((Modifiers::LEFT_CTRL | Modifiers::ALT_GR).to_string(), "ControlLeft+AltRight");
+        assert_eq!(
+            (Modifiers::LEFT_CTRL | Modifiers::ALT_GR).to_string(),
+            "ControlLeft+AltRight"
+        );
     }
 }

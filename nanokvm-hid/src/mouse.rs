@@ -141,7 +141,11 @@ impl RelativeReport {
     /// held). A zero move gives one report, so buttons still reach the host.
     #[must_use]
     pub fn moves(buttons: MouseButtons, dx: i32, dy: i32) -> Vec<Self> {
-        let steps = dx.unsigned_abs().max(dy.unsigned_abs()).div_ceil(127).max(1);
+        let steps = dx
+            .unsigned_abs()
+            .max(dy.unsigned_abs())
+            .div_ceil(127)
+            .max(1);
         split(dx, steps)
             .zip(split(dy, steps))
             .map(|(dx, dy)| Self {
@@ -337,7 +341,10 @@ mod tests {
             wheel: -127,
         };
         assert_eq!(report.to_bytes(), [1, 0xFF, 0x7F, 0x81]);
-        assert_eq!(RelativeReport::from_bytes(&report.to_bytes()).unwrap(), report);
+        assert_eq!(
+            RelativeReport::from_bytes(&report.to_bytes()).unwrap(),
+            report
+        );
         assert!(RelativeReport::from_bytes(&[0; 5]).is_err());
     }
 
@@ -380,7 +387,10 @@ mod tests {
             wheel: 1,
         };
         assert_eq!(report.to_bytes(), [0x11, 0x34, 0x12, 0xFF, 0x7F, 1]);
-        assert_eq!(AbsoluteReport::from_bytes(&report.to_bytes()).unwrap(), report);
+        assert_eq!(
+            AbsoluteReport::from_bytes(&report.to_bytes()).unwrap(),
+            report
+        );
         let overshoot = AbsoluteReport::from_bytes(&[0, 0, 0x80, 0, 0x80, 0]).unwrap();
         assert_eq!(overshoot.position, AbsolutePosition::new(0x7FFF, 0x7FFF));
     }

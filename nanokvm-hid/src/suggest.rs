@@ -3,7 +3,10 @@
 /// Returns the candidate closest to `input` by case-insensitive edit distance, if it is
 /// close enough to be a plausible typo (at most a third of the input's length, and at
 /// least one edit allowed).
-pub(crate) fn closest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    input: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let input = input.to_lowercase();
     if input.is_empty() {
         return None;

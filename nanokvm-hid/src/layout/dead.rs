@@ -54,7 +54,10 @@ mod tests {
                 assert_eq!(composed.is_uppercase(), upper, "{dead}: {base}{composed}");
             }
         }
-        assert_eq!(generic_pairs('^').find(|&(b, _)| b == 'e'), Some(('e', 'ê')));
+        assert_eq!(
+            generic_pairs('^').find(|&(b, _)| b == 'e'),
+            Some(('e', 'ê'))
+        );
         assert_eq!(generic_pairs('?').count(), 0);
     }
 }

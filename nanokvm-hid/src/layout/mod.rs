@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(Layout::from_name("uk").unwrap(), Layout::Gb);
         assert_eq!(Layout::from_name("pt-BR").unwrap(), Layout::Br);
         let error = Layout::from_name("frr").unwrap_err();
-        assert_eq!(error.to_string(), "unknown keyboard layout `frr`; did you mean `fr`?");
+        assert_eq!(
+            error.to_string(),
+            "unknown keyboard layout `frr`; did you mean `fr`?"
+        );
         for &layout in Layout::ALL {
             assert_eq!(Layout::from_name(layout.name()).unwrap(), layout);
         }

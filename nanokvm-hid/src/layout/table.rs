@@ -110,6 +110,17 @@ impl KeyTable {
         self.compose.get(&(dead, base)).copied()
     }
 
+    /// Whether Caps Lock shifts `key`: its plain level is a letter and its Shift level the
+    /// same letter in upper case.
+    pub(crate) fn caps_affects(&self, key: Keycode) -> bool {
+        match (self.symbol(key, 0), self.symbol(key, 1)) {
+            (Some(Symbol::Char(lower)), Some(Symbol::Char(upper))) => {
+                lower.is_lowercase() && lower.to_uppercase().eq(std::iter::once(upper))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the layout has an AltGr level at all.
     pub(crate) fn has_altgr(&self) -> bool {
         self.has_altgr
@@ -148,7 +159,12 @@ pub(crate) fn compile(source: &str) -> Result<KeyTable, String> {
     let mut extra_compose: Vec<(char, char, char)> = Vec::new();
     let mut accents: HashMap<char, Vec<char>> = HashMap::new();
 
-    for key in [Keycode::SPACE, Keycode::ENTER, Keycode::TAB, Keycode::NUMPAD_ENTER] {
+    for key in [
+        Keycode::SPACE,
+        Keycode::ENTER,
+        Keycode::TAB,
+        Keycode::NUMPAD_ENTER,
+    ] {
         let c = match key {
             Keycode::SPACE => ' ',
             Keycode::TAB => '\t',
@@ -181,12 +197,19 @@ pub(crate) fn compile(source: &str) -> Result<KeyTable, String> {
         if head == "accents" {
             let parts: Vec<&str> = tokens.collect();
             let [dead, bases] = parts[..] else {
-                return Err(at(format!("accents takes a dead key and base letters, got `{line}`")));
+                return Err(at(format!(
+                    "accents takes a dead key and base letters, got `{line}`"
+                )));
             };
             let dead = parse_char(dead).map_err(at)?;
             let bases: Vec<char> = bases.chars().collect();
-            if let Some(missing) = bases.iter().find(|&&b| !dead::generic_pairs(dead).any(|(g, _)| g == b)) {
-                return Err(at(format!("accents {dead}: no generic composition for {missing}")));
+            if let Some(missing) = bases
+                .iter()
+                .find(|&&b| !dead::generic_pairs(dead).any(|(g, _)| g == b))
+            {
+                return Err(at(format!(
+                    "accents {dead}: no generic composition for {missing}"
+                )));
             }
             if accents.insert(dead, bases).is_some() {
                 return Err(at(format!("accents {dead} given twice")));
@@ -222,7 +245,9 @@ pub(crate) fn compile(source: &str) -> Result<KeyTable, String> {
         symbols[iso] = symbols[ansi];
     }
 
-    let has_altgr = symbols.iter().any(|levels| levels[2].is_some() || levels[3].is_some());
+    let has_altgr = symbols
+        .iter()
+        .any(|levels| levels[2].is_some() || levels[3].is_some());
     let mut table = KeyTable {
         symbols,
         ascii: [Entry::default(); 128],
@@ -263,7 +288,9 @@ pub(crate) fn compile(source: &str) -> Result<KeyTable, String> {
     }
     for &(dead, base, result) in &extra_compose {
         if !dead_keys.iter().any(|&(d, _)| d == dead) {
-            return Err(format!("compose {dead} {base} {result}: no dead key {dead}"));
+            return Err(format!(
+                "compose {dead} {base} {result}: no dead key {dead}"
+            ));
         }
         table.compose.insert((dead, base), result);
     }
@@ -352,9 +379,12 @@ mod tests {
         )
         .unwrap();
         let keys = |c| {
-            table
-                .entry(c)
-                .map(|e| e.strokes().iter().map(|s| (s.modifiers.bits(), s.key.usage())).collect::<Vec<_>>())
+            table.entry(c).map(|e| {
+                e.strokes()
+                    .iter()
+                    .map(|s| (s.modifiers.bits(), s.key.usage()))
+                    .collect::<Vec<_>>()
+            })
         };
         assert_eq!(keys('æ'), Some(vec![(0, 0x05)]));
         assert_eq!(keys('ê'), Some(vec![(0, 0x09)]));

@@ -9,9 +9,15 @@ use super::{NO, SH, strokes};
 
 #[test]
 fn control_characters() {
-    assert_eq!(strokes(Layout::Us, "a\nb"), [(NO, 0x04), (NO, 0x28), (NO, 0x05)]);
+    assert_eq!(
+        strokes(Layout::Us, "a\nb"),
+        [(NO, 0x04), (NO, 0x28), (NO, 0x05)]
+    );
     assert_eq!(strokes(Layout::Us, "\t"), [(NO, 0x2B)]);
-    assert_eq!(strokes(Layout::Us, "a\r\nb"), [(NO, 0x04), (NO, 0x28), (NO, 0x05)]);
+    assert_eq!(
+        strokes(Layout::Us, "a\r\nb"),
+        [(NO, 0x04), (NO, 0x28), (NO, 0x05)]
+    );
     assert_eq!(strokes(Layout::Us, "\r"), [(NO, 0x28)]);
     assert_eq!(strokes(Layout::Us, "\r\r\n"), [(NO, 0x28), (NO, 0x28)]);
     assert_eq!(strokes(Layout::Us, ""), []);
@@ -24,8 +30,14 @@ fn unencodable_characters_are_all_listed_with_positions() {
         panic!("expected Unencodable, got {error:?}");
     };
     assert_eq!(*layout, "us");
-    let found: Vec<(char, usize, usize)> = chars.iter().map(|u| (u.ch, u.index, u.byte_offset)).collect();
-    assert_eq!(found, [('Ж', 1, 1), ('€', 3, 4), ('\u{7}', 4, 7), ('é', 5, 8)]);
+    let found: Vec<(char, usize, usize)> = chars
+        .iter()
+        .map(|u| (u.ch, u.index, u.byte_offset))
+        .collect();
+    assert_eq!(
+        found,
+        [('Ж', 1, 1), ('€', 3, 4), ('\u{7}', 4, 7), ('é', 5, 8)]
+    );
     assert_eq!(
         error.to_string(),
         "4 characters cannot be typed on layout `us`: 'Ж' (U+0416) at character 1, \
@@ -60,13 +72,26 @@ fn linux_fallback_types_ctrl_shift_u_and_hex() {
         .map(|s| (s.modifiers.bits(), s.key.usage()))
         .collect();
     // Ctrl+Shift+U, 2 1 9 2, Space.
-    assert_eq!(got, [(0x03, 0x18), (NO, 0x1F), (NO, 0x1E), (NO, 0x26), (NO, 0x1F), (NO, 0x2C)]);
+    assert_eq!(
+        got,
+        [
+            (0x03, 0x18),
+            (NO, 0x1F),
+            (NO, 0x1E),
+            (NO, 0x26),
+            (NO, 0x1F),
+            (NO, 0x2C)
+        ]
+    );
     // On AZERTY the digits need Shift.
     let fr = Encoder::new(Layout::Fr)
         .unicode_fallback(Some(UnicodeFallback::Linux))
         .encode("→")
         .unwrap();
-    assert_eq!((fr.strokes[1].modifiers.bits(), fr.strokes[1].key.usage()), (SH, 0x1F));
+    assert_eq!(
+        (fr.strokes[1].modifiers.bits(), fr.strokes[1].key.usage()),
+        (SH, 0x1F)
+    );
 }
 
 #[test]
@@ -102,7 +127,11 @@ fn windows_hex_numpad_and_macos() {
         .unwrap();
     let keys: Vec<u8> = win.strokes.iter().map(|s| s.key.usage()).collect();
     assert_eq!(keys, [0x57, 0x5A, 0x59, 0x61, 0x5A]);
-    assert!(win.strokes.iter().all(|s| s.modifiers == Modifiers::LEFT_ALT));
+    assert!(
+        win.strokes
+            .iter()
+            .all(|s| s.modifiers == Modifiers::LEFT_ALT)
+    );
     let mac = Encoder::new(Layout::De)
         .unicode_fallback(Some(UnicodeFallback::MacOs))
         .encode("😀")
@@ -122,7 +151,9 @@ fn fallbacks_never_type_control_characters() {
         UnicodeFallback::WindowsHexNumpad,
         UnicodeFallback::MacOs,
     ] {
-        let result = Encoder::new(Layout::Us).unicode_fallback(Some(fallback)).encode("\u{1b}");
+        let result = Encoder::new(Layout::Us)
+            .unicode_fallback(Some(fallback))
+            .encode("\u{1b}");
         assert!(result.is_err(), "{fallback:?}");
     }
 }
@@ -130,7 +161,9 @@ fn fallbacks_never_type_control_characters() {
 #[test]
 fn decoder_composes_dead_keys_like_windows() {
     let dead = (Modifiers::NONE, Keycode::BACKQUOTE); // dead ^ on de
-    let press = |(m, k): (Modifiers, Keycode)| [KeyboardReport::single(m, Some(k)), KeyboardReport::RELEASE];
+    let press = |(m, k): (Modifiers, Keycode)| {
+        [KeyboardReport::single(m, Some(k)), KeyboardReport::RELEASE]
+    };
     let run = |keys: &[(Modifiers, Keycode)]| {
         let reports: Vec<KeyboardReport> = keys.iter().flat_map(|&k| press(k)).collect();
         decode_reports(&reports, Layout::De)
@@ -154,20 +187,31 @@ fn decoder_separates_shortcuts_and_tracks_caps_lock() {
     let mut decoder = Decoder::new(Layout::Us);
     let ctrl_c = KeyboardReport::single(Modifiers::LEFT_CTRL, Some(Keycode::C));
     let events = decoder.feed(&ctrl_c);
-    assert!(matches!(events.as_slice(), [Decoded::Key(chord)] if chord.to_string() == "ControlLeft+KeyC"));
+    assert!(
+        matches!(events.as_slice(), [Decoded::Key(chord)] if chord.to_string() == "ControlLeft+KeyC")
+    );
     // Holding the same report again is not a new press.
     assert!(decoder.feed(&ctrl_c).is_empty());
     decoder.feed(&KeyboardReport::RELEASE);
-    decoder.feed(&KeyboardReport::single(Modifiers::NONE, Some(Keycode::CAPS_LOCK)));
+    decoder.feed(&KeyboardReport::single(
+        Modifiers::NONE,
+        Some(Keycode::CAPS_LOCK),
+    ));
     decoder.feed(&KeyboardReport::RELEASE);
     assert!(decoder.caps_lock());
     let a = decoder.feed(&KeyboardReport::single(Modifiers::NONE, Some(Keycode::A)));
     assert_eq!(a, [Decoded::Text('A')]);
     decoder.feed(&KeyboardReport::RELEASE);
-    let one = decoder.feed(&KeyboardReport::single(Modifiers::NONE, Some(Keycode::DIGIT1)));
+    let one = decoder.feed(&KeyboardReport::single(
+        Modifiers::NONE,
+        Some(Keycode::DIGIT1),
+    ));
     assert_eq!(one, [Decoded::Text('1')], "Caps Lock does not shift digits");
     decoder.feed(&KeyboardReport::RELEASE);
-    let up = decoder.feed(&KeyboardReport::single(Modifiers::NONE, Some(Keycode::ARROW_UP)));
+    let up = decoder.feed(&KeyboardReport::single(
+        Modifiers::NONE,
+        Some(Keycode::ARROW_UP),
+    ));
     assert!(matches!(up.as_slice(), [Decoded::Key(_)]));
     // AltGr is only a shortcut modifier on layouts without an AltGr level.
     let ralt_q = KeyboardReport::single(Modifiers::ALT_GR, Some(Keycode::Q));
@@ -186,8 +230,10 @@ fn rollover_reports_decode_each_new_key_once() {
         [0, 0, 0x05, 0, 0, 0, 0, 0],
         [0; 8],
     ];
-    let reports: Vec<KeyboardReport> =
-        bytes.iter().map(|b| KeyboardReport::from_bytes(b).unwrap()).collect();
+    let reports: Vec<KeyboardReport> = bytes
+        .iter()
+        .map(|b| KeyboardReport::from_bytes(b).unwrap())
+        .collect();
     assert_eq!(decode_reports(&reports, Layout::Us), "ab");
 }
 

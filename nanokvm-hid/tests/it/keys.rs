@@ -58,7 +58,11 @@ fn key_names_resolve_case_insensitively() {
         ("  enter  ", 0x28),
     ];
     for &(name, usage) in table {
-        assert_eq!(Keycode::from_name(name).map(Keycode::usage), Ok(usage), "{name}");
+        assert_eq!(
+            Keycode::from_name(name).map(Keycode::usage),
+            Ok(usage),
+            "{name}"
+        );
     }
 }
 
@@ -69,7 +73,10 @@ fn standard_names_round_trip() {
         assert_eq!(Keycode::from_name(name), Ok(key), "{name}");
         assert_eq!(key.to_string(), name);
     }
-    assert_eq!(Keycode::all().count(), 0xA4 - 0x04 + 1 + (0xDD - 0xB0 + 1) + 8);
+    assert_eq!(
+        Keycode::all().count(),
+        0xA4 - 0x04 + 1 + (0xDD - 0xB0 + 1) + 8
+    );
     assert_eq!(Keycode::from_usage(0xA5).name(), None);
     assert_eq!(Keycode::from_usage(0xA5).to_string(), "0xa5");
 }
@@ -87,7 +94,9 @@ fn unknown_names_suggest_the_closest() {
     ];
     for (name, suggestion) in table {
         match Keycode::from_name(name) {
-            Err(Error::UnknownKey { suggestion: got, .. }) => {
+            Err(Error::UnknownKey {
+                suggestion: got, ..
+            }) => {
                 assert_eq!(got.as_deref(), suggestion, "{name}");
             }
             other => panic!("{name}: expected an unknown-key error, got {other:?}"),
@@ -130,12 +139,21 @@ fn bad_chords_are_errors() {
         Chord::parse("a+b+c+d+e+f+g"),
         Err(Error::TooManyKeys { count: 7, .. })
     ));
-    assert!(matches!(Chord::parse("ctrl++a"), Err(Error::EmptyChord { .. })));
+    assert!(matches!(
+        Chord::parse("ctrl++a"),
+        Err(Error::EmptyChord { .. })
+    ));
     assert!(matches!(Chord::parse(""), Err(Error::EmptyChord { .. })));
-    assert!(matches!(Chord::parse("a+a"), Err(Error::DuplicateKey { .. })));
+    assert!(matches!(
+        Chord::parse("a+a"),
+        Err(Error::DuplicateKey { .. })
+    ));
     let error = Chord::parse("ctlr+c").unwrap_err();
     assert!(matches!(error, Error::UnknownKey { .. }));
-    assert_eq!(error.to_string(), "unknown key name `ctlr`; did you mean `ctrl`?");
+    assert_eq!(
+        error.to_string(),
+        "unknown key name `ctlr`; did you mean `ctrl`?"
+    );
     let error = Chord::parse("a+b+c+d+e+f+g").unwrap_err().to_string();
     assert_eq!(
         error,
@@ -177,10 +195,22 @@ fn chord_reports_press_modifiers_first_and_release_in_reverse() {
 fn sequences_parse() {
     let sequence = KeySequence::parse("ctrl+a ctrl+c\tdown  enter").unwrap();
     let rendered: Vec<String> = sequence.chords().iter().map(ToString::to_string).collect();
-    assert_eq!(rendered, ["ControlLeft+KeyA", "ControlLeft+KeyC", "ArrowDown", "Enter"]);
+    assert_eq!(
+        rendered,
+        ["ControlLeft+KeyA", "ControlLeft+KeyC", "ArrowDown", "Enter"]
+    );
     assert_eq!(sequence.reports().len(), 4 + 4 + 2 + 2);
-    assert_eq!(KeySequence::parse("ctrl + a  shift +tab").unwrap().chords().len(), 2);
-    assert!(matches!(KeySequence::parse("   "), Err(Error::EmptyChord { .. })));
+    assert_eq!(
+        KeySequence::parse("ctrl + a  shift +tab")
+            .unwrap()
+            .chords()
+            .len(),
+        2
+    );
+    assert!(matches!(
+        KeySequence::parse("   "),
+        Err(Error::EmptyChord { .. })
+    ));
     assert!(KeySequence::parse("ctrl+a nope").is_err());
     assert_eq!(
         KeySequence::parse(&sequence.to_string()).unwrap(),

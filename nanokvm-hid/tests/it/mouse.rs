@@ -13,7 +13,10 @@ fn button_names() {
         ("forward", 0x10),
     ];
     for (name, bits) in table {
-        assert_eq!(MouseButtons::from_name(name), Some(MouseButtons::from_bits(bits)));
+        assert_eq!(
+            MouseButtons::from_name(name),
+            Some(MouseButtons::from_bits(bits))
+        );
     }
     assert_eq!(MouseButtons::from_name("sideways"), None);
 }
@@ -22,7 +25,10 @@ fn button_names() {
 fn scroll_is_split() {
     let reports = RelativeReport::scroll(MouseButtons::NONE, -300);
     assert_eq!(reports.len(), 3);
-    assert_eq!(reports.iter().map(|r| i32::from(r.wheel)).sum::<i32>(), -300);
+    assert_eq!(
+        reports.iter().map(|r| i32::from(r.wheel)).sum::<i32>(),
+        -300
+    );
     assert!(reports.iter().all(|r| r.dx == 0 && r.dy == 0));
 }
 

@@ -34,7 +34,11 @@ fn every_typeable_character_round_trips_alone() {
 #[test]
 fn every_layout_types_printable_ascii_letters_and_digits() {
     for &layout in Layout::ALL {
-        for c in ('a'..='z').chain('A'..='Z').chain('0'..='9').chain([' ', '\n', '\t']) {
+        for c in ('a'..='z')
+            .chain('A'..='Z')
+            .chain('0'..='9')
+            .chain([' ', '\n', '\t'])
+        {
             assert!(layout.can_type(c), "{layout} cannot type {c:?}");
         }
     }
@@ -50,15 +54,21 @@ proptest! {
     }
 
     #[test]
-    fn line_endings_normalise(layout in layout(), parts in prop::collection::vec("[a-z]{0,4}", 0..6), ends in prop::collection::vec(prop::sample::select(vec!["\n", "\r\n", "\r"]), 0..6)) {
-        let mut text = String::new();
-        let mut expected = String::new();
-        for (part, end) in parts.iter().zip(ends.iter()) {
-            text.push_str(part);
-            text.push_str(end);
-            expected.push_str(part);
-            expected.push('\n');
+    fn caps_lock_aware_encoding_round_trips((layout, text) in typeable_text()) {
+        let encoded = Encoder::new(layout).caps_lock(true).encode(&text).unwrap();
+        let mut decoder = Decoder::new(layout);
+        decoder.set_caps_lock(true);
+        let mut typed = String::new();
+        for stroke in &encoded.strokes {
+            nanokvm_hid::apply(&mut typed, decoder.feed_stroke(stroke));
         }
+        prop_assert_eq!(typed, text);
+    }
+
+    #[test]
+    fn line_endings_normalise(layout in layout(), text in "[a-z\r\n]{0,24}") {
+        // `\r\n` and a lone `\r` each type one Enter.
+        let expected = text.replace("\r\n", "\n").replace('\r', "\n");
         let strokes = encode(&text, layout).unwrap();
         prop_assert_eq!(decode(&strokes, layout), expected);
     }
