@@ -22,7 +22,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         // The top bits are the best mixed; `bound` is small.
         usize::try_from(self.0 >> 33).unwrap_or(0) % bound
     }
@@ -30,8 +33,24 @@ impl Lcg {
 
 fn mixed_text(layout: Layout, foreign: &[char]) -> String {
     const WORDS: &[&str] = &[
-        "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "sudo", "systemctl",
-        "restart", "nginx", "Admin", "Passw0rd!", "C:\\Windows", "/etc/fstab", "x=1;", "(a+b)*c",
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "lazy",
+        "dog",
+        "sudo",
+        "systemctl",
+        "restart",
+        "nginx",
+        "Admin",
+        "Passw0rd!",
+        "C:\\Windows",
+        "/etc/fstab",
+        "x=1;",
+        "(a+b)*c",
     ];
     let special: Vec<char> = layout
         .chars()

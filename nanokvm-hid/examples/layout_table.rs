@@ -64,7 +64,13 @@ fn table(layout: Layout) -> io::Result<()> {
         // order; serde_json still escapes the character.
         let strokes: Vec<String> = strokes
             .iter()
-            .map(|s| format!(r#"{{"usage":{},"modifiers":{}}}"#, s.key.usage(), s.modifiers.bits()))
+            .map(|s| {
+                format!(
+                    r#"{{"usage":{},"modifiers":{}}}"#,
+                    s.key.usage(),
+                    s.modifiers.bits()
+                )
+            })
             .collect();
         let ch = serde_json::to_string(&c.to_string()).map_err(io::Error::other)?;
         writeln!(out, r#"{{"char":{ch},"strokes":[{}]}}"#, strokes.join(","))?;
