@@ -240,12 +240,9 @@ fn has_nextest(root: &Path) -> bool {
 fn cargo(root: &Path) -> Command {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = Command::new(cargo);
+    // Colour is left to cargo's own detection: CI reads the test runners' closing lines,
+    // which escape codes would garble.
     command.current_dir(root);
-    // CI logs are not terminals but do render colour, and colour makes a long log easier
-    // to scan; anyone who wants plain output sets the variable themselves.
-    if env::var_os("CARGO_TERM_COLOR").is_none() {
-        command.env("CARGO_TERM_COLOR", "always");
-    }
     command
 }
 
