@@ -6,9 +6,10 @@
 //! each is defined by a table in `src/layout/tables/` (format in `table.rs`).
 //!
 //! The tables follow each layout as Windows defines it, which matches the national
-//! keycaps. Linux (xkb) agrees on every character of the first two levels; its extra AltGr
-//! characters, which Windows lacks, are left out, so that what is typed works on both.
-//! A table's comments note where the two systems differ.
+//! keycaps. Linux (xkb) agrees on nearly everything; where it types something else on a
+//! key, the table still follows Windows, prefers a key both systems agree on when a
+//! character can be typed two ways, and says so in its header comments. Characters that
+//! only xkb has are left out.
 
 mod dead;
 pub(crate) mod table;
