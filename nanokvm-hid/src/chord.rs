@@ -90,6 +90,18 @@ impl Chord {
     ///
     /// [`Error::EmptyChord`], [`Error::UnknownKey`] (with a suggestion),
     /// [`Error::TooManyKeys`] or [`Error::DuplicateKey`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nanokvm_hid::{Chord, Keycode, Modifiers};
+    ///
+    /// let chord = Chord::parse("Ctrl+Shift+Esc")?;
+    /// assert_eq!(chord.modifiers(), Modifiers::LEFT_CTRL | Modifiers::LEFT_SHIFT);
+    /// assert_eq!(chord.keys(), [Keycode::ESCAPE]);
+    /// assert!(Chord::parse("a+b+c+d+e+f+g").is_err()); // seven keys do not fit a report
+    /// # Ok::<(), nanokvm_hid::Error>(())
+    /// ```
     pub fn parse(input: &str) -> Result<Self, Error> {
         let trimmed = input.trim();
         if trimmed.is_empty() {

@@ -74,6 +74,9 @@ pub enum Error {
 }
 
 /// One character that a layout cannot type, with where it stands in the text.
+///
+/// The error carries the characters themselves, which is what a person fixing a text
+/// needs. A caller typing a secret should report the positions only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unencodable {
     /// The character.

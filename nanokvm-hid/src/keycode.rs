@@ -59,6 +59,18 @@ impl Keycode {
     /// # Errors
     ///
     /// [`Error::UnknownKey`] with the closest valid name when nothing matches.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nanokvm_hid::Keycode;
+    ///
+    /// assert_eq!(Keycode::from_name("pgdn")?, Keycode::PAGE_DOWN);
+    /// assert_eq!(Keycode::from_name("ArrowUp")?.usage(), 0x52);
+    /// let error = Keycode::from_name("escpae").unwrap_err();
+    /// assert_eq!(error.to_string(), "unknown key name `escpae`; did you mean `Escape`?");
+    /// # Ok::<(), nanokvm_hid::Error>(())
+    /// ```
     pub fn from_name(name: &str) -> Result<Self, Error> {
         let trimmed = name.trim();
         if let Some(key) = lookup(trimmed) {

@@ -212,6 +212,17 @@ impl AbsolutePosition {
     /// # Errors
     ///
     /// [`Error::InvalidCoordinate`] for a NaN or infinite value.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use nanokvm_hid::{AbsolutePosition, AbsoluteReport, MouseButtons};
+    ///
+    /// let centre = AbsolutePosition::from_normalized(0.5, 0.5)?;
+    /// let click = AbsoluteReport { buttons: MouseButtons::LEFT, position: centre, wheel: 0 };
+    /// assert_eq!(click.to_bytes(), [1, 0x00, 0x40, 0x00, 0x40, 0]);
+    /// # Ok::<(), nanokvm_hid::Error>(())
+    /// ```
     pub fn from_normalized(x: f64, y: f64) -> Result<Self, Error> {
         Ok(Self {
             x: scale(x, "x")?,

@@ -139,7 +139,8 @@ impl Layout {
 
     /// The compiled table, built on first use.
     pub(crate) fn table(self) -> &'static KeyTable {
-        static TABLES: [OnceLock<KeyTable>; 19] = [const { OnceLock::new() }; 19];
+        static TABLES: [OnceLock<KeyTable>; Layout::ALL.len()] =
+            [const { OnceLock::new() }; Layout::ALL.len()];
         TABLES[self as usize].get_or_init(|| {
             table::compile(self.source()).unwrap_or_else(|e| {
                 // The tables are fixed at compile time and every one is compiled by the
