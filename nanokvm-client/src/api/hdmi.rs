@@ -1,0 +1,229 @@
+//! HDMI capture state and control, and the stream settings (`/api/vm/screen`).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::wire::ApiRequest;
+
+/// HDMI capture state. Fields that the firmware version does not report are `None`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct HdmiState {
+    /// Whether capture is enabled.
+    pub enabled: bool,
+    /// Whether an input signal is present (firmware after 2.5.0). It can be stale while
+    /// nobody streams.
+    pub signal: Option<bool>,
+    /// Capture switches off after this long without viewers; `Some(ZERO)` = never
+    /// (firmware 2.5.0 and later).
+    pub idle_timeout: Option<Duration>,
+}
+
+/// The longest HDMI idle timeout the firmware accepts: one week.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(10_080 * 60);
+
+/// A stream setting for `POST /api/vm/screen`. Settings are device-wide: they change
+/// what every viewer sees.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum StreamSetting {
+    /// Output height: 1080, 720, 600 or 480; `None` for the native resolution.
+    Resolution(Option<u16>),
+    /// MJPEG quality: 100, 80, 60 or 50.
+    JpegQuality(u8),
+    /// H.264 bit rate in kbit/s: 1000, 2000, 3000 or 5000.
+    H264Bitrate(u16),
+    /// Frames per second, 10 to 60.
+    Fps(u8),
+    /// The stream encoding.
+    Mode(StreamMode),
+    /// H.264 group-of-pictures length, 1 to 100.
+    Gop(u8),
+}
+
+/// The video encoding the device streams.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum StreamMode {
+    /// Motion JPEG (what screenshots read).
+    Mjpeg,
+    /// H.264.
+    H264,
+}
+
+/// Builds the screen request, rejecting values the firmware would silently replace.
+pub(crate) fn screen_request(setting: StreamSetting) -> Result<ApiRequest> {
+    let (kind, value): (&str, u32) = match setting {
+        StreamSetting::Resolution(None) => ("resolution", 0),
+        StreamSetting::Resolution(Some(h)) if [1080, 720, 600, 480].contains(&h) => {
+            ("resolution", u32::from(h))
+        }
+        StreamSetting::JpegQuality(q) if [100, 80, 60, 50].contains(&q) => {
+            ("quality", u32::from(q))
+        }
+        StreamSetting::H264Bitrate(b) if [1000, 2000, 3000, 5000].contains(&b) => {
+            ("quality", u32::from(b))
+        }
+        StreamSetting::Fps(f) if (10..=60).contains(&f) => ("fps", u32::from(f)),
+        StreamSetting::Mode(StreamMode::Mjpeg) => ("type", 0),
+        StreamSetting::Mode(StreamMode::H264) => ("type", 1),
+        StreamSetting::Gop(g) if (1..=100).contains(&g) => ("gop", u32::from(g)),
+        other => {
+            return Err(Error::invalid(format!(
+                "{other:?} is not a value the firmware accepts"
+            )));
+        }
+    };
+    Ok(ApiRequest::post("/api/vm/screen", json!({ "type": kind, "value": value })).idempotent())
+}
+
+/// HDMI and stream settings. Obtain with [`Client::hdmi`].
+#[derive(Clone, Copy, Debug)]
+pub struct HdmiHandler<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl HdmiHandler<'_> {
+    async fn require_hdmi(&self, operation: &str) -> Result<()> {
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_hdmi(),
+            operation,
+            "NanoKVM firmware 2.2.8 or later",
+        )
+    }
+
+    /// The HDMI state, with the fields this firmware reports.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] before 2.2.8 and on the Pro; transport and decoding errors.
+    pub async fn state(&self) -> Result<HdmiState> {
+        self.require_hdmi("HDMI state").await?;
+        #[derive(Deserialize)]
+        struct Wire {
+            enabled: bool,
+            #[serde(default)]
+            signal: Option<bool>,
+            #[serde(default, rename = "idleTimeout")]
+            idle_timeout: Option<u64>,
+        }
+        let wire: Wire = self.client.call(ApiRequest::get("/api/vm/hdmi")).await?;
+        Ok(HdmiState {
+            enabled: wire.enabled,
+            signal: wire.signal,
+            idle_timeout: wire.idle_timeout.map(|m| Duration::from_secs(m * 60)),
+        })
+    }
+
+    /// Restarts capture (takes about a second).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`]; device and transport errors.
+    pub async fn reset(&self) -> Result<()> {
+        self.require_hdmi("HDMI reset").await?;
+        let req =
+            ApiRequest::post("/api/vm/hdmi/reset", json!({})).extra_timeout(Duration::from_secs(2));
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Enables capture (admin).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`]; device and transport errors.
+    pub async fn enable(&self) -> Result<()> {
+        self.require_hdmi("HDMI enable").await?;
+        let req = ApiRequest::post("/api/vm/hdmi/enable", json!({})).idempotent();
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Disables capture (admin).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`]; device and transport errors.
+    pub async fn disable(&self) -> Result<()> {
+        self.require_hdmi("HDMI disable").await?;
+        let req = ApiRequest::post("/api/vm/hdmi/disable", json!({})).idempotent();
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Sets the idle timeout, in whole minutes up to one week; zero disables it (admin,
+    /// 2.5.0 and later).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for more than a week or a fraction of a minute;
+    /// [`Error::NotSupported`]; device and transport errors.
+    pub async fn set_idle_timeout(&self, timeout: Duration) -> Result<()> {
+        if timeout > MAX_IDLE_TIMEOUT || timeout.as_secs() % 60 != 0 || timeout.subsec_nanos() != 0
+        {
+            return Err(Error::invalid(
+                "the HDMI idle timeout is a whole number of minutes, at most 10080",
+            ));
+        }
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_hdmi_idle_timeout(),
+            "HDMI idle timeout",
+            "firmware 2.5.0 or later",
+        )?;
+        let req = ApiRequest::post(
+            "/api/vm/hdmi/timeout",
+            json!({ "minutes": timeout.as_secs() / 60 }),
+        )
+        .idempotent();
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Changes one stream setting (`POST /api/vm/screen`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for values the firmware would replace by its defaults;
+    /// [`Error::NotSupported`] on the Pro; device and transport errors.
+    pub async fn set_stream(&self, setting: StreamSetting) -> Result<()> {
+        let req = screen_request(setting)?;
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_screen_settings(),
+            "stream settings via /api/vm/screen",
+            "a NanoKVM Cube or PCIe",
+        )?;
+        self.client.call::<Value>(req).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screen_settings_map_to_type_and_value() {
+        let table = [
+            (StreamSetting::Resolution(None), "resolution", 0),
+            (StreamSetting::Resolution(Some(720)), "resolution", 720),
+            (StreamSetting::JpegQuality(60), "quality", 60),
+            (StreamSetting::H264Bitrate(5000), "quality", 5000),
+            (StreamSetting::Fps(30), "fps", 30),
+            (StreamSetting::Mode(StreamMode::H264), "type", 1),
+            (StreamSetting::Gop(30), "gop", 30),
+        ];
+        for (setting, kind, value) in table {
+            let req = screen_request(setting).unwrap();
+            assert_eq!(req.body, Some(json!({"type": kind, "value": value})));
+        }
+        for bad in [
+            StreamSetting::Resolution(Some(1000)),
+            StreamSetting::JpegQuality(70),
+            StreamSetting::Fps(61),
+            StreamSetting::Gop(0),
+        ] {
+            assert!(screen_request(bad).unwrap_err().is_invalid_input());
+        }
+    }
+}

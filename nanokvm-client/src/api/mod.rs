@@ -1,0 +1,52 @@
+//! The typed API, one handler per area of the firmware's routes.
+//!
+//! Each handler borrows the [`Client`] and is obtained from it: `client.power().leds()`.
+//! Area modules build their requests with pure functions and decode wire structs into
+//! the domain types they export; none of them touches the network directly.
+
+pub mod device;
+pub mod hdmi;
+pub mod hid;
+pub mod network;
+pub mod power;
+pub mod storage;
+
+use crate::client::Client;
+
+impl Client {
+    /// Device information and administration.
+    #[must_use]
+    pub fn device(&self) -> device::DeviceHandler<'_> {
+        device::DeviceHandler { client: self }
+    }
+
+    /// Power and reset buttons, and the power and HDD LEDs.
+    #[must_use]
+    pub fn power(&self) -> power::PowerHandler<'_> {
+        power::PowerHandler { client: self }
+    }
+
+    /// HDMI capture and stream settings.
+    #[must_use]
+    pub fn hdmi(&self) -> hdmi::HdmiHandler<'_> {
+        hdmi::HdmiHandler { client: self }
+    }
+
+    /// Paste, keyboard LEDs, HID mode, HID reset and shortcuts.
+    #[must_use]
+    pub fn hid(&self) -> hid::HidHandler<'_> {
+        hid::HidHandler { client: self }
+    }
+
+    /// Virtual media: images, mounting, downloads and uploads.
+    #[must_use]
+    pub fn storage(&self) -> storage::StorageHandler<'_> {
+        storage::StorageHandler { client: self }
+    }
+
+    /// Wake-on-LAN.
+    #[must_use]
+    pub fn network(&self) -> network::NetworkHandler<'_> {
+        network::NetworkHandler { client: self }
+    }
+}

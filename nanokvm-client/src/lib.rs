@@ -1,0 +1,58 @@
+//! A typed async client for the Sipeed NanoKVM's HTTP and WebSocket API, for every
+//! firmware version.
+//!
+//! - [`Client`]: built with [`Client::builder`]; cheap to clone. It logs in on first use
+//!   (once, however many tasks call at the same time), logs in again when the session
+//!   expires, and reads the firmware version and hardware once to decide what the device
+//!   can do ([`Capabilities`]).
+//! - Area handlers: [`Client::device`], [`Client::power`], [`Client::hdmi`],
+//!   [`Client::hid`], [`Client::storage`], [`Client::network`].
+//! - [`Error`]: one error type that classifies itself ([`Error::is_auth`],
+//!   [`Error::is_timeout`], [`Error::is_not_supported`], ...).
+//!
+//! Passwords are [`SecretString`]s and never appear in errors, logs or `Debug` output.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use nanokvm_client::{Client, SecretString, api::hid::PasteLayout};
+//!
+//! # async fn run() -> Result<(), nanokvm_client::Error> {
+//! let client = Client::builder("https://192.168.1.50")
+//!     .credentials("admin", SecretString::from("admin"))
+//!     .tls_pin_sha256("AB:CD:...:EF") // the device's self-signed certificate
+//!     .build()?;
+//!
+//! let caps = client.capabilities().await?;
+//! println!("{}", caps.describe());
+//! println!("power LED on: {}", client.power().leds().await?.power);
+//!
+//! let report = client.hid().paste("Hello, World!\n", PasteLayout::Us).await?;
+//! assert!(report.skipped.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+
+mod capabilities;
+mod client;
+mod error;
+mod password;
+mod screenshot;
+mod tls;
+mod wire;
+
+pub mod api;
+pub mod ws;
+
+pub use capabilities::{Capabilities, FirmwareVersion, Hardware, PasteLimit, WsFraming};
+pub use client::{Client, ClientBuilder, PasswordEncoding};
+pub use error::{BoxError, Error, Result};
+pub use screenshot::FrameStream;
+pub use secrecy::SecretString;
+pub use tls::{CertificateFingerprint, TlsTrust};
+pub use ws::WsSession;
+
+/// Compiles the code in the crate's README, so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

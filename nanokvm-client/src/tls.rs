@@ -1,0 +1,268 @@
+//! TLS trust options: the system's roots, a custom CA, or a pinned certificate.
+//!
+//! NanoKVMs ship self-signed certificates, so the useful choices are a CA the operator
+//! installed on the device or pinning the device certificate's SHA-256 fingerprint. A pin
+//! replaces chain and name checks, but the handshake signature is still verified, so a
+//! man in the middle cannot reuse the certificate without its private key.
+//!
+//! All options use rustls with the `ring` provider; the same configuration serves HTTP
+//! (reqwest) and the WebSocket.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Which certificates the client trusts for `https://` and `wss://` URLs.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum TlsTrust {
+    /// The operating system's trust store (the default).
+    #[default]
+    SystemRoots,
+    /// Only these CA certificates (DER).
+    CustomCa(Vec<CertificateDer<'static>>),
+    /// Exactly the certificate whose DER encoding has this SHA-256 digest.
+    Pinned(CertificateFingerprint),
+}
+
+impl fmt::Debug for TlsTrust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SystemRoots => f.write_str("SystemRoots"),
+            Self::CustomCa(certs) => write!(f, "CustomCa({} certificates)", certs.len()),
+            Self::Pinned(fp) => write!(f, "Pinned({fp})"),
+        }
+    }
+}
+
+/// A SHA-256 certificate fingerprint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CertificateFingerprint([u8; 32]);
+
+impl CertificateFingerprint {
+    /// The fingerprint of a DER-encoded certificate.
+    #[must_use]
+    pub fn of_der(der: &[u8]) -> Self {
+        Self(Sha256::digest(der).into())
+    }
+
+    /// Parses 64 hexadecimal digits, optionally separated by `:` or spaces, as
+    /// `openssl x509 -fingerprint -sha256` prints them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the text is not 32 bytes of hexadecimal.
+    pub fn parse(text: &str) -> Result<Self> {
+        let hex: String = text
+            .trim()
+            .trim_start_matches("sha256 Fingerprint=")
+            .chars()
+            .filter(|c| !matches!(c, ':' | ' '))
+            .collect();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::config(
+                "a SHA-256 fingerprint is 64 hexadecimal digits (colons allowed)",
+            ));
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| Error::config("invalid hexadecimal in fingerprint"))?;
+        }
+        Ok(Self(out))
+    }
+
+    /// The 32 digest bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for CertificateFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CertificateFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CertificateFingerprint({self})")
+    }
+}
+
+/// Reads every certificate from PEM text.
+pub(crate) fn certificates_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::config(format!("cannot read PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::config("no certificate found in the PEM text"));
+    }
+    Ok(certs)
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Builds the rustls configuration for a trust option.
+pub(crate) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::config(format!("tls: {e}")))?;
+    let config = match trust {
+        TlsTrust::SystemRoots => {
+            let verifier = rustls_platform_verifier::Verifier::new(provider)
+                .map_err(|e| Error::config(format!("tls: system roots unavailable: {e}")))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
+        }
+        TlsTrust::CustomCa(certs) => {
+            let mut roots = RootCertStore::empty();
+            for cert in certs {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| Error::config(format!("tls: bad CA certificate: {e}")))?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        TlsTrust::Pinned(fingerprint) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                fingerprint: *fingerprint,
+                provider,
+            }))
+            .with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// Accepts exactly one certificate, by fingerprint, and still checks that the server
+/// holds its private key.
+#[derive(Debug)]
+struct PinnedVerifier {
+    fingerprint: CertificateFingerprint,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if CertificateFingerprint::of_der(end_entity) == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "certificate fingerprint {} does not match the pinned one",
+                CertificateFingerprint::of_der(end_entity)
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_in_openssl_format() {
+        let colons = (0..32)
+            .map(|i| format!("{i:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let fp = CertificateFingerprint::parse(&colons).unwrap();
+        assert_eq!(fp.as_bytes()[31], 31);
+        assert_eq!(fp.to_string(), colons);
+        let plain = colons.replace(':', "").to_lowercase();
+        assert_eq!(CertificateFingerprint::parse(&plain).unwrap(), fp);
+        assert!(CertificateFingerprint::parse("AB:CD").is_err());
+        assert!(CertificateFingerprint::parse(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn pinned_verifier_accepts_only_the_pinned_certificate() {
+        let der = CertificateDer::from(vec![1u8, 2, 3]);
+        let other = CertificateDer::from(vec![4u8]);
+        let verifier = PinnedVerifier {
+            fingerprint: CertificateFingerprint::of_der(&der),
+            provider: provider(),
+        };
+        let name = ServerName::try_from("nanokvm.local").unwrap();
+        assert!(
+            verifier
+                .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify_server_cert(&other, &[], &name, &[], UnixTime::now())
+                .is_err()
+        );
+        assert!(!verifier.supported_verify_schemes().is_empty());
+    }
+
+    #[test]
+    fn every_trust_option_builds() {
+        assert!(client_config(&TlsTrust::SystemRoots).is_ok());
+        let fp = CertificateFingerprint::of_der(b"x");
+        assert!(client_config(&TlsTrust::Pinned(fp)).is_ok());
+        assert!(certificates_from_pem(b"not pem").is_err());
+    }
+}

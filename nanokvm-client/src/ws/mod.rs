@@ -1,0 +1,745 @@
+//! The keyboard and mouse session over `/api/ws`.
+//!
+//! A [`WsSession`] owns one WebSocket through a background task. The task writes the
+//! reports operations ask for, sends a heartbeat every few seconds (the firmware closes
+//! a socket after 90 s of silence), decodes the device's pushes, and reconnects when
+//! the socket drops (logging in again when the device closes it with 4401).
+//!
+//! **Invariant: nothing stays held.** The task tracks the keyboard report and mouse
+//! buttons it last sent. Every multi-step operation (a chord, a click, a drag, typing)
+//! carries a guard that asks the task to release everything if the operation fails or
+//! its future is dropped half-way; dropping the session releases everything too. A
+//! reconnect starts from nothing held, because the firmware releases on disconnect.
+//!
+//! Frames are binary on firmware 2.3.2 and later and JSON arrays before; see
+//! `frame.rs`.
+
+mod frame;
+pub mod push;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use nanokvm_hid::{
+    AbsolutePosition, AbsoluteReport, Chord, Encoder, KeySequence, KeyboardReport, Layout,
+    MouseButtons, RelativeReport,
+};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest as _};
+
+use crate::api::hid::KeyboardLeds;
+use crate::capabilities::WsFraming;
+use crate::client::{COOKIE_NAME, Client};
+use crate::error::{Error, Result};
+use frame::{Frame, LegacyEncoder, Report};
+use push::{CaptureStatus, Push};
+
+/// How long a click holds the button, and the gap between the clicks of a double-click.
+pub const CLICK_HOLD: Duration = Duration::from_millis(50);
+/// How long [`WsSession::tap`] holds a chord.
+pub const TAP_HOLD: Duration = Duration::from_millis(50);
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Socket = WebSocketStream<Box<dyn Io>>;
+
+enum Command {
+    Send {
+        reports: Vec<Report>,
+        done: oneshot::Sender<Result<()>>,
+    },
+    ReleaseAll,
+}
+
+#[derive(Default)]
+struct Latest {
+    keyboard_leds: Option<KeyboardLeds>,
+    capture: Option<CaptureStatus>,
+    position: Option<AbsolutePosition>,
+    closed: Option<String>,
+}
+
+/// A keyboard and mouse session over `/api/ws`. Obtain with [`Client::ws`].
+///
+/// Dropping the session releases every held key and button and closes the socket.
+#[derive(Debug)]
+pub struct WsSession {
+    commands: mpsc::UnboundedSender<Command>,
+    pushes: broadcast::Sender<Push>,
+    latest: Arc<Mutex<Latest>>,
+    framing: WsFraming,
+}
+
+impl std::fmt::Debug for Latest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Latest").finish_non_exhaustive()
+    }
+}
+
+/// Releases everything when dropped while armed.
+struct ReleaseGuard<'a> {
+    commands: &'a mpsc::UnboundedSender<Command>,
+    armed: bool,
+}
+
+impl ReleaseGuard<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ReleaseGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.commands.send(Command::ReleaseAll);
+        }
+    }
+}
+
+impl Client {
+    /// Opens a keyboard and mouse session on `/api/ws`, with the framing this firmware
+    /// expects.
+    ///
+    /// # Errors
+    ///
+    /// Authentication, connection and capability errors.
+    pub async fn ws(&self) -> Result<WsSession> {
+        let caps = self.capabilities().await?;
+        let framing = caps.ws_framing();
+        let invert_scroll = !caps.is_pro() && !caps.application.at_least(2, 3, 1);
+        let socket = connect(self).await?;
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (pushes, _) = broadcast::channel(64);
+        let latest = Arc::new(Mutex::new(Latest::default()));
+        let task = Task {
+            client: self.clone(),
+            framing,
+            legacy: LegacyEncoder::new(invert_scroll),
+            held: Held::default(),
+            pushes: pushes.clone(),
+            latest: latest.clone(),
+        };
+        tokio::spawn(task.run(socket, receiver));
+        Ok(WsSession {
+            commands,
+            pushes,
+            latest,
+            framing,
+        })
+    }
+}
+
+impl WsSession {
+    /// The framing in use.
+    #[must_use]
+    pub fn framing(&self) -> WsFraming {
+        self.framing
+    }
+
+    /// Receives the device's pushes from now on.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Push> {
+        self.pushes.subscribe()
+    }
+
+    /// The keyboard LEDs last pushed by the device (2.5.0 and later).
+    #[must_use]
+    pub fn keyboard_leds(&self) -> Option<KeyboardLeds> {
+        self.lock().keyboard_leds.clone()
+    }
+
+    /// The capture status last pushed by the device (2.4.2 and later).
+    #[must_use]
+    pub fn capture_status(&self) -> Option<CaptureStatus> {
+        self.lock().capture.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Latest> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn guard(&self) -> ReleaseGuard<'_> {
+        ReleaseGuard {
+            commands: &self.commands,
+            armed: true,
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        let reason = self
+            .lock()
+            .closed
+            .clone()
+            .unwrap_or_else(|| "the session is closed".to_owned());
+        Error::ws(reason, None)
+    }
+
+    async fn send(&self, reports: Vec<Report>) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.commands
+            .send(Command::Send { reports, done })
+            .map_err(|_| self.closed_error())?;
+        wait.await.map_err(|_| self.closed_error())?
+    }
+
+    /// Sends one raw keyboard report. What it holds stays held until a later report
+    /// releases it (or the session is dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`] when the session is closed or the write failed.
+    pub async fn keyboard_report(&self, report: KeyboardReport) -> Result<()> {
+        self.send(vec![Report::Keyboard(report)]).await
+    }
+
+    /// Sends one raw relative mouse report.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsSession::keyboard_report`].
+    pub async fn relative_report(&self, report: RelativeReport) -> Result<()> {
+        self.send(vec![Report::Relative(report)]).await
+    }
+
+    /// Sends one raw absolute pointer report.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsSession::keyboard_report`].
+    pub async fn absolute_report(&self, report: AbsoluteReport) -> Result<()> {
+        self.lock().position = Some(report.position);
+        self.send(vec![Report::Absolute(report)]).await
+    }
+
+    /// Presses a chord, holds it for `hold`, and releases it in reverse order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`]; everything is released if a step fails.
+    pub async fn press_chord(&self, chord: &Chord, hold: Duration) -> Result<()> {
+        let guard = self.guard();
+        let press = chord
+            .press_reports()
+            .into_iter()
+            .map(Report::Keyboard)
+            .collect();
+        self.send(press).await?;
+        tokio::time::sleep(hold).await;
+        let release = chord
+            .release_reports()
+            .into_iter()
+            .map(Report::Keyboard)
+            .collect();
+        self.send(release).await?;
+        guard.disarm();
+        Ok(())
+    }
+
+    /// Presses and releases a chord, parsed from text like `ctrl+alt+delete`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hid`] for an unknown key name (nothing sent); as [`WsSession::press_chord`].
+    pub async fn tap(&self, chord: &str) -> Result<()> {
+        let chord: Chord = chord.parse()?;
+        self.press_chord(&chord, TAP_HOLD).await
+    }
+
+    /// Taps each chord of a sequence (`ctrl+a ctrl+c`), waiting `delay` between chords.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsSession::press_chord`].
+    pub async fn key_sequence(&self, sequence: &KeySequence, delay: Duration) -> Result<()> {
+        for (i, chord) in sequence.chords().iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(delay).await;
+            }
+            self.press_chord(chord, TAP_HOLD).await?;
+        }
+        Ok(())
+    }
+
+    /// Types `text` for a target whose keyboard layout is `layout`, waiting `delay`
+    /// after each key stroke. The whole text is checked first: if any character cannot
+    /// be typed on `layout`, nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hid`] naming every untypeable character (nothing sent); as
+    /// [`WsSession::press_chord`].
+    pub async fn type_text(&self, text: &str, layout: Layout, delay: Duration) -> Result<()> {
+        let encoded = Encoder::new(layout).encode(text)?;
+        let guard = self.guard();
+        for stroke in &encoded.strokes {
+            self.send(stroke.reports().into_iter().map(Report::Keyboard).collect())
+                .await?;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        self.send(vec![Report::Keyboard(KeyboardReport::RELEASE)])
+            .await?;
+        guard.disarm();
+        Ok(())
+    }
+
+    /// Moves the pointer to an absolute position.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`].
+    pub async fn move_to(&self, position: AbsolutePosition) -> Result<()> {
+        self.absolute_report(AbsoluteReport {
+            buttons: MouseButtons::NONE,
+            position,
+            wheel: 0,
+        })
+        .await
+    }
+
+    /// Moves the pointer to fractions of the screen (`0.5, 0.5` is the centre).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hid`] for NaN or infinite values; [`Error::WebSocket`].
+    pub async fn move_to_normalized(&self, x: f64, y: f64) -> Result<()> {
+        self.move_to(AbsolutePosition::from_normalized(x, y)?).await
+    }
+
+    /// Moves the pointer to a pixel of a `width` × `height` screen.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hid`] for a zero-sized screen; [`Error::WebSocket`].
+    pub async fn move_to_pixels(&self, x: u32, y: u32, width: u32, height: u32) -> Result<()> {
+        self.move_to(AbsolutePosition::from_pixels(x, y, width, height)?)
+            .await
+    }
+
+    /// Moves the pointer by a relative amount, split into steps of at most 127.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`].
+    pub async fn move_by(&self, dx: i32, dy: i32) -> Result<()> {
+        let reports = RelativeReport::moves(MouseButtons::NONE, dx, dy)
+            .into_iter()
+            .map(Report::Relative)
+            .collect();
+        self.lock().position = None;
+        self.send(reports).await
+    }
+
+    fn button_report(&self, buttons: MouseButtons) -> Report {
+        match self.lock().position {
+            Some(position) => Report::Absolute(AbsoluteReport {
+                buttons,
+                position,
+                wheel: 0,
+            }),
+            None => Report::Relative(RelativeReport {
+                buttons,
+                ..RelativeReport::default()
+            }),
+        }
+    }
+
+    /// Clicks `button` where the pointer is (on the absolute device after an absolute
+    /// move, else on the relative one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`]; the button is released if a step fails.
+    pub async fn click(&self, button: MouseButtons) -> Result<()> {
+        let guard = self.guard();
+        self.send(vec![self.button_report(button)]).await?;
+        tokio::time::sleep(CLICK_HOLD).await;
+        self.send(vec![self.button_report(MouseButtons::NONE)])
+            .await?;
+        guard.disarm();
+        Ok(())
+    }
+
+    /// Two clicks with a short gap.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsSession::click`].
+    pub async fn double_click(&self, button: MouseButtons) -> Result<()> {
+        self.click(button).await?;
+        tokio::time::sleep(CLICK_HOLD).await;
+        self.click(button).await
+    }
+
+    /// Presses `button` at `from`, moves to `to` in `steps` with the button held, and
+    /// releases it, all on the absolute device.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsSession::click`].
+    pub async fn drag(
+        &self,
+        from: AbsolutePosition,
+        to: AbsolutePosition,
+        button: MouseButtons,
+        steps: u16,
+    ) -> Result<()> {
+        let guard = self.guard();
+        self.move_to(from).await?;
+        self.absolute_report(AbsoluteReport {
+            buttons: button,
+            position: from,
+            wheel: 0,
+        })
+        .await?;
+        let steps = steps.max(1);
+        let (fx, fy) = (f64::from(from.x()), f64::from(from.y()));
+        let (tx, ty) = (f64::from(to.x()), f64::from(to.y()));
+        for i in 1..=steps {
+            let t = f64::from(i) / f64::from(steps);
+            // Both ends are within 0..=0x7FFF, so every interpolated point is too.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let position = AbsolutePosition::new(
+                (fx + (tx - fx) * t).round() as u16,
+                (fy + (ty - fy) * t).round() as u16,
+            );
+            self.absolute_report(AbsoluteReport {
+                buttons: button,
+                position,
+                wheel: 0,
+            })
+            .await?;
+        }
+        self.absolute_report(AbsoluteReport {
+            buttons: MouseButtons::NONE,
+            position: to,
+            wheel: 0,
+        })
+        .await?;
+        guard.disarm();
+        Ok(())
+    }
+
+    /// Scrolls `amount` wheel steps; positive scrolls up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`].
+    pub async fn scroll(&self, amount: i32) -> Result<()> {
+        let reports = RelativeReport::scroll(MouseButtons::NONE, amount)
+            .into_iter()
+            .map(Report::Relative)
+            .collect();
+        self.send(reports).await
+    }
+
+    /// Releases every key and button this session holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WebSocket`] when the session is closed.
+    pub async fn release_all(&self) -> Result<()> {
+        self.commands
+            .send(Command::ReleaseAll)
+            .map_err(|_| self.closed_error())?;
+        // A no-op round trip: once it is acknowledged, the release went out before it.
+        self.send(Vec::new()).await
+    }
+}
+
+/// What the task last sent that is still held.
+#[derive(Default)]
+struct Held {
+    keyboard: KeyboardReport,
+    relative: MouseButtons,
+    absolute: Option<AbsoluteReport>,
+}
+
+impl Held {
+    fn track(&mut self, report: &Report) {
+        match report {
+            Report::Keyboard(r) => self.keyboard = *r,
+            Report::Relative(r) => self.relative = r.buttons,
+            Report::Absolute(r) => self.absolute = Some(*r),
+        }
+    }
+
+    fn releases(&self) -> Vec<Report> {
+        let mut out = Vec::new();
+        if self.keyboard != KeyboardReport::RELEASE {
+            out.push(Report::Keyboard(KeyboardReport::RELEASE));
+        }
+        if self.relative != MouseButtons::NONE {
+            out.push(Report::Relative(RelativeReport::default()));
+        }
+        if let Some(abs) = self.absolute {
+            if abs.buttons != MouseButtons::NONE {
+                out.push(Report::Absolute(AbsoluteReport {
+                    buttons: MouseButtons::NONE,
+                    position: abs.position,
+                    wheel: 0,
+                }));
+            }
+        }
+        out
+    }
+}
+
+struct Task {
+    client: Client,
+    framing: WsFraming,
+    legacy: LegacyEncoder,
+    held: Held,
+    pushes: broadcast::Sender<Push>,
+    latest: Arc<Mutex<Latest>>,
+}
+
+impl Task {
+    async fn run(mut self, mut socket: Socket, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut heartbeat = tokio::time::interval(self.client.inner.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        loop {
+            let broken = tokio::select! {
+                command = commands.recv() => match command {
+                    None => {
+                        // The handle was dropped: release, then close.
+                        let releases = self.held.releases();
+                        let _ = self.write(&mut socket, &releases).await;
+                        let _ = socket.close(None).await;
+                        return;
+                    }
+                    Some(Command::ReleaseAll) => {
+                        let releases = self.held.releases();
+                        self.write(&mut socket, &releases).await.is_err()
+                    }
+                    Some(Command::Send { reports, done }) => {
+                        let result = self.write(&mut socket, &reports).await;
+                        let broken = result.is_err();
+                        let _ = done.send(result);
+                        broken
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    let frame = match self.framing {
+                        WsFraming::Binary => match frame::heartbeat() {
+                            Frame::Binary(bytes) => Message::Binary(bytes.into()),
+                            Frame::Text(text) => Message::Text(text.into()),
+                        },
+                        // The JSON protocol has no heartbeat; a ping keeps NAT state alive.
+                        WsFraming::JsonArrays => Message::Ping(Vec::new().into()),
+                    };
+                    socket.send(frame).await.is_err()
+                }
+                incoming = socket.next() => match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        self.on_push(text.as_str());
+                        false
+                    }
+                    Some(Ok(Message::Close(close))) => {
+                        // On 4401 (session expired or revoked) the reconnect's upgrade gets
+                        // a 401, which logs in again once.
+                        if close.is_some_and(|c| u16::from(c.code) == 4401) {
+                            tracing::debug!("websocket session revoked");
+                        }
+                        true
+                    }
+                    Some(Ok(_)) => false,
+                    Some(Err(_)) | None => true,
+                },
+            };
+            if broken {
+                match self.reconnect().await {
+                    Some(fresh) => socket = fresh,
+                    None => return,
+                }
+            }
+        }
+    }
+
+    fn on_push(&self, text: &str) {
+        let Some(push) = push::parse(text) else {
+            return;
+        };
+        {
+            let mut latest = self
+                .latest
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &push {
+                Push::KeyboardLeds(leds) => latest.keyboard_leds = leds.clone(),
+                Push::CaptureStatus(status) => latest.capture = Some(status.clone()),
+                _ => {}
+            }
+        }
+        let _ = self.pushes.send(push);
+    }
+
+    async fn write(&mut self, socket: &mut Socket, reports: &[Report]) -> Result<()> {
+        for report in reports {
+            let frames = match self.framing {
+                WsFraming::Binary => vec![frame::binary(report)],
+                WsFraming::JsonArrays => self.legacy.encode(report),
+            };
+            for frame in frames {
+                let message = match frame {
+                    Frame::Binary(bytes) => Message::Binary(bytes.into()),
+                    Frame::Text(text) => Message::Text(text.into()),
+                };
+                socket
+                    .feed(message)
+                    .await
+                    .map_err(|e| Error::ws("cannot send a report", Some(Box::new(e))))?;
+            }
+            self.held.track(report);
+        }
+        socket
+            .flush()
+            .await
+            .map_err(|e| Error::ws("cannot send a report", Some(Box::new(e))))
+    }
+
+    /// Reconnects with backoff; the device released everything when the socket closed.
+    async fn reconnect(&mut self) -> Option<Socket> {
+        self.held = Held::default();
+        self.legacy = LegacyEncoder::new(self.legacy.invert_scroll);
+        let mut delay = Duration::from_millis(250);
+        let mut last = String::new();
+        for _ in 0..6 {
+            tokio::time::sleep(delay).await;
+            match connect(&self.client).await {
+                Ok(socket) => return Some(socket),
+                Err(e) if e.is_auth() => {
+                    last = e.to_string();
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        tracing::debug!(error = %last, "websocket reconnect gave up");
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .closed = Some(format!(
+            "the connection was lost and reconnecting failed: {last}"
+        ));
+        None
+    }
+}
+
+/// Opens `/api/ws` with the session cookie, logging in again once on 401.
+async fn connect(client: &Client) -> Result<Socket> {
+    for attempt in 0..2 {
+        let (generation, token) = client.ws_cookie().await?;
+        match open(client, token.as_ref()).await {
+            Err(Upgrade::Status(401)) if attempt == 0 => client.ws_relogin(generation).await?,
+            Err(Upgrade::Status(401)) => {
+                return Err(Error::SessionExpired {
+                    endpoint: "GET /api/ws".to_owned(),
+                    repeated: true,
+                });
+            }
+            Err(Upgrade::Status(403)) => {
+                return Err(Error::Forbidden {
+                    endpoint: "GET /api/ws".to_owned(),
+                });
+            }
+            Err(Upgrade::Status(status)) => {
+                return Err(Error::Http {
+                    endpoint: "GET /api/ws".to_owned(),
+                    status,
+                });
+            }
+            Err(Upgrade::Failed(e)) => return Err(e),
+            Ok(socket) => return Ok(socket),
+        }
+    }
+    Err(Error::ws("cannot open the session", None))
+}
+
+enum Upgrade {
+    Status(u16),
+    Failed(Error),
+}
+
+async fn open(
+    client: &Client,
+    token: Option<&SecretString>,
+) -> std::result::Result<Socket, Upgrade> {
+    let endpoint = || "GET /api/ws".to_owned();
+    let url = client.ws_url("/api/ws").map_err(Upgrade::Failed)?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let connect_timeout = client.inner.connect_timeout;
+    let connection_error = |source: crate::error::BoxError| {
+        Upgrade::Failed(Error::Connection {
+            endpoint: endpoint(),
+            source,
+        })
+    };
+    let timed_out = || {
+        Upgrade::Failed(Error::Timeout {
+            endpoint: endpoint(),
+            after: connect_timeout,
+        })
+    };
+    let tcp = tokio::time::timeout(
+        connect_timeout,
+        tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)),
+    )
+    .await
+    .map_err(|_| timed_out())?
+    .map_err(|e| connection_error(Box::new(e)))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = if url.scheme() == "wss" {
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                .map_err(|e| connection_error(Box::new(e)))?;
+        let tls = tokio_rustls::TlsConnector::from(client.inner.tls.clone());
+        let stream = tokio::time::timeout(connect_timeout, tls.connect(name, tcp))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| connection_error(Box::new(e)))?;
+        Box::new(stream)
+    } else {
+        Box::new(tcp)
+    };
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| connection_error(Box::new(e)))?;
+    if let Some(token) = token {
+        let mut value = tungstenite::http::HeaderValue::from_str(&format!(
+            "{COOKIE_NAME}={}",
+            token.expose_secret()
+        ))
+        .map_err(|_| Upgrade::Failed(Error::ws("the session token is not a valid header", None)))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert("cookie", value);
+    }
+    if let Ok(agent) = tungstenite::http::HeaderValue::from_str(&client.inner.user_agent) {
+        request.headers_mut().insert("user-agent", agent);
+    }
+    match tokio::time::timeout(
+        client.inner.timeout,
+        tokio_tungstenite::client_async_with_config(request, stream, None),
+    )
+    .await
+    {
+        Err(_) => Err(timed_out()),
+        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            Err(Upgrade::Status(response.status().as_u16()))
+        }
+        Ok(Err(e)) => Err(connection_error(Box::new(e))),
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: exact request shapes and error paths against wiremock, and the
+//! WebSocket session against an in-test server.
+
+mod api;
+mod auth;
+mod screenshot;
+mod support;
+mod ws;

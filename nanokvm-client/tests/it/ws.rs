@@ -1,0 +1,342 @@
+//! The `/api/ws` session against a small in-test device on 127.0.0.1:0: HTTP for login
+//! and capabilities, and a tokio-tungstenite WebSocket that records every frame.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use nanokvm_client::api::hid::KeyboardLeds;
+use nanokvm_client::ws::push::Push;
+use nanokvm_client::{Client, SecretString, WsFraming};
+use nanokvm_hid::{Chord, Layout, MouseButtons};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+/// What the device saw on its sockets.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Cookie(Option<String>),
+    Binary(Vec<u8>),
+    Text(String),
+    Closed,
+}
+
+struct FakeDevice {
+    url: String,
+    seen: mpsc::UnboundedReceiver<Seen>,
+}
+
+impl FakeDevice {
+    async fn start(version: &'static str, push_after_first: Option<&'static str>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, seen) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let tx = tx.clone();
+                tokio::spawn(serve(stream, version, push_after_first, tx));
+            }
+        });
+        Self { url, seen }
+    }
+
+    fn client(&self) -> Client {
+        Client::builder(&self.url)
+            .credentials("admin", SecretString::from("pw"))
+            .heartbeat_interval(Duration::from_secs(60))
+            .build()
+            .unwrap()
+    }
+
+    async fn next(&mut self) -> Seen {
+        tokio::time::timeout(Duration::from_secs(5), self.seen.recv())
+            .await
+            .expect("the device saw nothing within 5 s")
+            .expect("device stopped")
+    }
+
+    /// The next frame, skipping heartbeats.
+    async fn frame(&mut self) -> Seen {
+        loop {
+            match self.next().await {
+                Seen::Binary(b) if b == [0] => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    version: &'static str,
+    push_after_first: Option<&'static str>,
+    tx: mpsc::UnboundedSender<Seen>,
+) {
+    let mut peek = [0u8; 64];
+    let n = stream.peek(&mut peek).await.unwrap_or(0);
+    if peek[..n].starts_with(b"GET /api/ws") {
+        let cookie_tx = tx.clone();
+        // The callback's error type is fixed by tungstenite's handshake API.
+        #[allow(clippy::result_large_err)]
+        let callback = move |req: &Request, resp: Response| {
+            let cookie = req
+                .headers()
+                .get("cookie")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let _ = cookie_tx.send(Seen::Cookie(cookie));
+            Ok(resp)
+        };
+        let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+            return;
+        };
+        let mut pushed = false;
+        while let Some(message) = ws.next().await {
+            match message {
+                Ok(Message::Binary(b)) => {
+                    let _ = tx.send(Seen::Binary(b.to_vec()));
+                }
+                Ok(Message::Text(t)) => {
+                    let _ = tx.send(Seen::Text(t.to_string()));
+                }
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => continue,
+            }
+            if let (Some(push), false) = (push_after_first, pushed) {
+                pushed = true;
+                let _ = ws.send(Message::Text(push.into())).await;
+            }
+        }
+        let _ = tx.send(Seen::Closed);
+        return;
+    }
+    // A minimal HTTP/1.1 responder for login and capabilities.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let path = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let (cookie, data) = match path.as_str() {
+        "/api/auth/login" => (Some("nano-kvm-token=ws-token; Path=/"), "null".to_owned()),
+        "/api/vm/info" => (
+            None,
+            format!(
+                r#"{{"ips":null,"mdns":"","image":"","application":"{version}","deviceKey":""}}"#
+            ),
+        ),
+        "/api/vm/hardware" => (None, r#"{"version":"Beta"}"#.to_owned()),
+        _ => (None, "null".to_owned()),
+    };
+    let body = format!(r#"{{"code":0,"msg":"success","data":{data}}}"#);
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(cookie) = cookie {
+        response.push_str(&format!("Set-Cookie: {cookie}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(&body);
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn kb(bytes: [u8; 8]) -> Seen {
+    let mut out = vec![1];
+    out.extend_from_slice(&bytes);
+    Seen::Binary(out)
+}
+
+#[tokio::test]
+async fn binary_chords_carry_the_cookie_and_exact_bytes() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let session = device.client().ws().await.unwrap();
+    assert_eq!(session.framing(), WsFraming::Binary);
+    assert_eq!(
+        device.next().await,
+        Seen::Cookie(Some("nano-kvm-token=ws-token".to_owned()))
+    );
+    session.tap("ctrl+alt+delete").await.unwrap();
+    let expected = [
+        [0x01, 0, 0, 0, 0, 0, 0, 0],
+        [0x05, 0, 0, 0, 0, 0, 0, 0],
+        [0x05, 0, 0x4C, 0, 0, 0, 0, 0],
+        [0x05, 0, 0, 0, 0, 0, 0, 0],
+        [0x01, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0],
+    ];
+    for bytes in expected {
+        assert_eq!(device.frame().await, kb(bytes));
+    }
+    session.move_to_normalized(0.5, 0.5).await.unwrap();
+    assert_eq!(
+        device.frame().await,
+        Seen::Binary(vec![2, 0, 0x00, 0x40, 0x00, 0x40, 0])
+    );
+    session.click(MouseButtons::LEFT).await.unwrap();
+    assert_eq!(
+        device.frame().await,
+        Seen::Binary(vec![2, 1, 0x00, 0x40, 0x00, 0x40, 0])
+    );
+    assert_eq!(
+        device.frame().await,
+        Seen::Binary(vec![2, 0, 0x00, 0x40, 0x00, 0x40, 0])
+    );
+    session.scroll(-3).await.unwrap();
+    assert_eq!(device.frame().await, Seen::Binary(vec![2, 0, 0, 0, 0xFD]));
+    session.move_by(200, 0).await.unwrap();
+    assert_eq!(device.frame().await, Seen::Binary(vec![2, 0, 100, 0, 0]));
+    assert_eq!(device.frame().await, Seen::Binary(vec![2, 0, 100, 0, 0]));
+}
+
+#[tokio::test]
+async fn legacy_firmware_gets_json_arrays() {
+    let mut device = FakeDevice::start("2.3.1", None).await;
+    let session = device.client().ws().await.unwrap();
+    assert_eq!(session.framing(), WsFraming::JsonArrays);
+    assert!(matches!(device.next().await, Seen::Cookie(Some(_))));
+    session
+        .type_text("aB", Layout::Us, Duration::ZERO)
+        .await
+        .unwrap();
+    for text in [
+        "[1,4,0,0,0,0]",
+        "[1,0,0,0,0,0]",
+        "[1,5,0,2,0,0]",
+        "[1,0,0,0,0,0]",
+        "[1,0,0,0,0,0]",
+    ] {
+        assert_eq!(device.frame().await, Seen::Text(text.to_owned()));
+    }
+    session.move_to_normalized(0.0, 1.0).await.unwrap();
+    assert_eq!(
+        device.frame().await,
+        Seen::Text("[2,2,0,0,32767]".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn untypeable_text_is_refused_before_sending() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let session = device.client().ws().await.unwrap();
+    device.next().await;
+    let err = session
+        .type_text("ok Ж", Layout::Us, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err:?}");
+    // The next thing the device sees is the marker, not a part of "ok".
+    session.tap("f1").await.unwrap();
+    assert_eq!(device.frame().await, kb([0, 0, 0x3A, 0, 0, 0, 0, 0]));
+}
+
+#[tokio::test]
+async fn a_cancelled_operation_releases_what_it_held() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let session = device.client().ws().await.unwrap();
+    device.next().await;
+    let chord: Chord = "shift+a".parse().unwrap();
+    {
+        let press = session.press_chord(&chord, Duration::from_secs(30));
+        tokio::pin!(press);
+        tokio::select! {
+            _ = &mut press => panic!("the hold should still be running"),
+            seen = async {
+                let first = device.frame().await;
+                let second = device.frame().await;
+                (first, second)
+            } => {
+                assert_eq!(seen.0, kb([0x02, 0, 0, 0, 0, 0, 0, 0]));
+                assert_eq!(seen.1, kb([0x02, 0, 0x04, 0, 0, 0, 0, 0]));
+            }
+        }
+    }
+    assert_eq!(device.frame().await, kb([0; 8]));
+}
+
+#[tokio::test]
+async fn dropping_the_session_releases_and_closes() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let session = device.client().ws().await.unwrap();
+    device.next().await;
+    let held =
+        nanokvm_hid::KeyboardReport::new(nanokvm_hid::Modifiers::NONE, &[nanokvm_hid::Keycode::A])
+            .unwrap();
+    session.keyboard_report(held).await.unwrap();
+    assert_eq!(device.frame().await, kb([0, 0, 4, 0, 0, 0, 0, 0]));
+    drop(session);
+    assert_eq!(device.frame().await, kb([0; 8]));
+    assert_eq!(device.frame().await, Seen::Closed);
+}
+
+#[tokio::test]
+async fn heartbeats_flow_while_idle() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let client = Client::builder(&device.url)
+        .credentials("admin", SecretString::from("pw"))
+        .heartbeat_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let _session = client.ws().await.unwrap();
+    device.next().await;
+    assert_eq!(device.next().await, Seen::Binary(vec![0]));
+    assert_eq!(device.next().await, Seen::Binary(vec![0]));
+}
+
+#[tokio::test]
+async fn pushes_are_decoded() {
+    let push = r#"{"type":"hid-led-status","data":"{\"numLock\":true,\"capsLock\":false,\"scrollLock\":true,\"known\":true,\"updatedAt\":\"2026-01-01T00:00:00Z\"}"}"#;
+    let mut device = FakeDevice::start("2.5.0", Some(push)).await;
+    let session = device.client().ws().await.unwrap();
+    device.next().await;
+    let mut pushes = session.subscribe();
+    session.tap("a").await.unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(5), pushes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = KeyboardLeds {
+        num_lock: true,
+        caps_lock: false,
+        scroll_lock: true,
+        updated_at: "2026-01-01T00:00:00Z".to_owned(),
+    };
+    assert_eq!(received, Push::KeyboardLeds(Some(expected.clone())));
+    assert_eq!(session.keyboard_leds(), Some(expected));
+}

@@ -1,0 +1,561 @@
+//! Deciding one call: the evaluation order of the language document, section 2.
+//!
+//! [`Engine::decide`] takes a [`Call`] and the time and returns a [`Decision`]. When the
+//! decision lets the call go ahead and limits applied, it carries a [`Reservation`] that
+//! the caller settles with [`Engine::commit`] after the call succeeded or
+//! [`Engine::rollback`] after it failed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use nanokvm_hid::Layout;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::keystrokes::{self, LineState, Simulation};
+use crate::policy::{Action, Limit, Mode, Policy, Posture, RiskClass, Scope, ToolRule, Weight};
+use crate::predicate::lookup;
+use crate::store::{CounterKey, CounterRequest, CounterStore, MemoryStore, ReservationId, Reserve};
+use crate::time::Timestamp;
+
+/// Rule id when no policy is loaded (or the last load failed and there is no good one).
+pub const RULE_NO_POLICY: &str = "(no policy)";
+/// Rule id for a tool listed under `hide`.
+pub const RULE_HIDDEN: &str = "(hidden)";
+/// Rule id for an unnamed tool under `default: deny`.
+pub const RULE_DEFAULT_DENY: &str = "(default deny)";
+/// Rule id when the counter store failed, which denies the call.
+pub const RULE_STORE_ERROR: &str = "(store error)";
+
+/// One call to decide: the action, its arguments and who acts on what.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    /// The action's name: the MCP tool name (`nanokvm_power`).
+    pub tool: &'a str,
+    /// The arguments, as the JSON object the tool receives.
+    pub args: &'a Value,
+    /// The client credential (the `grant` and `principal` scopes).
+    pub principal: &'a str,
+    /// The connected client (the `session` scope).
+    pub session: &'a str,
+    /// The device acted on (the `device` scope, and the keystroke line).
+    pub device: &'a str,
+    /// The tool's declared risk class, for `risk` rules.
+    pub risk: Option<RiskClass>,
+    /// A human already approved this exact call, so step 7 is passed.
+    pub approved: bool,
+}
+
+impl<'a> Call<'a> {
+    /// A call of `tool` with `args`, with empty principal, session and device, no risk
+    /// class and no approval.
+    #[must_use]
+    pub fn new(tool: &'a str, args: &'a Value) -> Self {
+        Self {
+            tool,
+            args,
+            principal: "",
+            session: "",
+            device: "",
+            risk: None,
+            approved: false,
+        }
+    }
+
+    /// Sets the principal.
+    #[must_use]
+    pub fn principal(mut self, principal: &'a str) -> Self {
+        self.principal = principal;
+        self
+    }
+
+    /// Sets the session.
+    #[must_use]
+    pub fn session(mut self, session: &'a str) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// Sets the device.
+    #[must_use]
+    pub fn device(mut self, device: &'a str) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Sets the risk class.
+    #[must_use]
+    pub fn risk(mut self, risk: RiskClass) -> Self {
+        self.risk = Some(risk);
+        self
+    }
+
+    /// Marks the call as approved by a human.
+    #[must_use]
+    pub fn approved(mut self, approved: bool) -> Self {
+        self.approved = approved;
+        self
+    }
+}
+
+/// What the engine decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    /// The call may run.
+    Allow,
+    /// The call is refused.
+    Deny,
+    /// The call may run once a human approves it.
+    ApprovalRequired,
+    /// The call would be refused, but the policy is in shadow mode: it runs.
+    ShadowDeny,
+}
+
+impl Verdict {
+    /// The verdict's name on the wire: `allow`, `deny`, `approval_required`,
+    /// `shadow_deny`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::ApprovalRequired => "approval_required",
+            Self::ShadowDeny => "shadow_deny",
+        }
+    }
+}
+
+/// Units held on counters for a call that is going ahead. Settle it exactly once with
+/// [`Engine::commit`] or [`Engine::rollback`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a reservation must be committed or rolled back"]
+pub struct Reservation {
+    id: ReservationId,
+}
+
+impl Reservation {
+    /// The store's id of the reservation.
+    #[must_use]
+    pub fn id(&self) -> ReservationId {
+        self.id
+    }
+}
+
+/// The outcome of [`Engine::decide`].
+#[derive(Debug)]
+pub struct Decision {
+    /// What was decided.
+    pub verdict: Verdict,
+    /// The deciding rule: a JSON Pointer into the document (`/tools/t/limits/0`) or a
+    /// special id (`(hidden)`, `(default deny)`, `(no policy)`, `(store error)`); `None`
+    /// for a plain allow.
+    pub rule: Option<String>,
+    /// What the agent is told.
+    pub message: String,
+    /// For a limit denial, whole seconds until the call could fit, when it ever can.
+    pub retry_after_s: Option<u64>,
+    /// Units reserved for the call, when it goes ahead and limits applied.
+    pub reservation: Option<Reservation>,
+}
+
+impl Decision {
+    fn new(verdict: Verdict, rule: impl Into<Option<String>>, message: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            rule: rule.into(),
+            message: message.into(),
+            retry_after_s: None,
+            reservation: None,
+        }
+    }
+
+    /// Whether the call runs now: [`Verdict::Allow`] or [`Verdict::ShadowDeny`].
+    #[must_use]
+    pub fn proceeds(&self) -> bool {
+        matches!(self.verdict, Verdict::Allow | Verdict::ShadowDeny)
+    }
+
+    /// The decision as the JSON object `policy_eval` and the MCP server report:
+    /// `{"verdict", "rule", "message", "retry_after_s"}`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "verdict": self.verdict.as_str(),
+            "rule": self.rule,
+            "message": self.message,
+            "retry_after_s": self.retry_after_s,
+        })
+    }
+}
+
+/// The decision engine: a policy, a counter store and the keystroke lines of every
+/// device. Shareable across threads; every method takes `&self`.
+#[derive(Debug)]
+pub struct Engine<S = MemoryStore> {
+    policy: RwLock<Option<Arc<Policy>>>,
+    store: S,
+    lines: Mutex<HashMap<String, LineState>>,
+    layouts: Mutex<HashMap<String, Layout>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Line state is replaced whole, never half-written, so a poisoned lock is still sound.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<S: CounterStore> Engine<S> {
+    /// An engine with no policy yet: it denies everything with `(no policy)`.
+    pub fn new(store: S) -> Self {
+        Self {
+            policy: RwLock::new(None),
+            store,
+            lines: Mutex::new(HashMap::new()),
+            layouts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// An engine deciding by `policy`.
+    pub fn with_policy(policy: Policy, store: S) -> Self {
+        let engine = Self::new(store);
+        engine.set_policy(policy);
+        engine
+    }
+
+    /// Replaces the policy. Counters and typed lines are kept, so a reload cannot reset
+    /// a limit.
+    pub fn set_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(policy));
+    }
+
+    /// Drops the policy: from now on every call is denied with `(no policy)`.
+    pub fn clear_policy(&self) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Option<Arc<Policy>> {
+        self.policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The counter store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Sets the keyboard layout of `device`'s target (US English until set), used to
+    /// rebuild the typed line. Resets that device's line.
+    pub fn set_layout(&self, device: &str, layout: Layout) {
+        lock(&self.layouts).insert(device.to_owned(), layout);
+        lock(&self.lines).insert(device.to_owned(), LineState::new(layout));
+    }
+
+    /// The line the engine believes is being typed on `device`.
+    pub fn typed_line(&self, device: &str) -> String {
+        lock(&self.lines)
+            .get(device)
+            .map(LineState::line)
+            .unwrap_or_default()
+    }
+
+    /// Makes a reservation's uses permanent, after the call succeeded.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub fn commit(&self, reservation: Reservation) -> Result<(), Error> {
+        self.store.commit(reservation.id)
+    }
+
+    /// Removes a reservation's uses, after the call failed.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub fn rollback(&self, reservation: Reservation) -> Result<(), Error> {
+        self.store.rollback(reservation.id)
+    }
+
+    /// Decides one call at `now`, in the documented order. Fails closed: no policy or a
+    /// store error denies.
+    pub fn decide(&self, call: &Call<'_>, now: Timestamp) -> Decision {
+        let Some(policy) = self.policy() else {
+            return Decision::new(
+                Verdict::Deny,
+                RULE_NO_POLICY.to_owned(),
+                "no valid policy is loaded, so every call is denied",
+            );
+        };
+        let typing = policy
+            .keystrokes
+            .as_ref()
+            .zip(keystrokes::typing(call.tool));
+        let Some((filter, kind)) = typing else {
+            return self.evaluate(&policy, call, now, &mut || None).finish();
+        };
+        // Typing calls on one device are decided one at a time, so that two of them
+        // cannot both build on the same line.
+        let mut lines = lock(&self.lines);
+        let state = match lines.get(call.device) {
+            Some(state) => state.clone(),
+            None => {
+                let layout = lock(&self.layouts)
+                    .get(call.device)
+                    .copied()
+                    .unwrap_or(Layout::Us);
+                LineState::new(layout)
+            }
+        };
+        let mut simulation: Option<Simulation> = None;
+        let decision = {
+            let mut simulate = || {
+                let sim = keystrokes::simulate(filter, &state, kind, call.args);
+                let denied = sim.denied_by;
+                simulation = Some(sim);
+                denied
+            };
+            self.evaluate(&policy, call, now, &mut simulate).finish()
+        };
+        if decision.proceeds() {
+            let sim =
+                simulation.unwrap_or_else(|| keystrokes::simulate(filter, &state, kind, call.args));
+            lines.insert(call.device.to_owned(), sim.state);
+        }
+        decision
+    }
+
+    fn evaluate(
+        &self,
+        policy: &Policy,
+        call: &Call<'_>,
+        now: Timestamp,
+        keystroke_check: &mut dyn FnMut() -> Option<usize>,
+    ) -> Outcome {
+        let tool = call.tool;
+        if policy.is_hidden(tool) {
+            return Outcome::deny(
+                policy.mode,
+                RULE_HIDDEN,
+                format!("tool `{tool}` is hidden by the policy"),
+            );
+        }
+        let rule = policy.tools.get(tool).or_else(|| {
+            call.risk
+                .and_then(|class| policy.risk[class as usize].as_ref())
+        });
+        let mode = rule.and_then(|r| r.mode).unwrap_or(policy.mode);
+        if rule.is_none() && policy.default == Posture::Deny {
+            return Outcome::deny(
+                policy.mode,
+                RULE_DEFAULT_DENY,
+                format!("tool `{tool}` is not allowed by the policy"),
+            );
+        }
+        if let Some(rule) = rule {
+            if let Some(outcome) = Self::check_rule(rule, call, mode) {
+                return outcome;
+            }
+        }
+        if let Some(i) = keystroke_check() {
+            return Outcome::deny(
+                mode,
+                format!("/keystrokes/deny/{i}"),
+                format!(
+                    "the line being typed on device `{}` matches a denied command pattern",
+                    call.device
+                ),
+            );
+        }
+        if let Some(rule) = rule {
+            if !call.approved {
+                if rule.action == Action::RequireApproval {
+                    return Outcome::approval(
+                        format!("{}/action", rule.pointer),
+                        format!("tool `{tool}` needs a human's approval for every call"),
+                    );
+                }
+                if let Some(p) = rule.approve_if.iter().find(|p| p.holds(call.args)) {
+                    return Outcome::approval(
+                        p.pointer.clone(),
+                        format!(
+                            "this call of `{tool}` needs a human's approval ({})",
+                            p.describe()
+                        ),
+                    );
+                }
+            }
+        }
+        let limits: Vec<&Limit> = rule
+            .map(|r| r.limits.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .chain(&policy.all_tools)
+            .collect();
+        if limits.is_empty() {
+            return Outcome::allow(None);
+        }
+        let requests: Vec<CounterRequest> = limits
+            .iter()
+            .map(|limit| CounterRequest {
+                key: CounterKey {
+                    counter: limit.counter.clone(),
+                    window: limit.window,
+                    scope: limit.scope,
+                    scope_key: match limit.scope {
+                        Scope::Grant | Scope::Principal => call.principal,
+                        Scope::Session => call.session,
+                        Scope::Device => call.device,
+                        Scope::Global => "",
+                    }
+                    .to_owned(),
+                },
+                max: limit.max,
+                weight: weight(&limit.weight, call.args),
+            })
+            .collect();
+        match self.store.reserve(&requests, now) {
+            Ok(Reserve::Reserved(id)) => Outcome::allow(Some(Reservation { id })),
+            Ok(Reserve::Refused(refusals)) => {
+                let Some(first) = refusals.first() else {
+                    return Outcome::deny(
+                        Mode::Enforce,
+                        RULE_STORE_ERROR,
+                        "the counter store refused without a reason",
+                    );
+                };
+                let limit = limits[first.index.min(limits.len() - 1)];
+                let request = &requests[first.index.min(requests.len() - 1)];
+                // The call fits only once every refusing counter has room.
+                let retry = refusals
+                    .iter()
+                    .map(|r| r.retry_after_s)
+                    .try_fold(0, |acc, r| r.map(|r| acc.max(r)));
+                let message = if request.weight > limit.max {
+                    format!(
+                        "this call costs {} on limit `{}`, more than its maximum of {} per {}",
+                        request.weight, limit.counter, limit.max, limit.window
+                    )
+                } else {
+                    format!(
+                        "limit `{}` allows {} per {} ({} scope); try again in {} s",
+                        limit.counter,
+                        limit.max,
+                        limit.window,
+                        limit.scope.name(),
+                        retry.unwrap_or(0)
+                    )
+                };
+                let mut outcome = Outcome::deny(mode, limit.pointer.clone(), message);
+                outcome.retry_after_s = retry;
+                outcome
+            }
+            Err(e) => Outcome::deny(
+                Mode::Enforce,
+                RULE_STORE_ERROR,
+                format!("the call is denied because {e}"),
+            ),
+        }
+    }
+
+    /// Steps 4 and 5: `action: deny`, then `require`, then `deny_if`.
+    fn check_rule(rule: &ToolRule, call: &Call<'_>, mode: Mode) -> Option<Outcome> {
+        let tool = call.tool;
+        if rule.action == Action::Deny {
+            let message = rule
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("tool `{tool}` is denied by the policy"));
+            return Some(Outcome::deny(
+                mode,
+                format!("{}/action", rule.pointer),
+                message,
+            ));
+        }
+        if let Some(p) = rule.require.iter().find(|p| !p.holds(call.args)) {
+            let message = rule
+                .on_deny
+                .clone()
+                .unwrap_or_else(|| format!("a required argument check failed ({})", p.describe()));
+            return Some(Outcome::deny(mode, p.pointer.clone(), message));
+        }
+        if let Some(p) = rule.deny_if.iter().find(|p| p.holds(call.args)) {
+            let message = rule
+                .on_deny
+                .clone()
+                .unwrap_or_else(|| format!("the arguments match a deny rule ({})", p.describe()));
+            return Some(Outcome::deny(mode, p.pointer.clone(), message));
+        }
+        None
+    }
+}
+
+/// What one call costs on a limit.
+fn weight(weight: &Weight, args: &Value) -> u64 {
+    match weight {
+        Weight::Calls => 1,
+        Weight::Len(path) => lookup(args, path)
+            .and_then(Value::as_str)
+            .map_or(1, |s| s.chars().count() as u64),
+    }
+}
+
+/// A decision before shadow mode is applied.
+struct Outcome {
+    verdict: Verdict,
+    mode: Mode,
+    rule: Option<String>,
+    message: String,
+    retry_after_s: Option<u64>,
+    reservation: Option<Reservation>,
+}
+
+impl Outcome {
+    fn deny(mode: Mode, rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Deny,
+            mode,
+            rule: Some(rule.into()),
+            message: message.into(),
+            retry_after_s: None,
+            reservation: None,
+        }
+    }
+
+    fn approval(rule: String, message: String) -> Self {
+        Self {
+            verdict: Verdict::ApprovalRequired,
+            mode: Mode::Enforce,
+            rule: Some(rule),
+            message,
+            retry_after_s: None,
+            reservation: None,
+        }
+    }
+
+    fn allow(reservation: Option<Reservation>) -> Self {
+        Self {
+            verdict: Verdict::Allow,
+            mode: Mode::Enforce,
+            rule: None,
+            message: "allowed".to_owned(),
+            retry_after_s: None,
+            reservation,
+        }
+    }
+
+    fn finish(self) -> Decision {
+        let verdict = match (self.verdict, self.mode) {
+            (Verdict::Deny, Mode::Shadow) => Verdict::ShadowDeny,
+            (verdict, _) => verdict,
+        };
+        Decision {
+            verdict,
+            rule: self.rule,
+            message: self.message,
+            retry_after_s: self.retry_after_s,
+            reservation: self.reservation,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The policy engine for NanoKVM actions: allow, deny, approvals, rate limits and
+//! keystroke filters, decided purely from values.
+//!
+//! Every device operation is an action named like the MCP tool that does it
+//! (`nanokvm_power`, `nanokvm_send_text`, `nanokvm_mount_iso`, ...) with its arguments as
+//! JSON. A policy document says which actions may run, on which arguments, how often, and
+//! which need a human's approval. The language is PolicyLayer's JSON dialect plus the
+//! extensions of this project's `policy-language.md`; YAML with the same fields works too.
+//!
+//! - [`Policy`]: a validated document. Loading refuses unknown fields, bad regexes, unknown
+//!   operators and wrong types with an [`Error::Invalid`] naming the JSON Pointer of the
+//!   mistake.
+//! - [`Engine`]: decides a [`Call`] at a [`Timestamp`] the caller passes, returning a
+//!   [`Decision`] with a [`Verdict`], the deciding rule, a message and, for limits, the
+//!   seconds until a slot frees.
+//! - [`CounterStore`]: where limit counters live; reservations are all or nothing across a
+//!   call's limits, and count while the call is in flight. [`MemoryStore`] keeps them in
+//!   memory.
+//! - Keystroke filters: per device, the engine rebuilds the line being typed across
+//!   `nanokvm_send_text` and `nanokvm_send_key` calls and checks it when Enter would be
+//!   sent, so `rm -rf /` split over several calls is still caught.
+//!
+//! The engine is pure: no I/O, no async, no clock reads. The gate that wraps a device
+//! session, persists counters, asks for approvals and writes the audit log builds on it.
+//!
+//! # Example
+//!
+//! ```
+//! use nanokvm_policy::{Call, Engine, MemoryStore, Policy, Timestamp, Verdict};
+//! use serde_json::json;
+//!
+//! let policy = Policy::from_json(r#"{
+//!     "version": "1",
+//!     "default": "deny",
+//!     "tools": {
+//!         "nanokvm_power": {
+//!             "approve_if": [{"path": "args.action", "op": "eq", "value": "power_long"}],
+//!             "limits": [{"counter": "power", "window": "hour", "max": 1, "scope": "grant"}]
+//!         }
+//!     }
+//! }"#)?;
+//! let engine = Engine::with_policy(policy, MemoryStore::new());
+//! let now = Timestamp::parse_rfc3339("2026-03-03T10:15:00Z")?;
+//!
+//! let press = json!({"action": "power"});
+//! let call = Call::new("nanokvm_power", &press).principal("agent-1");
+//! let decision = engine.decide(&call, now);
+//! assert_eq!(decision.verdict, Verdict::Allow);
+//! // The call ran and succeeded: make its use of the limit permanent.
+//! if let Some(reservation) = decision.reservation {
+//!     engine.commit(reservation)?;
+//! }
+//!
+//! // A second press in the same UTC hour is over the limit.
+//! let again = engine.decide(&call, now);
+//! assert_eq!(again.verdict, Verdict::Deny);
+//! assert_eq!(again.rule.as_deref(), Some("/tools/nanokvm_power/limits/0"));
+//! assert_eq!(again.retry_after_s, Some(45 * 60));
+//!
+//! // A forced power-off needs a human, and tools not named are denied.
+//! let hold = json!({"action": "power_long"});
+//! let decision = engine.decide(&Call::new("nanokvm_power", &hold), now);
+//! assert_eq!(decision.verdict, Verdict::ApprovalRequired);
+//! let decision = engine.decide(&Call::new("nanokvm_reset_hid", &json!({})), now);
+//! assert_eq!(decision.rule.as_deref(), Some("(default deny)"));
+//! # Ok::<(), nanokvm_policy::Error>(())
+//! ```
+
+mod engine;
+mod error;
+mod keystrokes;
+mod load;
+mod policy;
+mod predicate;
+mod store;
+mod strict;
+mod time;
+
+pub use engine::{
+    Call, Decision, Engine, RULE_DEFAULT_DENY, RULE_HIDDEN, RULE_NO_POLICY, RULE_STORE_ERROR,
+    Reservation, Verdict,
+};
+pub use error::Error;
+pub use nanokvm_hid::Layout;
+pub use policy::{
+    Action, Keystrokes, Limit, Mode, Policy, Posture, Predicate, RiskClass, Scope, ToolRule, Window,
+};
+pub use store::{
+    CounterKey, CounterRequest, CounterStore, MemoryStore, Refusal, ReservationId, Reserve,
+};
+pub use time::Timestamp;

@@ -1,0 +1,319 @@
+//! The firmware's HTTP surface: one dispatcher in front of per-area handlers.
+//!
+//! Routing is done by hand rather than with axum's router because the firmware's
+//! (gin's) routing rules are part of the contract: a wrong method is a plain-text 404,
+//! not a 405; a path that differs only by a trailing slash is redirected; and which
+//! routes exist depends on the firmware version played.
+
+mod auth;
+mod bind;
+mod hid;
+mod network;
+mod storage;
+mod stream;
+mod vm;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Role;
+use crate::json::{self, J};
+use crate::record::RequestRecord;
+use crate::state::{Shared, lock};
+
+pub(crate) use bind::Form;
+
+/// Largest request body read; anything bigger is answered as a binding failure.
+const BODY_LIMIT: usize = 4 << 20;
+/// Largest upload accepted by `POST /api/download/file`.
+const UPLOAD_LIMIT: usize = 64 << 20;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Public,
+    Any,
+    Admin,
+}
+
+/// The caller of an authenticated route.
+#[derive(Clone, Debug)]
+pub(crate) struct Principal {
+    pub username: String,
+    pub role: Role,
+    pub token: Option<String>,
+}
+
+/// What a handler sees of a request.
+pub(crate) struct Ctx {
+    pub shared: Arc<Shared>,
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub peer: SocketAddr,
+    pub principal: Option<Principal>,
+    pub body: Bytes,
+    pub body_too_large: bool,
+}
+
+impl Ctx {
+    /// The body bound the way gin's `ShouldBind` would for this content type.
+    pub(crate) fn form(&self) -> Form {
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Form::parse(ct, &self.body, self.body_too_large)
+    }
+}
+
+/// `{"code":0,"msg":"success","data":...}`.
+pub(crate) fn ok(data: J) -> Response {
+    envelope(0, "success", &data)
+}
+
+/// `{"code":0,"msg":"success","data":null}`.
+pub(crate) fn ok_null() -> Response {
+    ok(J::Null)
+}
+
+/// A logical error: HTTP 200 with a negative code.
+pub(crate) fn fail(code: i64, msg: &str) -> Response {
+    envelope(code, msg, &J::Null)
+}
+
+fn envelope(code: i64, msg: &str, data: &J) -> Response {
+    let body = format!(
+        "{{\"code\":{code},\"msg\":{},\"data\":{}}}",
+        json::string(msg),
+        data.encode()
+    );
+    json_response(StatusCode::OK, body)
+}
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+/// 401 with the JSON string `"unauthorized"`.
+pub(crate) fn unauthorized() -> Response {
+    json_response(StatusCode::UNAUTHORIZED, "\"unauthorized\"".to_owned())
+}
+
+/// 403 with the JSON string `"forbidden"`.
+pub(crate) fn forbidden() -> Response {
+    json_response(StatusCode::FORBIDDEN, "\"forbidden\"".to_owned())
+}
+
+/// gin's default 404.
+pub(crate) fn not_found() -> Response {
+    let mut r = (StatusCode::NOT_FOUND, "404 page not found").into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+/// A recovered Go panic: 500 with an empty body.
+pub(crate) fn internal_error() -> Response {
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// The route a request names, if it exists in the firmware version played.
+fn access(shared: &Shared, method: &Method, path: &str) -> Option<Access> {
+    use Access::{Admin, Any, Public};
+    let fw = shared.config.firmware;
+    let head = fw.is_head();
+    let v250 = fw.at_least_2_5_0();
+    let m = method.as_str();
+    let segments: Vec<&str> = path.split('/').collect();
+    let a = match (m, path) {
+        ("POST", "/api/auth/login") => Public,
+        ("GET" | "POST", "/api/auth/password") | ("GET", "/api/auth/account") => Any,
+        ("POST", "/api/auth/logout") => Any,
+        ("GET" | "POST", "/api/auth/users") if head => Admin,
+        ("GET", "/api/vm/info" | "/api/vm/hardware" | "/api/vm/gpio" | "/api/vm/hdmi") => Any,
+        ("POST", "/api/vm/gpio" | "/api/vm/screen" | "/api/vm/hdmi/reset") => Any,
+        ("GET", "/api/vm/hostname" | "/api/vm/web-title") => Any,
+        ("POST", "/api/vm/hostname" | "/api/vm/web-title") => Admin,
+        ("POST", "/api/vm/hdmi/enable" | "/api/vm/hdmi/disable") => Admin,
+        ("POST", "/api/vm/hdmi/timeout") if v250 => Admin,
+        ("GET", "/api/vm/mouse-jiggler") | ("POST", "/api/vm/mouse-jiggler/") => Admin,
+        ("GET", "/api/vm/ssh" | "/api/vm/mdns" | "/api/vm/device/virtual") => Admin,
+        ("POST", "/api/vm/ssh/enable" | "/api/vm/ssh/disable") => Admin,
+        ("POST", "/api/vm/mdns/enable" | "/api/vm/mdns/disable") => Admin,
+        ("POST", "/api/vm/device/virtual" | "/api/vm/system/reboot") => Admin,
+        ("POST", "/api/hid/paste") => Any,
+        ("GET", "/api/hid/mode") => Any,
+        ("GET", "/api/hid/shortcuts" | "/api/hid/shortcut/leader-key")
+            if fw >= crate::FirmwareVersion::V2_5_0 =>
+        {
+            Any
+        }
+        ("GET", "/api/hid/leds") if v250 => Any,
+        ("POST", "/api/hid/mode" | "/api/hid/reset") => Admin,
+        ("POST" | "DELETE", "/api/hid/shortcut") if v250 => Admin,
+        ("POST", "/api/hid/shortcut/leader-key") if v250 => Admin,
+        ("GET", "/api/ws" | "/api/stream/mjpeg") => Any,
+        ("POST", "/api/stream/mjpeg/detect" | "/api/stream/mjpeg/detect/stop") => Any,
+        ("GET", "/api/storage/image" | "/api/storage/image/mounted" | "/api/storage/cdrom") => {
+            Admin
+        }
+        ("POST", "/api/storage/image/mount" | "/api/storage/image/delete") => Admin,
+        ("POST", "/api/download/image" | "/api/download/file") => Admin,
+        ("GET", "/api/download/image/status" | "/api/download/image/enabled") => Admin,
+        ("POST", "/api/download/image/cancel") if v250 => Admin,
+        ("POST", "/api/network/wol") | ("GET", "/api/network/wol/mac") => Any,
+        ("DELETE", "/api/network/wol/mac") | ("POST", "/api/network/wol/mac/name") => Admin,
+        ("GET", "/api/application/version") => Admin,
+        _ => match (m, segments.as_slice()) {
+            ("PUT" | "DELETE", ["", "api", "auth", "users", name]) if head && !name.is_empty() => {
+                Admin
+            }
+            ("POST", ["", "api", "auth", "users", name, "password"])
+                if head && !name.is_empty() =>
+            {
+                Admin
+            }
+            _ => return None,
+        },
+    };
+    // In single-user firmware every admin route is open to the one account.
+    Some(if a == Admin && !head { Any } else { a })
+}
+
+/// Serves one request: faults, routing, authentication, the handler, and the record.
+pub(crate) async fn serve(shared: Arc<Shared>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = serve_inner(Arc::clone(&shared), req).await;
+    lock(&shared.records).requests.push(RequestRecord {
+        method: method.to_string(),
+        path,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
+    let latency = lock(&shared.faults).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    {
+        let mut faults = lock(&shared.faults);
+        if faults.fail_next > 0 {
+            faults.fail_next -= 1;
+            return internal_error();
+        }
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    if method == Method::GET && path == "/" {
+        let mut r = (StatusCode::OK, INDEX).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
+    let Some(access) = access(&shared, &method, &path) else {
+        return redirect_or_404(&shared, &method, &path);
+    };
+    let principal = match access {
+        Access::Public => None,
+        Access::Any | Access::Admin => match auth::check_token(&shared, req.headers()) {
+            Some(p) => Some(p),
+            None => return unauthorized(),
+        },
+    };
+    if access == Access::Admin && principal.as_ref().is_some_and(|p| p.role != Role::Admin) {
+        return forbidden();
+    }
+    // WebSocket and streaming routes take the raw request.
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/api/ws") => return ws::upgrade(shared, req, principal).await,
+        ("GET", "/api/stream/mjpeg") => return stream::mjpeg(shared, principal).await,
+        _ => {}
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    let (parts, body) = req.into_parts();
+    let limit = if path == "/api/download/file" {
+        UPLOAD_LIMIT
+    } else {
+        BODY_LIMIT
+    };
+    let (body, body_too_large) = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => (b, false),
+        Err(_) => (Bytes::new(), true),
+    };
+    let ctx = Ctx {
+        shared,
+        method,
+        path,
+        headers: parts.headers,
+        peer,
+        principal,
+        body,
+        body_too_large,
+    };
+    route(ctx).await
+}
+
+async fn route(ctx: Ctx) -> Response {
+    let p = ctx.path.clone();
+    if p.starts_with("/api/auth/") {
+        auth::route(ctx).await
+    } else if p.starts_with("/api/vm/") {
+        vm::route(ctx).await
+    } else if p.starts_with("/api/hid/") {
+        hid::route(ctx).await
+    } else if p.starts_with("/api/storage/") || p.starts_with("/api/download/") {
+        storage::route(ctx).await
+    } else if p.starts_with("/api/network/") || p.starts_with("/api/application/") {
+        network::route(ctx).await
+    } else if p.starts_with("/api/stream/") {
+        stream::route(ctx).await
+    } else {
+        not_found()
+    }
+}
+
+/// gin's `RedirectTrailingSlash`: 301 for GET, 307 otherwise.
+fn redirect_or_404(shared: &Shared, method: &Method, path: &str) -> Response {
+    let other = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p.to_owned(),
+        _ => format!("{path}/"),
+    };
+    if access(shared, method, &other).is_none() {
+        return not_found();
+    }
+    let status = if *method == Method::GET {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::TEMPORARY_REDIRECT
+    };
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&other) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+const INDEX: &str = "<!doctype html><title>NanoKVM</title><p>nanokvm-sim: a simulated NanoKVM. \
+The web UI is not included; use the API under /api/.</p>\n";

@@ -1,0 +1,231 @@
+//! `/api/storage/*` and `/api/download/*`: images in the data directory (the device's
+//! `/data`), the mass-storage LUN, and downloads.
+//!
+//! API paths name files as the device sees them (`/data/x.iso`). They are mapped into the
+//! simulator's data directory lexically, and a path that would leave it is treated as a
+//! file that does not exist: the firmware does not canonicalise, but the simulator must
+//! never touch the host's files.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::response::Response;
+
+use super::{Ctx, fail, ok, ok_null};
+use crate::json::J;
+use crate::state::{Shared, lock};
+
+/// Maps a device path under `/data` to the data directory, or `None` when it points
+/// anywhere else.
+fn host_path(shared: &Shared, device: &str) -> Option<PathBuf> {
+    let rest = device.strip_prefix("/data")?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    let mut out = shared.data_dir.clone();
+    let mut depth = 0usize;
+    for c in Path::new(rest).components() {
+        match c {
+            Component::Normal(part) => {
+                out.push(part);
+                depth += 1;
+            }
+            Component::ParentDir => {
+                depth = depth.checked_sub(1)?;
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir => {}
+            Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn list_images(dir: &Path, device: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = format!("{device}/{name}");
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            list_images(&entry.path(), &path, out)?;
+        } else if ty.is_file() {
+            let lower = name.to_ascii_lowercase();
+            if lower.ends_with(".iso") || lower.ends_with(".img") {
+                out.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn route(ctx: Ctx) -> Response {
+    let shared = &ctx.shared;
+    match (ctx.method.as_str(), ctx.path.as_str()) {
+        ("GET", "/api/storage/image") => {
+            let mut files = Vec::new();
+            match list_images(&shared.data_dir, "/data", &mut files) {
+                Ok(()) => ok(J::obj([("files", J::str_list_or_null(files))])),
+                Err(_) => fail(-2, "get images failed"),
+            }
+        }
+        ("GET", "/api/storage/image/mounted") => {
+            let hid_only = lock(&shared.settings).hid_mode == "hid-only";
+            let file = if hid_only {
+                String::new()
+            } else {
+                lock(&shared.storage).file.clone()
+            };
+            ok(J::obj([("file", file.into())]))
+        }
+        ("GET", "/api/storage/cdrom") => {
+            let cdrom = lock(&shared.storage).cdrom;
+            ok(J::obj([("cdrom", J::Int(i64::from(cdrom)))]))
+        }
+        ("POST", "/api/storage/image/mount") => mount(&ctx),
+        ("POST", "/api/storage/image/delete") => {
+            let Ok(file) = ctx.form().string("File", "file") else {
+                return fail(-1, "invalid arguments");
+            };
+            if file.is_empty() {
+                return fail(-1, "invalid arguments");
+            }
+            let lower = file.to_ascii_lowercase();
+            if !lower.starts_with("/data") || !(lower.ends_with(".iso") || lower.ends_with(".img"))
+            {
+                return fail(-2, "invalid arguments");
+            }
+            match host_path(shared, &file).map(std::fs::remove_file) {
+                Some(Ok(())) => ok_null(),
+                _ => fail(-3, "remove file failed"),
+            }
+        }
+        ("GET", "/api/download/image/enabled") => {
+            let probe = shared.data_dir.join(".testfile");
+            let enabled = std::fs::write(&probe, b"").is_ok();
+            let _ = std::fs::remove_file(&probe);
+            ok(J::obj([("enabled", enabled.into())]))
+        }
+        ("GET", "/api/download/image/status") => {
+            let d = lock(&shared.download).clone();
+            let status = if shared.config.firmware.at_least_2_5_0() || d.status == "in_progress" {
+                d.status
+            } else {
+                "idle"
+            };
+            ok(J::obj([
+                ("status", status.into()),
+                ("file", d.file.into()),
+                ("percentage", d.percentage.into()),
+            ]))
+        }
+        ("POST", "/api/download/image/cancel") => {
+            let mut d = lock(&shared.download);
+            if d.status != "in_progress" {
+                return fail(-1, "no cancellable download in progress");
+            }
+            d.status = "idle";
+            d.file.clear();
+            d.percentage.clear();
+            ok_null()
+        }
+        ("POST", "/api/download/image") => download(&ctx),
+        ("POST", "/api/download/file") => fail(-1, "file is required"),
+        _ => super::not_found(),
+    }
+}
+
+fn mount(ctx: &Ctx) -> Response {
+    let shared = &ctx.shared;
+    let form = ctx.form();
+    let (Ok(file), Ok(cdrom)) = (form.string("File", "file"), form.boolean("Cdrom", "cdrom"))
+    else {
+        return fail(-1, "invalid arguments");
+    };
+    let cdrom = cdrom.unwrap_or(false);
+    if !lock(&shared.settings).virtual_disk {
+        return fail(-2, "unmount image failed");
+    }
+    if !file.is_empty() {
+        let exists = host_path(shared, &file).is_some_and(|p| p.is_file());
+        if !exists {
+            return fail(-2, "mount image failed");
+        }
+    }
+    {
+        let mut s = lock(&shared.storage);
+        if file.is_empty() || cdrom {
+            // Eject, then set the flags: "1" when mounting as CD-ROM, "0" when
+            // unmounting. A plain disk mount leaves them as they were.
+            s.cdrom = cdrom && !file.is_empty();
+            s.ro = s.cdrom;
+        }
+        s.file = file;
+    }
+    shared.usb_rebind();
+    ok_null()
+}
+
+fn download(ctx: &Ctx) -> Response {
+    let shared = &ctx.shared;
+    let form = ctx.form();
+    let (Ok(url), Ok(sum)) = (
+        form.string("File", "file"),
+        form.string("Sha256sum", "sha256sum"),
+    ) else {
+        return fail(-1, "invalid arguments");
+    };
+    if url.is_empty() {
+        return fail(-1, "invalid arguments");
+    }
+    let sum_ok = sum.is_empty() || (sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !sum_ok {
+        return fail(-1, "invalid sha256sum");
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let valid = rest.is_some_and(|r| {
+        let (host, path) = r.split_once('/').unwrap_or((r, ""));
+        !host.is_empty() && !path.is_empty()
+    });
+    if !valid {
+        return fail(-1, "invalid url");
+    }
+    {
+        let mut d = lock(&shared.download);
+        if d.status == "in_progress" {
+            return fail(-1, "download in progress");
+        }
+        d.status = "in_progress";
+        d.file.clone_from(&url);
+        d.percentage.clear();
+    }
+    ok(J::obj([
+        ("status", "in_progress".into()),
+        ("file", url.into()),
+        ("percentage", "".into()),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn device_paths_never_leave_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = crate::Simulator::builder()
+            .data_dir(dir.path())
+            .shared_for_tests();
+        assert_eq!(
+            super::host_path(&shared, "/data/a/b.iso"),
+            Some(dir.path().join("a/b.iso"))
+        );
+        assert_eq!(
+            super::host_path(&shared, "/data/a/../b.iso"),
+            Some(dir.path().join("b.iso"))
+        );
+        assert_eq!(super::host_path(&shared, "/data/../etc/x.img"), None);
+        assert_eq!(super::host_path(&shared, "/database.iso"), None);
+        assert_eq!(super::host_path(&shared, "/etc/passwd"), None);
+    }
+}

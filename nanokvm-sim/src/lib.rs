@@ -1,0 +1,65 @@
+//! A faithful software Sipeed NanoKVM: the firmware's HTTP, WebSocket and MJPEG API in
+//! front of a virtual target machine.
+//!
+//! The simulator plays a chosen firmware version ([`FirmwareVersion`]: 2.5.1, 2.5.0 or
+//! 2.3.1) as the protocol reference describes it: the `{code, msg, data}` envelope, the
+//! encrypted-password login with its delays, session cookies and JWTs, roles, the HID
+//! WebSocket, paste, storage and Wake-on-LAN. Behind it sits a virtual machine
+//! ([`MachineState`]) that powers on and off with the GPIO buttons, boots, shows a text
+//! console that keyboard reports type into (decoded with `nanokvm-hid` in the target's
+//! layout), answers Caps Lock with its LED report, and follows the mouse.
+//!
+//! - [`Simulator::builder`] configures an instance ([`SimulatorBuilder`]): version,
+//!   [`Account`]s, layout, data directory, [`TimeScale`], resolution.
+//! - A running [`Simulator`] is inspected (screen text, power, LEDs, mounted image, every
+//!   [`HidReport`], [`RequestRecord`] and [`WolPacket`]), awaited
+//!   ([`Simulator::wait_for`]) and given faults (latency, HTTP 500s, dropped WebSockets,
+//!   expired or revoked sessions, device reboot, no HDMI signal, busy HID).
+//! - [`encrypt_password`] produces the password field the web UI would send.
+//!
+//! # Example
+//!
+//! ```
+//! use nanokvm_sim::{Simulator, TimeScale};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let sim = Simulator::builder().time_scale(TimeScale::fast()).start().await?;
+//!
+//!     // Without a session cookie the firmware answers 401 with a JSON string.
+//!     let mut tcp = tokio::net::TcpStream::connect(sim.addr()).await?;
+//!     tcp.write_all(b"GET /api/vm/gpio HTTP/1.1\r\nHost: kvm\r\nConnection: close\r\n\r\n")
+//!         .await?;
+//!     let mut reply = String::new();
+//!     tcp.read_to_string(&mut reply).await?;
+//!     assert!(reply.starts_with("HTTP/1.1 401"));
+//!     assert!(reply.ends_with("\"unauthorized\""));
+//!
+//!     assert!(sim.screen_text().ends_with("login: "));
+//!     sim.shutdown().await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod config;
+mod crypto;
+mod error;
+mod faults;
+mod http;
+mod json;
+mod machine;
+mod paste;
+mod record;
+mod sim;
+mod state;
+mod time;
+mod util;
+
+pub use config::{Account, FirmwareVersion, Hardware, Lockout, Role};
+pub use crypto::encrypt_password;
+pub use error::Error;
+pub use machine::{Click, Leds, MachineState, PowerState};
+pub use record::{HidReport, RequestRecord, WolPacket};
+pub use sim::{Simulator, SimulatorBuilder};
+pub use time::TimeScale;

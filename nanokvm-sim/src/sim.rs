@@ -1,0 +1,460 @@
+//! The simulator's public face: a builder, and a running instance to inspect and steer.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use nanokvm_hid::Layout;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Account, Config, FirmwareVersion, Hardware, Lockout, Role};
+use crate::error::Error;
+use crate::machine::{Leds, MachineState, PowerState};
+use crate::record::{HidReport, RequestRecord, WolPacket};
+use crate::state::{Shared, lock};
+use crate::time::TimeScale;
+
+/// Configures a [`Simulator`]; start it with [`SimulatorBuilder::start`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SimulatorBuilder {
+    firmware: FirmwareVersion,
+    accounts: Vec<Account>,
+    authentication: bool,
+    lockout: Option<Lockout>,
+    layout: Layout,
+    data_dir: Option<PathBuf>,
+    time: TimeScale,
+    width: u32,
+    height: u32,
+    hardware: Hardware,
+    powered: bool,
+    listen: SocketAddr,
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        Self {
+            firmware: FirmwareVersion::default(),
+            accounts: vec![Account::new("admin", "admin", Role::Admin)],
+            authentication: true,
+            lockout: None,
+            layout: Layout::Us,
+            data_dir: None,
+            time: TimeScale::REAL,
+            width: 1920,
+            height: 1080,
+            hardware: Hardware::default(),
+            powered: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// The firmware version to play (default 2.5.1).
+    pub fn firmware(mut self, firmware: FirmwareVersion) -> Self {
+        self.firmware = firmware;
+        self
+    }
+
+    /// Replaces the accounts (default `admin`/`admin`, an admin). The first account is
+    /// the device owner. Firmware before 2.5.1 uses only the first.
+    pub fn accounts(mut self, accounts: impl IntoIterator<Item = Account>) -> Self {
+        self.accounts = accounts.into_iter().collect();
+        self
+    }
+
+    /// Adds an account next to the existing ones.
+    pub fn account(mut self, account: Account) -> Self {
+        self.accounts.push(account);
+        self
+    }
+
+    /// Replaces the owner's credentials.
+    pub fn credentials(mut self, username: &str, password: &str) -> Self {
+        let owner = Account::new(username, password, Role::Admin);
+        if self.accounts.is_empty() {
+            self.accounts.push(owner);
+        } else {
+            self.accounts[0] = owner;
+        }
+        self
+    }
+
+    /// `false` plays `authentication: disable`: every route is open (default `true`).
+    pub fn authentication(mut self, enabled: bool) -> Self {
+        self.authentication = enabled;
+        self
+    }
+
+    /// Enables brute-force lockout (off by default, as on the firmware).
+    pub fn lockout(mut self, lockout: Lockout) -> Self {
+        self.lockout = Some(lockout);
+        self
+    }
+
+    /// The target machine's keyboard layout, used to decode what is typed (default US).
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// The directory playing the device's `/data` (default: a fresh temporary one,
+    /// removed when the simulator is dropped).
+    pub fn data_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.data_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// How firmware delays are scaled (default [`TimeScale::REAL`]).
+    pub fn time_scale(mut self, time: TimeScale) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// The target's screen resolution (default 1920x1080).
+    pub fn resolution(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    /// The board played (default Alpha).
+    pub fn hardware(mut self, hardware: Hardware) -> Self {
+        self.hardware = hardware;
+        self
+    }
+
+    /// Whether the target machine starts powered on at its login prompt (default) or off.
+    pub fn powered_on(mut self, on: bool) -> Self {
+        self.powered = on;
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    fn config(&self) -> Result<Config, Error> {
+        if self.accounts.is_empty() {
+            return Err(Error::Config("at least one account is required".to_owned()));
+        }
+        if self.width == 0 || self.height == 0 || self.width > 7680 || self.height > 4320 {
+            return Err(Error::Config(format!(
+                "screen resolution {}x{} is out of range",
+                self.width, self.height
+            )));
+        }
+        let accounts = if self.firmware.is_head() {
+            self.accounts.clone()
+        } else {
+            self.accounts[..1].to_vec()
+        };
+        Ok(Config {
+            firmware: self.firmware,
+            accounts,
+            authentication: self.authentication,
+            lockout: self.lockout,
+            layout: self.layout,
+            width: self.width,
+            height: self.height,
+            hardware: self.hardware,
+            hostname: "nanokvm-sim".to_owned(),
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared_for_tests(self) -> Shared {
+        let config = self.config().unwrap_or_else(|e| panic!("{e}"));
+        let dir = self.data_dir.clone().unwrap_or_default();
+        Shared::new(config, self.time, dir, self.powered)
+    }
+
+    /// Binds the listener and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an inconsistent configuration, [`Error::DataDir`] when the
+    /// data directory cannot be created, [`Error::Bind`] when the address is taken.
+    pub async fn start(self) -> Result<Simulator, Error> {
+        let config = self.config()?;
+        let (data_dir, temp) = match &self.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(Error::DataDir)?;
+                (dir.clone(), None)
+            }
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("nanokvm-sim-")
+                    .tempdir()
+                    .map_err(Error::DataDir)?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared::new(config, self.time, data_dir, self.powered));
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        });
+        Ok(Simulator {
+            shared,
+            addr,
+            stop: Some(stop_tx),
+            task: Some(task),
+            _temp: temp,
+        })
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> axum::response::Response {
+    crate::http::serve(shared, req).await
+}
+
+/// A running simulated NanoKVM.
+///
+/// Dropping it stops the server; [`Simulator::shutdown`] does so and waits.
+#[derive(Debug)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("firmware", &self.config.firmware)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// A builder with the defaults: firmware 2.5.1, `admin`/`admin`, US layout, real
+    /// delays, 1920x1080, a temporary data directory, `127.0.0.1:0`.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+
+    /// The address the simulator listens on.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The firmware version played.
+    #[must_use]
+    pub fn firmware(&self) -> FirmwareVersion {
+        self.shared.config.firmware
+    }
+
+    /// The time scale in use.
+    #[must_use]
+    pub fn time_scale(&self) -> TimeScale {
+        self.shared.time
+    }
+
+    /// The directory playing the device's `/data`.
+    #[must_use]
+    pub fn data_dir(&self) -> &Path {
+        &self.shared.data_dir
+    }
+
+    /// A snapshot of the target machine.
+    #[must_use]
+    pub fn machine(&self) -> MachineState {
+        self.shared.machine.borrow().clone()
+    }
+
+    /// A receiver that sees every change of the target machine.
+    #[must_use]
+    pub fn watch_machine(&self) -> watch::Receiver<MachineState> {
+        self.shared.machine.subscribe()
+    }
+
+    /// Waits until the target machine satisfies `condition`, and returns that state.
+    pub async fn wait_for(&self, condition: impl FnMut(&MachineState) -> bool) -> MachineState {
+        let mut rx = self.shared.machine.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        match rx.wait_for(condition).await {
+            Ok(state) => state.clone(),
+            Err(_) => self.machine(),
+        }
+    }
+
+    /// The text on the target's screen.
+    #[must_use]
+    pub fn screen_text(&self) -> String {
+        self.shared.machine.borrow().screen_text()
+    }
+
+    /// The target's power state.
+    #[must_use]
+    pub fn power(&self) -> PowerState {
+        self.shared.machine.borrow().power()
+    }
+
+    /// The keyboard LEDs as the target host reported them.
+    #[must_use]
+    pub fn leds(&self) -> Leds {
+        self.shared.machine.borrow().leds()
+    }
+
+    /// Whether the HDMI capture currently sees a picture.
+    #[must_use]
+    pub fn hdmi_signal(&self) -> bool {
+        self.shared.hdmi_signal()
+    }
+
+    /// The mounted image as the API names it (`/data/...`), if any.
+    #[must_use]
+    pub fn mounted_image(&self) -> Option<String> {
+        let s = lock(&self.shared.storage);
+        (!s.file.is_empty()).then(|| s.file.clone())
+    }
+
+    /// Whether the LUN is flagged as a CD-ROM.
+    #[must_use]
+    pub fn cdrom(&self) -> bool {
+        lock(&self.shared.storage).cdrom
+    }
+
+    /// Every HID report written so far, oldest first.
+    #[must_use]
+    pub fn hid_reports(&self) -> Vec<HidReport> {
+        lock(&self.shared.records).hid.clone()
+    }
+
+    /// Every HTTP request answered so far, oldest first.
+    #[must_use]
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.records).requests.clone()
+    }
+
+    /// Every Wake-on-LAN packet sent so far.
+    #[must_use]
+    pub fn wol_packets(&self) -> Vec<WolPacket> {
+        lock(&self.shared.records).wol.clone()
+    }
+
+    /// Fault: adds `latency` before every HTTP answer (not scaled).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.shared.faults).latency = latency;
+    }
+
+    /// Fault: the next `n` HTTP requests get 500 with an empty body.
+    pub fn fail_next_requests(&self, n: u32) {
+        lock(&self.shared.faults).fail_next = n;
+    }
+
+    /// Fault: every open WebSocket is dropped without a close frame.
+    pub fn drop_websockets(&self) {
+        self.shared.ws_kill.send_modify(|v| *v += 1);
+    }
+
+    /// Fault: every session issued so far expires now (the JWT clock jumps past `exp`).
+    pub fn expire_sessions(&self) {
+        lock(&self.shared.auth).clock_offset += 2_678_400 + 1;
+        self.shared.sessions_changed();
+    }
+
+    /// Fault: revokes every session of `username` as a logout would (on firmware
+    /// before 2.5.1, every session of every user).
+    pub fn revoke_sessions(&self, username: &str) {
+        {
+            let mut auth = lock(&self.shared.auth);
+            if self.shared.config.firmware.is_head() {
+                if let Some(u) = auth.users.iter_mut().find(|u| u.username == username) {
+                    u.token_version += 1;
+                }
+            } else {
+                auth.secret = crate::crypto::random_secret();
+            }
+        }
+        self.shared.sessions_changed();
+    }
+
+    /// Fault: the NanoKVM reboots: all sessions become invalid and WebSockets drop.
+    pub fn reboot_device(&self) {
+        self.shared.reboot_device();
+    }
+
+    /// Fault: forces "no HDMI signal" whatever the target does.
+    pub fn set_no_signal(&self, no_signal: bool) {
+        lock(&self.shared.faults).no_signal = no_signal;
+    }
+
+    /// Fault: paste and HID reset answer "HID control is busy".
+    pub fn set_hid_busy(&self, busy: bool) {
+        lock(&self.shared.faults).hid_busy = busy;
+    }
+
+    /// Stops serving and waits for the server task (at most a second: streams that never
+    /// end are cut).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serve`] when the server had stopped with an I/O error.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            match tokio::time::timeout(Duration::from_secs(1), task).await {
+                Ok(Ok(Err(e))) => return Err(Error::Serve(e)),
+                Ok(_) => {}
+                Err(_) => abort.abort(),
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.shared.ws_kill.send_modify(|v| *v += 1);
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The simulated device's shared state, and the operations that change it.
+//!
+//! Every lock here is a `std::sync::Mutex` held for a few statements and never across an
+//! `.await`, so no handler can stall another. The target machine lives in a
+//! `watch` channel so that changes are both inspectable and awaitable.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nanokvm_hid::{AbsoluteReport, KeyboardReport, RelativeReport};
+use tokio::sync::watch;
+
+use crate::config::{Config, Role};
+use crate::crypto;
+use crate::faults::Faults;
+use crate::machine::{self, MachineState, PowerState};
+use crate::record::{HidReport, Records};
+use crate::time::TimeScale;
+
+/// How long HID is unavailable while the USB gadget re-enumerates (firmware time).
+pub(crate) const USB_REBIND: Duration = Duration::from_millis(300);
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: the simulator
+/// must keep answering even after a bug in one handler.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One account in the simulated account store.
+#[derive(Clone)]
+pub(crate) struct User {
+    pub username: String,
+    pub password: Vec<u8>,
+    pub role: Role,
+    pub enabled: bool,
+    pub token_version: u64,
+    pub system_account: bool,
+}
+
+/// Brute-force bookkeeping for one client address.
+#[derive(Clone, Copy)]
+pub(crate) struct Failures {
+    pub count: u32,
+    pub last: Instant,
+    pub locked_until: Option<Instant>,
+}
+
+/// The account store, JWT secret and lockout table.
+pub(crate) struct Auth {
+    pub users: Vec<User>,
+    pub secret: Vec<u8>,
+    /// Seconds added to the wall clock for JWT purposes (used to expire sessions).
+    pub clock_offset: i64,
+    pub failures: HashMap<IpAddr, Failures>,
+    pub password_updated: bool,
+}
+
+impl Auth {
+    pub fn now(&self) -> i64 {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        secs.saturating_add(self.clock_offset)
+    }
+
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.username == name)
+    }
+}
+
+/// Device settings changed through the API.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub hostname: String,
+    pub web_title: String,
+    pub hdmi_enabled: bool,
+    pub hdmi_idle_timeout: u32,
+    pub jiggler_enabled: bool,
+    pub jiggler_mode: String,
+    pub fps: u32,
+    pub quality: u32,
+    pub resolution: u32,
+    pub stream_type: u32,
+    pub bitrate: u32,
+    pub gop: u32,
+    pub frame_detect: bool,
+    pub hid_mode: String,
+    pub shortcuts: Vec<(String, Vec<(String, String)>)>,
+    pub leader_key: String,
+    pub wol_macs: Vec<String>,
+    pub ssh: bool,
+    pub mdns: bool,
+    pub virtual_network: bool,
+    pub virtual_disk: bool,
+    /// Whether an MJPEG capture has run, so `capture-status` has something to report.
+    pub capture_seen: bool,
+}
+
+/// The mass-storage LUN.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Storage {
+    /// The image path as the API names it (`/data/...`); empty when nothing is mounted.
+    pub file: String,
+    pub cdrom: bool,
+    pub ro: bool,
+}
+
+/// The in-flight or last URL download.
+#[derive(Clone, Debug)]
+pub(crate) struct Download {
+    pub status: &'static str,
+    pub file: String,
+    pub percentage: String,
+}
+
+/// Everything one simulator instance shares between its connections.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub time: TimeScale,
+    pub data_dir: PathBuf,
+    pub machine: watch::Sender<MachineState>,
+    pub auth: Mutex<Auth>,
+    pub settings: Mutex<Settings>,
+    pub storage: Mutex<Storage>,
+    pub download: Mutex<Download>,
+    pub records: Mutex<Records>,
+    pub faults: Mutex<Faults>,
+    /// Bumped whenever sessions may have become invalid; live streams re-check theirs.
+    pub sessions: watch::Sender<u64>,
+    /// Bumped to drop every WebSocket abruptly (fault injection).
+    pub ws_kill: watch::Sender<u64>,
+    /// HID writes fail until this instant (USB re-enumeration).
+    pub hid_down_until: Mutex<Option<Instant>>,
+    /// Serialises paste and HID reset, as the firmware's manual-control reservation does.
+    pub hid_lane: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, time: TimeScale, data_dir: PathBuf, powered: bool) -> Self {
+        let users = config
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| User {
+                username: a.username.clone(),
+                password: a.password.clone().into_bytes(),
+                role: a.role,
+                enabled: true,
+                token_version: 1,
+                system_account: i == 0,
+            })
+            .collect();
+        let password_updated = !config
+            .accounts
+            .iter()
+            .any(|a| a.username == "admin" && a.password == "admin");
+        let machine = MachineState::new(config.layout, config.width, config.height, powered);
+        let settings = Settings {
+            hostname: config.hostname.clone(),
+            web_title: String::new(),
+            hdmi_enabled: true,
+            hdmi_idle_timeout: 0,
+            jiggler_enabled: false,
+            jiggler_mode: "relative".to_owned(),
+            fps: 30,
+            quality: 80,
+            resolution: 0,
+            stream_type: 0,
+            bitrate: 3000,
+            gop: 30,
+            frame_detect: false,
+            hid_mode: "normal".to_owned(),
+            shortcuts: Vec::new(),
+            leader_key: String::new(),
+            wol_macs: Vec::new(),
+            ssh: true,
+            mdns: true,
+            virtual_network: false,
+            virtual_disk: true,
+            capture_seen: false,
+        };
+        Self {
+            config,
+            time,
+            data_dir,
+            machine: watch::Sender::new(machine),
+            auth: Mutex::new(Auth {
+                users,
+                secret: crypto::random_secret(),
+                clock_offset: 0,
+                failures: HashMap::new(),
+                password_updated,
+            }),
+            settings: Mutex::new(settings),
+            storage: Mutex::new(Storage::default()),
+            download: Mutex::new(Download {
+                status: "idle",
+                file: String::new(),
+                percentage: String::new(),
+            }),
+            records: Mutex::new(Records::default()),
+            faults: Mutex::new(Faults::default()),
+            sessions: watch::Sender::new(0),
+            ws_kill: watch::Sender::new(0),
+            hid_down_until: Mutex::new(None),
+            hid_lane: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Whether the HDMI capture sees a picture.
+    pub(crate) fn hdmi_signal(&self) -> bool {
+        lock(&self.settings).hdmi_enabled
+            && !lock(&self.faults).no_signal
+            && self.machine.borrow().power().is_powered()
+    }
+
+    /// Whether the HID gadgets accept writes right now.
+    pub(crate) fn hid_available(&self) -> bool {
+        let mut down = lock(&self.hid_down_until);
+        match *down {
+            Some(until) if Instant::now() < until => false,
+            Some(_) => {
+                *down = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Closes the HID devices for a USB re-enumeration.
+    pub(crate) fn usb_rebind(&self) {
+        *lock(&self.hid_down_until) = Some(Instant::now() + self.time.scale(USB_REBIND));
+    }
+
+    /// Writes a keyboard report; `false` when the gadget is unavailable.
+    pub(crate) fn write_keyboard(&self, report: KeyboardReport) -> bool {
+        if !self.hid_available() {
+            return false;
+        }
+        lock(&self.records).hid.push(HidReport::Keyboard(report));
+        self.machine.send_modify(|m| m.keyboard(&report));
+        true
+    }
+
+    /// Writes a relative mouse report.
+    pub(crate) fn write_relative(&self, report: RelativeReport) -> bool {
+        if !self.hid_available() {
+            return false;
+        }
+        lock(&self.records).hid.push(HidReport::Relative(report));
+        self.machine.send_modify(|m| m.relative(&report));
+        true
+    }
+
+    /// Writes an absolute pointer report.
+    pub(crate) fn write_absolute(&self, report: AbsoluteReport) -> bool {
+        if !self.hid_available() {
+            return false;
+        }
+        lock(&self.records).hid.push(HidReport::Absolute(report));
+        self.machine.send_modify(|m| m.absolute(&report));
+        true
+    }
+
+    fn cdrom_image(&self) -> Option<String> {
+        let storage = lock(&self.storage);
+        (storage.cdrom && !storage.file.is_empty()).then(|| storage.file.clone())
+    }
+
+    /// Schedules `then` after `delay` unless the machine changed state meanwhile.
+    fn after(self: &Arc<Self>, delay: Duration, then: fn(&mut MachineState)) {
+        let generation = self.machine.borrow().generation;
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            me.time.sleep(delay).await;
+            me.machine.send_if_modified(|m| {
+                if m.generation == generation {
+                    then(m);
+                    true
+                } else {
+                    false
+                }
+            });
+        });
+    }
+
+    fn boot(self: &Arc<Self>) {
+        let cdrom = self.cdrom_image();
+        self.machine.send_modify(|m| m.start_boot(cdrom.as_deref()));
+        self.after(machine::BOOT_TIME, MachineState::finish_boot);
+    }
+
+    /// The power button was held for `held` (firmware time).
+    pub(crate) fn power_button(self: &Arc<Self>, held: Duration) {
+        let power = self.machine.borrow().power();
+        if held >= machine::LONG_PRESS {
+            if power != PowerState::Off {
+                self.machine.send_modify(MachineState::power_off);
+            }
+            return;
+        }
+        match power {
+            PowerState::Off => self.boot(),
+            PowerState::On => {
+                self.machine.send_modify(MachineState::start_shutdown);
+                self.after(machine::SHUTDOWN_TIME, MachineState::power_off);
+            }
+            // A short press while booting or already shutting down is ignored, as an
+            // ACPI OS that is not ready yet or already going down ignores it.
+            PowerState::Booting | PowerState::ShuttingDown => {}
+        }
+    }
+
+    /// The reset button was pressed: a powered machine reboots.
+    pub(crate) fn reset_button(self: &Arc<Self>) {
+        if self.machine.borrow().power().is_powered() {
+            self.boot();
+        }
+    }
+
+    /// Invalidates sessions held by live streams so they re-check.
+    pub(crate) fn sessions_changed(&self) {
+        self.sessions.send_modify(|v| *v += 1);
+    }
+
+    /// The NanoKVM itself reboots: a new JWT secret (all sessions die) and every
+    /// WebSocket drops. Settings and the target machine are unaffected.
+    pub(crate) fn reboot_device(&self) {
+        lock(&self.auth).secret = crypto::random_secret();
+        self.sessions_changed();
+        self.ws_kill.send_modify(|v| *v += 1);
+    }
+}
