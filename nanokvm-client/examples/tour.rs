@@ -5,6 +5,10 @@
 //!     --url http://192.168.1.50 --user admin --password admin --out /tmp/kvm
 //! ```
 //!
+//! Without `--url` the tour starts a simulated NanoKVM (`nanokvm-sim`, firmware 2.5.1,
+//! `admin`/`admin`, one ISO image in its data directory) on 127.0.0.1 and tours that,
+//! then prints what the simulated machine saw.
+//!
 //! Each step prints one JSON line: `{"step": ..., "ok": true, "result": ...}` or
 //! `{"step": ..., "ok": false, "error": ...}`. A failed step does not stop the tour.
 //! Careful: it presses the target's power button briefly and types into it.
@@ -23,7 +27,7 @@ use nanokvm_hid::{Layout, MouseButtons};
 use serde_json::{Value, json};
 
 struct Args {
-    url: String,
+    url: Option<String>,
     user: String,
     password: String,
     out: PathBuf,
@@ -46,9 +50,13 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(Args {
-        url: url.ok_or("--url is required")?,
+        password: match (&url, password) {
+            (_, Some(password)) => password,
+            (None, None) => "admin".to_owned(),
+            (Some(_), None) => return Err("--password is required with --url".to_owned()),
+        },
+        url,
         user: user.unwrap_or_else(|| "admin".to_owned()),
-        password: password.ok_or("--password is required")?,
         out: out.unwrap_or_else(|| PathBuf::from(".")),
     })
 }
@@ -78,11 +86,22 @@ async fn main() -> std::process::ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("{message}\nusage: tour --url URL --user USER --password PASS --out DIR");
+            eprintln!("{message}\nusage: tour [--url URL --user USER --password PASS] [--out DIR]");
             return std::process::ExitCode::from(2);
         }
     };
-    let client = match Client::builder(&args.url)
+    // No device given: tour a simulated one.
+    let (url, sim) = match args.url.clone() {
+        Some(url) => (url, None),
+        None => match start_simulator().await {
+            Ok(sim) => (sim.url(), Some(sim)),
+            Err(error) => {
+                eprintln!("cannot start the simulator: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+    let client = match Client::builder(&url)
         .credentials(&args.user, SecretString::from(args.password))
         .build()
     {
@@ -184,10 +203,12 @@ async fn main() -> std::process::ExitCode {
     step("screenshot", async {
         let jpeg = client.screenshot(Duration::from_secs(5)).await?;
         let path = args.out.join("screen.jpg");
-        std::fs::write(&path, &jpeg).map_err(|source| nanokvm_client::Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&args.out)
+            .and_then(|()| std::fs::write(&path, &jpeg))
+            .map_err(|source| nanokvm_client::Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         Ok((
             (),
             json!({"path": path.display().to_string(), "bytes": jpeg.len()}),
@@ -225,5 +246,31 @@ async fn main() -> std::process::ExitCode {
         Ok(((), json!(mac.to_string())))
     })
     .await;
+    if let Some(sim) = sim {
+        // What the simulated machine behind the KVM saw.
+        println!(
+            "{}",
+            json!({
+                "step": "simulated machine",
+                "ok": true,
+                "result": {
+                    "power": format!("{:?}", sim.power()),
+                    "screen": sim.screen_text(),
+                    "hid_reports": sim.hid_reports().len(),
+                    "wol_packets": sim.wol_packets().len(),
+                },
+            })
+        );
+        if let Err(error) = sim.shutdown().await {
+            eprintln!("simulator shutdown: {error}");
+        }
+    }
     std::process::ExitCode::SUCCESS
+}
+
+/// Starts a simulated NanoKVM with one ISO image to mount.
+async fn start_simulator() -> Result<nanokvm_sim::Simulator, Box<dyn std::error::Error>> {
+    let sim = nanokvm_sim::Simulator::builder().start().await?;
+    std::fs::write(sim.data_dir().join("debian-12-netinst.iso"), [0u8; 4096])?;
+    Ok(sim)
 }

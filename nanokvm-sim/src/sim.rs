@@ -15,8 +15,10 @@ use crate::config::{Account, Config, FirmwareVersion, Hardware, Lockout, Role};
 use crate::error::Error;
 use crate::machine::{Leds, MachineState, PowerState};
 use crate::record::{HidReport, RequestRecord, WolPacket};
+use crate::screen::{Screenshot, jpeg_quality};
 use crate::state::{Shared, lock};
 use crate::time::TimeScale;
+use crate::video::VideoStats;
 
 /// Configures a [`Simulator`]; start it with [`SimulatorBuilder::start`].
 #[derive(Debug, Clone)]
@@ -322,6 +324,41 @@ impl Simulator {
         self.shared.machine.borrow().screen_text()
     }
 
+    /// A JPEG of the target's screen as it is now, at the quality the screen settings
+    /// imply: the console text in the bitmap font, the cursor and the mouse pointer; a
+    /// black picture while the machine is off. The picture is rendered and encoded only
+    /// if the screen changed since the last frame (streamed or not), so this is cheap to
+    /// call repeatedly; after a change it takes as long as one encode (milliseconds at
+    /// small resolutions, tens of milliseconds at 1080p).
+    #[must_use]
+    pub fn screenshot(&self) -> Screenshot {
+        let quality = jpeg_quality(lock(&self.shared.settings).quality);
+        self.shared.screen.frame(&self.shared.machine, quality)
+    }
+
+    /// The MJPEG streamer's counters: clients, ticks, frames published, encodes.
+    #[must_use]
+    pub fn video_stats(&self) -> VideoStats {
+        let mut stats = self.shared.video.stats();
+        stats.encodes = self.shared.screen.encodes();
+        stats
+    }
+
+    /// Waits until the MJPEG streamer's counters satisfy `condition`, and returns them.
+    /// The counters change on every tick while a client is connected, and when clients
+    /// come and go.
+    pub async fn wait_for_video(
+        &self,
+        mut condition: impl FnMut(&VideoStats) -> bool,
+    ) -> VideoStats {
+        let mut rx = self.shared.video.watch_stats();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        match rx.wait_for(|s| condition(s)).await {
+            Ok(stats) => *stats,
+            Err(_) => self.video_stats(),
+        }
+    }
+
     /// The target's power state.
     #[must_use]
     pub fn power(&self) -> PowerState {
@@ -447,6 +484,7 @@ impl Simulator {
             let _ = stop.send(());
         }
         self.shared.ws_kill.send_modify(|v| *v += 1);
+        self.shared.video.cut();
     }
 }
 

@@ -18,7 +18,9 @@ use crate::crypto;
 use crate::faults::Faults;
 use crate::machine::{self, MachineState, PowerState};
 use crate::record::{HidReport, Records};
+use crate::screen::Screen;
 use crate::time::TimeScale;
+use crate::video::Video;
 
 /// How long HID is unavailable while the USB gadget re-enumerates (firmware time).
 pub(crate) const USB_REBIND: Duration = Duration::from_millis(300);
@@ -136,6 +138,10 @@ pub(crate) struct Shared {
     pub hid_down_until: Mutex<Option<Instant>>,
     /// Serialises paste and HID reset, as the firmware's manual-control reservation does.
     pub hid_lane: tokio::sync::Mutex<()>,
+    /// The target's framebuffer and latest JPEG.
+    pub screen: Screen,
+    /// The MJPEG streamer.
+    pub video: Video,
 }
 
 impl Shared {
@@ -158,6 +164,7 @@ impl Shared {
             .iter()
             .any(|a| a.username == "admin" && a.password == "admin");
         let machine = MachineState::new(config.layout, config.width, config.height, powered);
+        let screen = Screen::new(config.width, config.height);
         let settings = Settings {
             hostname: config.hostname.clone(),
             web_title: String::new(),
@@ -207,6 +214,8 @@ impl Shared {
             ws_kill: watch::Sender::new(0),
             hid_down_until: Mutex::new(None),
             hid_lane: tokio::sync::Mutex::new(()),
+            screen,
+            video: Video::new(),
         }
     }
 
@@ -326,11 +335,12 @@ impl Shared {
         self.sessions.send_modify(|v| *v += 1);
     }
 
-    /// The NanoKVM itself reboots: a new JWT secret (all sessions die) and every
-    /// WebSocket drops. Settings and the target machine are unaffected.
+    /// The NanoKVM itself reboots: a new JWT secret (all sessions die), every WebSocket
+    /// drops and every MJPEG stream ends. Settings and the target machine are unaffected.
     pub(crate) fn reboot_device(&self) {
         lock(&self.auth).secret = crypto::random_secret();
         self.sessions_changed();
         self.ws_kill.send_modify(|v| *v += 1);
+        self.video.cut();
     }
 }

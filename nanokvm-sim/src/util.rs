@@ -51,6 +51,29 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     format(t, false)
 }
 
+/// Go's `http.TimeFormat` (RFC 1123 in GMT), e.g. `Sat, 01 Aug 2026 10:00:00 GMT`.
+#[must_use]
+pub(crate) fn rfc1123(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let days = secs.div_euclid(86_400);
+    let (y, mo, da) = civil(days);
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{}, {da:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)],
+        MONTHS[usize::try_from(mo - 1).unwrap_or(0)],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// A random version-4 UUID.
 #[must_use]
 pub(crate) fn uuid() -> String {
@@ -80,6 +103,8 @@ mod tests {
         assert_eq!(rfc3339_nano(t), "2026-08-01T10:00:00.123Z");
         assert_eq!(rfc3339(t), "2026-08-01T10:00:00Z");
         assert_eq!(rfc3339_nano(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc1123(t), "Sat, 01 Aug 2026 10:00:00 GMT");
+        assert_eq!(rfc1123(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
     #[test]

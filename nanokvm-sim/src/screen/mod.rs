@@ -231,6 +231,7 @@ impl Framebuffer {
     }
 
     /// The colour at `(x, y)`.
+    #[cfg(test)]
     pub(crate) fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         let i = self.index(x, y);
         [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
@@ -370,13 +371,19 @@ impl Screen {
             version: machine.screen_version(),
             quality,
         };
-        (cache.key == Some(key)).then(|| cache.latest.clone()).flatten()
+        (cache.key == Some(key))
+            .then(|| cache.latest.clone())
+            .flatten()
     }
 
     /// The picture of `machine` at `quality`, rendered and encoded only if it changed.
     /// This can take tens of milliseconds at 1080p: async callers run it on a blocking
     /// thread.
-    pub(crate) fn frame(&self, machine: &tokio::sync::watch::Sender<MachineState>, quality: u8) -> Screenshot {
+    pub(crate) fn frame(
+        &self,
+        machine: &tokio::sync::watch::Sender<MachineState>,
+        quality: u8,
+    ) -> Screenshot {
         let mut cache = lock(&self.cache);
         let view = {
             let m = machine.borrow();
@@ -425,7 +432,7 @@ fn encode(fb: &Framebuffer, quality: u8) -> Bytes {
     );
     // The encoder only fails on zero or inconsistent dimensions, which the builder rules
     // out; an empty frame would still be better than a panic in the capture.
-    if encoder.encode(&fb.pixels, w, h, ColorType::Rgb).is_err() {
+    if encoder.encode(fb.pixels(), w, h, ColorType::Rgb).is_err() {
         return Bytes::new();
     }
     Bytes::from(out)

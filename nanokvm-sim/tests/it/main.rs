@@ -3,6 +3,7 @@
 
 mod auth;
 mod hid;
+mod stream;
 mod support;
 mod vm;
 mod ws;

@@ -8,9 +8,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::support::{login, start};
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(crate) type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-async fn connect(sim: &Simulator, token: &str) -> Ws {
+pub(crate) async fn connect(sim: &Simulator, token: &str) -> Ws {
     let tcp = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
     let mut req = format!("ws://{}/api/ws", sim.addr())
         .into_client_request()
