@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod e2e;
 mod screenshot;
 mod support;
 mod ws;

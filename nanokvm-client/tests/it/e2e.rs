@@ -1,0 +1,176 @@
+//! End to end: the client against a simulated NanoKVM in each firmware version it plays,
+//! checking the effect on the simulated machine rather than the requests sent.
+//!
+//! The simulator is a separate implementation of the protocol reference, started as a
+//! black box on 127.0.0.1; nothing here shares its code.
+
+use std::time::Duration;
+
+use nanokvm_client::api::hid::PasteLayout;
+use nanokvm_client::api::storage::MountMode;
+use nanokvm_client::{Client, SecretString};
+use nanokvm_hid::{Layout, MouseButtons};
+use nanokvm_sim::{FirmwareVersion, PowerState, Simulator, TimeScale};
+
+const VERSIONS: [FirmwareVersion; 3] = [
+    FirmwareVersion::V2_5_1,
+    FirmwareVersion::V2_5_0,
+    FirmwareVersion::V2_3_1,
+];
+
+async fn start(version: FirmwareVersion) -> (Simulator, Client) {
+    let sim = Simulator::builder()
+        .firmware(version)
+        .time_scale(TimeScale::fast())
+        .resolution(320, 200)
+        .start()
+        .await
+        .expect("the simulator starts");
+    let client = Client::builder(sim.url())
+        .credentials("admin", SecretString::from("admin".to_owned()))
+        .build()
+        .expect("a valid client configuration");
+    (sim, client)
+}
+
+/// Waits until the simulated screen shows `text`, for at most a few seconds of real time.
+async fn screen_shows(sim: &Simulator, text: &str) -> bool {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        sim.wait_for(|m| m.screen_text().contains(text)),
+    )
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn pasted_and_typed_text_reaches_the_target_screen() {
+    for version in VERSIONS {
+        let (sim, client) = start(version).await;
+        client
+            .login()
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: login: {e}"));
+        let caps = client.capabilities().await.expect("capabilities");
+        assert_eq!(
+            caps.application.to_string(),
+            version.as_str(),
+            "{version:?}"
+        );
+
+        let pasted = client
+            .hid()
+            .paste("Hello, World!", PasteLayout::Us)
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: paste: {e}"));
+        assert_eq!(pasted.typed, 13, "{version:?}");
+        assert!(
+            screen_shows(&sim, "Hello, World!").await,
+            "{version:?}: {}",
+            sim.screen_text()
+        );
+
+        let session = client
+            .ws()
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: ws: {e}"));
+        session
+            .type_text(" echo ok\n", Layout::Us, Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: typing: {e}"));
+        assert!(
+            screen_shows(&sim, "Hello, World! echo ok").await,
+            "{version:?}: {}",
+            sim.screen_text()
+        );
+        sim.shutdown().await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn power_buttons_drive_the_simulated_machine() {
+    for version in VERSIONS {
+        let (sim, client) = start(version).await;
+        assert_eq!(sim.power(), PowerState::On, "{version:?}");
+        client
+            .power()
+            .long_press_power()
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: long press: {e}"));
+        let off = tokio::time::timeout(
+            Duration::from_secs(5),
+            sim.wait_for(|m| m.power() == PowerState::Off),
+        )
+        .await;
+        assert!(off.is_ok(), "{version:?}: still {:?}", sim.power());
+        let leds = client.power().leds().await.expect("LED state");
+        assert!(!leds.power, "{version:?}: the power LED is off");
+
+        client.power().press_power().await.expect("short press");
+        let on = tokio::time::timeout(
+            Duration::from_secs(5),
+            sim.wait_for(|m| m.power() == PowerState::On),
+        )
+        .await;
+        assert!(on.is_ok(), "{version:?}: still {:?}", sim.power());
+        assert!(client.power().leds().await.expect("LED state").power);
+        sim.shutdown().await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn virtual_media_and_wake_on_lan() {
+    for version in VERSIONS {
+        let (sim, client) = start(version).await;
+        std::fs::write(sim.data_dir().join("install.iso"), [0u8; 2048]).expect("seed an image");
+        let images = client.storage().images().await.expect("image list");
+        assert_eq!(images, ["/data/install.iso"], "{version:?}");
+        client
+            .storage()
+            .mount("/data/install.iso", MountMode::CdRom)
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: mount: {e}"));
+        assert_eq!(
+            sim.mounted_image().as_deref(),
+            Some("/data/install.iso"),
+            "{version:?}"
+        );
+        let mounted = client.storage().mounted().await.expect("mounted image");
+        assert_eq!(
+            mounted.file.as_deref(),
+            Some("/data/install.iso"),
+            "{version:?}"
+        );
+        client.storage().unmount().await.expect("unmount");
+        assert_eq!(sim.mounted_image(), None, "{version:?}");
+
+        let mac = client
+            .network()
+            .wake_on_lan("aa-bb-cc-dd-ee-ff")
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: wol: {e}"));
+        assert_eq!(mac.to_string(), "AA:BB:CC:DD:EE:FF");
+        assert_eq!(sim.wol_packets().len(), 1, "{version:?}");
+        sim.shutdown().await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn mouse_reports_move_the_simulated_pointer() {
+    let (sim, client) = start(FirmwareVersion::V2_5_1).await;
+    let session = client.ws().await.expect("ws");
+    session.move_to_normalized(0.5, 0.5).await.expect("move");
+    session.click(MouseButtons::LEFT).await.expect("click");
+    let clicked = tokio::time::timeout(
+        Duration::from_secs(5),
+        sim.wait_for(|m| !m.clicks().is_empty()),
+    )
+    .await
+    .expect("the click arrives");
+    let (x, y) = clicked.pointer();
+    assert!(
+        (155..=165).contains(&x) && (95..=105).contains(&y),
+        "pointer at {x},{y}"
+    );
+    sim.shutdown().await.expect("clean shutdown");
+}
