@@ -15,6 +15,9 @@
 //!   [`HidReport`], [`RequestRecord`] and [`WolPacket`]), awaited
 //!   ([`Simulator::wait_for`]) and given faults (latency, HTTP 500s, dropped WebSockets,
 //!   expired or revoked sessions, device reboot, no HDMI signal, busy HID).
+//! - The screen is a real framebuffer encoded to JPEG only when it changes:
+//!   [`Simulator::screenshot`] returns it as a [`Screenshot`], and `GET
+//!   /api/stream/mjpeg` streams it as the firmware does ([`VideoStats`] counts the work).
 //! - [`encrypt_password`] produces the password field the web UI would send.
 //!
 //! # Example
