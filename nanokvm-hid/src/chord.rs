@@ -70,7 +70,7 @@ impl Chord {
         for &key in keys {
             if let Some(bit) = Modifiers::from_key(key) {
                 chord.modifiers |= bit;
-            } else if chord.keys().contains(&key) {
+            } else if chord.usages().contains(&key.usage()) {
                 return Err(Error::DuplicateKey {
                     chord: label(),
                     key: key.to_string(),
@@ -154,10 +154,15 @@ impl Chord {
     /// The chord's non-modifier keys, in the order given.
     #[must_use]
     pub fn keys(&self) -> Vec<Keycode> {
-        self.keys[..usize::from(self.len)]
+        self.usages()
             .iter()
             .map(|&k| Keycode::from_usage(k))
             .collect()
+    }
+
+    /// The usages of the non-modifier keys, without allocating.
+    fn usages(&self) -> &[u8] {
+        &self.keys[..usize::from(self.len)]
     }
 
     /// The reports that press the chord: one modifier at a time, then one key at a time.

@@ -55,18 +55,8 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
         }
         ("GET", "/api/hid/leds") => {
             let leds = shared.machine.borrow().leds();
-            ok(J::obj([
-                ("numLock", leds.num_lock.into()),
-                ("capsLock", leds.caps_lock.into()),
-                ("scrollLock", leds.scroll_lock.into()),
-                ("known", leds.known.into()),
-                (
-                    "updatedAt",
-                    leds.updated_at
-                        .map_or_else(String::new, crate::util::rfc3339_nano)
-                        .into(),
-                ),
-            ]))
+            // The route shows an unknown time as an empty string (spec 4.6).
+            ok(leds_object(&leds, ""))
         }
         ("GET", "/api/hid/shortcuts") => {
             let s = lock(&shared.settings);
@@ -180,4 +170,21 @@ async fn paste(ctx: &Ctx) -> Response {
         return fail(-3, "HID paste failed");
     }
     ok_null()
+}
+
+/// The keyboard LED state as both `GET /api/hid/leds` and the `hid-led-status` push show
+/// it; they differ only in how an unknown update time is written (`unknown_time`).
+pub(super) fn leds_object(leds: &crate::machine::Leds, unknown_time: &str) -> J {
+    J::obj([
+        ("numLock", leds.num_lock.into()),
+        ("capsLock", leds.caps_lock.into()),
+        ("scrollLock", leds.scroll_lock.into()),
+        ("known", leds.known.into()),
+        (
+            "updatedAt",
+            leds.updated_at
+                .map_or_else(|| unknown_time.to_owned(), crate::util::rfc3339_nano)
+                .into(),
+        ),
+    ])
 }

@@ -70,20 +70,10 @@ fn push(kind: &str, data: &J) -> Message {
 }
 
 fn led_message(leds: &Leds) -> Message {
+    // The push writes an unknown time as Go's zero time (spec 8.4).
     push(
         "hid-led-status",
-        &J::obj([
-            ("numLock", leds.num_lock.into()),
-            ("capsLock", leds.caps_lock.into()),
-            ("scrollLock", leds.scroll_lock.into()),
-            ("known", leds.known.into()),
-            (
-                "updatedAt",
-                leds.updated_at
-                    .map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), util::rfc3339_nano)
-                    .into(),
-            ),
-        ]),
+        &super::hid::leds_object(leds, "0001-01-01T00:00:00Z"),
     )
 }
 
