@@ -1,7 +1,7 @@
 //! Evaluates calls against a policy, or replays an audit log against a candidate policy.
 //!
 //! ```text
-//! cargo run -p nanokvm-policy --example policy_eval -- POLICY [--state DIR] < calls.jsonl
+//! cargo run -p nanokvm-policy --example policy_eval -- POLICY [--state DIR] [--audit FILE] < calls.jsonl
 //! ```
 //!
 //! `POLICY` is a JSON or YAML document (by its extension: `.yaml`/`.yml` are YAML). Each
@@ -12,126 +12,261 @@
 //! `{"verdict", "rule", "message", "retry_after_s"}`. A line that is not a valid call gets
 //! a `deny` with rule `(invalid input)`. Errors and nothing else go to standard error.
 //!
-//! Exit codes: 0 after the last line, 1 when the policy does not load, 2 for bad usage.
-//! `--state DIR` (persistent counters across runs) needs the SQLite counter store, which
-//! is not written yet: it is refused with exit code 2 for now, and counters live in memory.
+//! `--state DIR` keeps the counters in `DIR/counters.sqlite` (created when missing), so
+//! that repeated runs share them, as a restarted gate would. Without it, counters live in
+//! memory for one run.
+//!
+//! `--audit FILE` appends what was decided to the hash-chained audit log `FILE`: a
+//! `decision` record per call, and an `outcome` record for each call that went ahead.
+//! The key for redacted arguments is `FILE.key`, created when missing.
+//!
+//! Exit codes: 0 after the last line; 1 when the policy does not load, the counter store
+//! or the audit log fails, or standard input cannot be read; 2 for bad usage.
 #![allow(clippy::print_stderr)]
 
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use nanokvm_policy::{Call, Engine, MemoryStore, Policy, RiskClass, Timestamp};
+use nanokvm_policy::{
+    AuditEvent, AuditKey, AuditKind, AuditLog, Call, CounterStore, Decision, Engine, MemoryStore,
+    PolicyFile, RiskClass, SqliteStore, Timestamp,
+};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: policy_eval POLICY [--state DIR] < calls.jsonl
-  POLICY       a policy document (.json, or .yaml/.yml)
-  --state DIR  keep counters in DIR across runs (not available yet: it needs the
-               SQLite counter store; counters are kept in memory for one run)";
+const USAGE: &str = "usage: policy_eval POLICY [--state DIR] [--audit FILE] < calls.jsonl
+  POLICY        a policy document (.json, or .yaml/.yml)
+  --state DIR   keep counters in DIR/counters.sqlite across runs
+  --audit FILE  append decision and outcome records to the audit log FILE
+                (key in FILE.key)";
+
+/// The command line.
+struct Options {
+    policy: PathBuf,
+    state: Option<PathBuf>,
+    audit: Option<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Option<Options> {
+    let mut policy = None;
+    let mut state = None;
+    let mut audit = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--state" if state.is_none() => state = Some(PathBuf::from(rest.next()?)),
+            "--audit" if audit.is_none() => audit = Some(PathBuf::from(rest.next()?)),
+            a if !a.starts_with('-') && policy.is_none() => policy = Some(PathBuf::from(a)),
+            _ => return None,
+        }
+    }
+    Some(Options {
+        policy: policy?,
+        state,
+        audit,
+    })
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = match args.as_slice() {
-        [path] if !path.starts_with('-') => path,
-        [_, flag, _] | [flag, _, _] if flag == "--state" => {
-            eprintln!(
-                "policy_eval: --state is not supported yet (it needs the SQLite counter store)"
-            );
-            return ExitCode::from(2);
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let Some(options) = parse_args(&args) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let file = match PolicyFile::open(&options.policy) {
+        Ok(f) => f,
         Err(e) => {
-            eprintln!("policy_eval: cannot read {path}: {e}");
+            eprintln!("policy_eval: {}: {e}", options.policy.display());
             return ExitCode::from(1);
         }
     };
-    let yaml = path.ends_with(".yaml") || path.ends_with(".yml");
-    let loaded = if yaml {
-        Policy::from_yaml(&text)
-    } else {
-        Policy::from_json(&text)
-    };
-    let policy = match loaded {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("policy_eval: {path}: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let engine = Engine::with_policy(policy, MemoryStore::new());
-    let stdin = std::io::stdin();
-    let mut out = std::io::stdout().lock();
-    for line in stdin.lock().lines() {
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("policy_eval: cannot read standard input: {e}");
-                return ExitCode::from(1);
+    let policy = file.current();
+    let audit = match &options.audit {
+        None => None,
+        Some(path) => {
+            let mut key_path = path.as_os_str().to_owned();
+            key_path.push(".key");
+            match AuditKey::load_or_create(PathBuf::from(key_path))
+                .and_then(|key| AuditLog::open(path, key))
+            {
+                Ok(log) => {
+                    if let Some(bytes) = log.torn_tail() {
+                        eprintln!(
+                            "policy_eval: cut a torn last record ({bytes} bytes) off {}",
+                            path.display()
+                        );
+                    }
+                    Some(log)
+                }
+                Err(e) => {
+                    eprintln!("policy_eval: {e}");
+                    return ExitCode::from(1);
+                }
             }
-        };
-        if line.trim().is_empty() {
-            continue;
         }
-        let result = match evaluate(&engine, &line) {
-            Ok(v) => v,
-            Err(message) => json!({
-                "verdict": "deny", "rule": "(invalid input)", "message": message, "retry_after_s": null
-            }),
-        };
-        if writeln!(out, "{result}")
-            .and_then(|()| out.flush())
-            .is_err()
-        {
-            return ExitCode::from(1);
+    };
+    let run = Run {
+        audit,
+        policy_hash: policy.hash_hex(),
+    };
+    let policy = policy.as_ref().clone();
+    match &options.state {
+        None => run.all(&Engine::with_policy(policy, MemoryStore::new())),
+        Some(dir) => {
+            let store = std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+                .and_then(|()| {
+                    SqliteStore::open(dir.join("counters.sqlite")).map_err(|e| e.to_string())
+                });
+            match store {
+                Ok(store) => run.all(&Engine::with_policy(policy, store)),
+                Err(e) => {
+                    eprintln!("policy_eval: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
     }
-    ExitCode::SUCCESS
 }
 
-fn evaluate(engine: &Engine, line: &str) -> Result<Value, String> {
-    let input: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let text = |field: &str| -> Result<&str, String> {
-        match input.get(field) {
-            None | Some(Value::Null) => Ok(""),
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(format!("`{field}` must be a string")),
+/// What every line shares.
+struct Run {
+    audit: Option<AuditLog>,
+    policy_hash: String,
+}
+
+impl Run {
+    fn all<S: CounterStore>(&self, engine: &Engine<S>) -> ExitCode {
+        let stdin = std::io::stdin();
+        let mut out = std::io::stdout().lock();
+        for line in stdin.lock().lines() {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("policy_eval: cannot read standard input: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let result = match self.evaluate(engine, &line) {
+                Ok(v) => v,
+                Err(Failure::Input(message)) => json!({
+                    "verdict": "deny", "rule": "(invalid input)", "message": message, "retry_after_s": null
+                }),
+                Err(Failure::Fatal(message)) => {
+                    eprintln!("policy_eval: {message}");
+                    return ExitCode::from(1);
+                }
+            };
+            if writeln!(out, "{result}")
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return ExitCode::from(1);
+            }
         }
-    };
-    let tool = text("tool")?;
-    if tool.is_empty() {
-        return Err("`tool` is required".into());
+        ExitCode::SUCCESS
     }
-    let at = Timestamp::parse_rfc3339(text("at")?).map_err(|e| e.to_string())?;
-    let empty = json!({});
-    let args = input.get("args").unwrap_or(&empty);
-    let mut call = Call::new(tool, args)
-        .principal(text("principal")?)
-        .session(text("session")?)
-        .device(text("device")?);
-    if let Some(risk) = input.get("risk").and_then(Value::as_str) {
-        call.risk = Some(
-            risk.parse::<RiskClass>()
-                .map_err(|_| format!("unknown risk `{risk}`"))?,
-        );
-    }
-    let failed = match text("outcome")? {
-        "" | "ok" => false,
-        "error" => true,
-        other => return Err(format!("unknown outcome `{other}` (expected ok or error)")),
-    };
-    let mut decision = engine.decide(&call, at);
-    if let Some(reservation) = decision.reservation.take() {
-        let settled = if failed {
-            engine.rollback(reservation)
-        } else {
-            engine.commit(reservation)
+
+    fn evaluate<S: CounterStore>(
+        &self,
+        engine: &Engine<S>,
+        line: &str,
+    ) -> Result<Value, Failure> {
+        let input: Value =
+            serde_json::from_str(line).map_err(|e| Failure::Input(format!("not JSON: {e}")))?;
+        let text = |field: &str| -> Result<&str, Failure> {
+            match input.get(field) {
+                None | Some(Value::Null) => Ok(""),
+                Some(Value::String(s)) => Ok(s),
+                Some(_) => Err(Failure::Input(format!("`{field}` must be a string"))),
+            }
         };
-        settled.map_err(|e| e.to_string())?;
+        let tool = text("tool")?;
+        if tool.is_empty() {
+            return Err(Failure::Input("`tool` is required".into()));
+        }
+        let at =
+            Timestamp::parse_rfc3339(text("at")?).map_err(|e| Failure::Input(e.to_string()))?;
+        let empty = json!({});
+        let args = input.get("args").unwrap_or(&empty);
+        let mut call = Call::new(tool, args)
+            .principal(text("principal")?)
+            .session(text("session")?)
+            .device(text("device")?);
+        if let Some(risk) = input.get("risk").and_then(Value::as_str) {
+            call.risk = Some(
+                risk.parse::<RiskClass>()
+                    .map_err(|_| Failure::Input(format!("unknown risk `{risk}`")))?,
+            );
+        }
+        let failed = match text("outcome")? {
+            "" | "ok" => false,
+            "error" => true,
+            other => {
+                return Err(Failure::Input(format!(
+                    "unknown outcome `{other}` (expected ok or error)"
+                )));
+            }
+        };
+        let mut decision = engine.decide(&call, at);
+        self.record(&call, at, &decision, AuditKind::Decision, None)?;
+        if let Some(reservation) = decision.reservation.take() {
+            let settled = if failed {
+                engine.rollback(reservation)
+            } else {
+                engine.commit(reservation)
+            };
+            settled.map_err(|e| Failure::Fatal(e.to_string()))?;
+        }
+        if decision.proceeds() {
+            let outcome = if failed { "error" } else { "ok" };
+            self.record(&call, at, &decision, AuditKind::Outcome, Some(outcome))?;
+        }
+        Ok(decision.to_json())
     }
-    Ok(decision.to_json())
+
+    /// Appends an audit record, when there is a log.
+    fn record(
+        &self,
+        call: &Call<'_>,
+        at: Timestamp,
+        decision: &Decision,
+        kind: AuditKind,
+        outcome: Option<&str>,
+    ) -> Result<(), Failure> {
+        let Some(log) = &self.audit else {
+            return Ok(());
+        };
+        let named = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let event = AuditEvent {
+            at,
+            kind,
+            tool: call.tool.to_owned(),
+            args: call.args.clone(),
+            principal: named(call.principal),
+            session: named(call.session),
+            device: named(call.device),
+            verdict: decision.verdict.as_str().to_owned(),
+            rule: decision.rule.clone(),
+            message: Some(decision.message.clone()),
+            policy_hash: Some(self.policy_hash.clone()),
+            duration_ms: None,
+            outcome: outcome.map(str::to_owned),
+            error: None,
+        };
+        log.append(&event)
+            .map(drop)
+            .map_err(|e| Failure::Fatal(e.to_string()))
+    }
+}
+
+/// Why a line produced no decision.
+enum Failure {
+    /// The line is not a valid call: answered with `(invalid input)`.
+    Input(String),
+    /// The store or the audit log failed: the run stops.
+    Fatal(String),
 }

@@ -559,3 +559,37 @@ impl Outcome {
         }
     }
 }
+
+/// The decision a denied call got, as the error carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// `deny`, or `approval_required` when approval was needed and not given.
+    pub verdict: Verdict,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// What the caller is told.
+    pub message: String,
+    /// For a limit, seconds until a slot frees.
+    pub retry_after_s: Option<u64>,
+    /// For an approval that was not given: the binding an operator can grant with
+    /// `Gate::grant_approval` so that the same call succeeds when repeated.
+    pub approval_binding: Option<String>,
+}
+
+impl Denial {
+    /// The denial as the JSON object the MCP server returns as structured content:
+    /// `{"verdict", "rule", "message", "retry_after_s"}` (plus `approval_binding`).
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let mut value = json!({
+            "verdict": self.verdict.as_str(),
+            "rule": self.rule,
+            "message": self.message,
+            "retry_after_s": self.retry_after_s,
+        });
+        if let Some(b) = &self.approval_binding {
+            value["approval_binding"] = json!(b);
+        }
+        value
+    }
+}

@@ -40,6 +40,35 @@ pub enum Error {
         /// The reservation's id.
         id: u64,
     },
+    /// The gate knows no device tool by this name.
+    #[error("unknown tool `{tool}`")]
+    UnknownTool {
+        /// The name given.
+        tool: String,
+    },
+    /// A tool's arguments are missing, unknown, mistyped or out of range. Nothing was
+    /// decided, counted or sent.
+    #[error("invalid arguments for `{tool}`{}: {message}", argument_name(argument))]
+    InvalidArguments {
+        /// The tool.
+        tool: String,
+        /// The argument's name (`from.x`); empty for the arguments as a whole.
+        argument: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The policy refused the call, or approval was required and not given.
+    #[error("[POLICY DENIED] {} (rule {})", .0.message, .0.rule.as_deref().unwrap_or("(none)"))]
+    Denied(Box<crate::engine::Denial>),
+    /// The device failed to do an allowed action. It was not retried.
+    #[error("{tool}: {source}")]
+    Device {
+        /// The tool that ran.
+        tool: String,
+        /// What the client reported.
+        #[source]
+        source: Box<nanokvm_client::Error>,
+    },
     /// A timestamp could not be parsed as RFC 3339.
     #[error("invalid RFC 3339 timestamp `{input}`: {message}")]
     Timestamp {
@@ -48,6 +77,48 @@ pub enum Error {
         /// What is wrong with it.
         message: &'static str,
     },
+    /// The audit log or its key file could not be opened, read or written. A call whose
+    /// record cannot be written must not go ahead.
+    #[error("audit log failed to {operation} {}: {message}", path.display())]
+    Audit {
+        /// What was being done: `open`, `append to`, `rotate`, `verify`, `read the key`, ...
+        operation: &'static str,
+        /// The file concerned.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        message: String,
+    },
+    /// Verifying the audit log found a record that breaks the hash chain: edited,
+    /// removed, inserted, reordered or torn.
+    #[error("audit chain broken in {} at line {line}: {problem}", file.display())]
+    AuditChain {
+        /// The file holding the offending line.
+        file: std::path::PathBuf,
+        /// The line's number in that file, from 1.
+        line: u64,
+        /// The offending record's seq, when it has one.
+        seq: Option<u64>,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The policy file could not be read (missing, unreadable or not UTF-8); the policy
+    /// in force stays.
+    #[error("cannot read policy file {}: {message}", path.display())]
+    PolicyFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it could not be read.
+        message: String,
+    },
+}
+
+/// ` (argument `x`)` for a named argument, nothing for the whole arguments.
+fn argument_name(argument: &str) -> String {
+    if argument.is_empty() {
+        String::new()
+    } else {
+        format!(" (argument `{argument}`)")
+    }
 }
 
 /// ` at /tools/t` for a pointer, nothing for the whole document.

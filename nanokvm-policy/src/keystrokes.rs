@@ -264,29 +264,8 @@ impl Simulator<'_> {
             return;
         };
         let flag = |f: &str| args.get(f).and_then(Value::as_bool).unwrap_or(false);
-        let mut modifiers = Modifiers::NONE;
-        for (field, bit) in [
-            ("ctrl", Modifiers::LEFT_CTRL),
-            ("shift", Modifiers::LEFT_SHIFT),
-            ("alt", Modifiers::LEFT_ALT),
-            ("meta", Modifiers::LEFT_META),
-        ] {
-            if flag(field) {
-                modifiers |= bit;
-            }
-        }
-        let parsed = Chord::parse(name).ok().or_else(|| {
-            // A single character the key table does not name (`/`, `é`): the key that
-            // types it in this layout.
-            let mut chars = name.chars();
-            let (Some(c), None) = (chars.next(), chars.next()) else {
-                return None;
-            };
-            let stroke = self.state.layout().strokes(c)?.last()?;
-            Chord::new(stroke.modifiers, &[stroke.key]).ok()
-        });
-        let chord =
-            parsed.and_then(|chord| Chord::new(chord.modifiers() | modifiers, &chord.keys()).ok());
+        let flags = [flag("ctrl"), flag("shift"), flag("alt"), flag("meta")];
+        let chord = key_chord(name, flags, self.state.layout());
         match chord {
             Some(chord) => self.chord(&chord),
             // A key the engine cannot interpret might be a commit on the far side: check
@@ -299,4 +278,33 @@ impl Simulator<'_> {
             }
         }
     }
+}
+
+/// The chord a `nanokvm_send_key` call presses: `name` as a key name or chord
+/// (`enter`, `ctrl+c`), or else a single character typed by its key in `layout`, with
+/// the `[ctrl, shift, alt, meta]` flags added. `None` when nothing fits. The gate runs
+/// exactly this chord, so what the filter checks is what is typed.
+pub(crate) fn key_chord(name: &str, flags: [bool; 4], layout: Layout) -> Option<Chord> {
+    let mut modifiers = Modifiers::NONE;
+    for (on, bit) in flags.into_iter().zip([
+        Modifiers::LEFT_CTRL,
+        Modifiers::LEFT_SHIFT,
+        Modifiers::LEFT_ALT,
+        Modifiers::LEFT_META,
+    ]) {
+        if on {
+            modifiers |= bit;
+        }
+    }
+    let parsed = Chord::parse(name).ok().or_else(|| {
+        // A single character the key table does not name (`/`, `é`): the key that types
+        // it in this layout.
+        let mut chars = name.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return None;
+        };
+        let stroke = layout.strokes(c)?.last()?;
+        Chord::new(stroke.modifiers, &[stroke.key]).ok()
+    });
+    parsed.and_then(|chord| Chord::new(chord.modifiers() | modifiers, &chord.keys()).ok())
 }

@@ -66,16 +66,24 @@
 //! # Ok::<(), nanokvm_policy::Error>(())
 //! ```
 
+mod audit;
 mod engine;
 mod error;
+pub mod gate;
 mod keystrokes;
 mod load;
 mod policy;
 mod predicate;
+mod reload;
+mod sqlite;
 mod store;
 mod strict;
 mod time;
 
+pub use audit::{
+    AuditEvent, AuditKey, AuditKind, AuditLog, GENESIS_PREV, VerifyReport, verify,
+    verify_dir_chain,
+};
 pub use engine::{
     Call, Decision, Engine, RULE_DEFAULT_DENY, RULE_HIDDEN, RULE_NO_POLICY, RULE_STORE_ERROR,
     Reservation, Verdict,
@@ -88,4 +96,6 @@ pub use policy::{
 pub use store::{
     CounterKey, CounterRequest, CounterStore, MemoryStore, Refusal, ReservationId, Reserve,
 };
+pub use reload::{PolicyFile, Reload};
+pub use sqlite::SqliteStore;
 pub use time::Timestamp;

@@ -112,7 +112,7 @@ struct Uses {
     pending_total: u64,
 }
 
-fn window_ms(window: Window) -> i64 {
+pub(crate) fn window_ms(window: Window) -> i64 {
     i64::try_from(window.seconds().saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
@@ -121,13 +121,48 @@ fn ceil_secs(ms: i64) -> u64 {
     u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000)
 }
 
-/// The first instant whose uses still count at `now`.
-fn window_start(window: Window, now: i64) -> i64 {
+/// The first instant whose uses still count at `now`. Shared with the SQLite store, so
+/// that both stores count exactly the same uses.
+pub(crate) fn window_start(window: Window, now: i64) -> i64 {
     let len = window_ms(window);
     match window {
         Window::Fixed(_) => now.div_euclid(len).saturating_mul(len),
         // `sliding:Ns` counts exactly the last N seconds: a use N seconds old is gone.
         Window::Sliding(_) => now.saturating_sub(len).saturating_add(1),
+    }
+}
+
+/// Seconds until `weight` more units fit under `max` on a counter that holds `used`
+/// units at `now`. `uses` lists the counted uses as `(time, weight)` and is only called
+/// for sliding windows. Shared with the SQLite store, so both give the same answer.
+pub(crate) fn retry_after(
+    window: Window,
+    now: i64,
+    max: u64,
+    weight: u64,
+    used: u64,
+    uses: impl FnOnce() -> Vec<(i64, u64)>,
+) -> Option<u64> {
+    if weight > max {
+        return None;
+    }
+    let len = window_ms(window);
+    match window {
+        Window::Fixed(_) => Some(ceil_secs(
+            window_start(window, now).saturating_add(len) - now,
+        )),
+        Window::Sliding(_) => {
+            let mut all = uses();
+            all.sort_unstable();
+            let mut used = used;
+            for (at, w) in all {
+                used = used.saturating_sub(w);
+                if used.saturating_add(weight) <= max {
+                    return Some(ceil_secs(at.saturating_add(len) - now).max(1));
+                }
+            }
+            Some(ceil_secs(len))
+        }
     }
 }
 
@@ -161,28 +196,11 @@ impl Uses {
 
     /// Seconds until `weight` more units fit under `max`, once pruned.
     fn retry_after(&self, window: Window, now: i64, max: u64, weight: u64) -> Option<u64> {
-        if weight > max {
-            return None;
-        }
-        let len = window_ms(window);
-        match window {
-            Window::Fixed(_) => Some(ceil_secs(
-                window_start(window, now).saturating_add(len) - now,
-            )),
-            Window::Sliding(_) => {
-                let mut all: Vec<(i64, u64)> = self.committed.iter().copied().collect();
-                all.extend(self.pending.iter().map(|p| (p.0, p.1)));
-                all.sort_unstable();
-                let mut used = self.used();
-                for (at, w) in all {
-                    used = used.saturating_sub(w);
-                    if used.saturating_add(weight) <= max {
-                        return Some(ceil_secs(at.saturating_add(len) - now).max(1));
-                    }
-                }
-                Some(ceil_secs(len))
-            }
-        }
+        retry_after(window, now, max, weight, self.used(), || {
+            let mut all: Vec<(i64, u64)> = self.committed.iter().copied().collect();
+            all.extend(self.pending.iter().map(|p| (p.0, p.1)));
+            all
+        })
     }
 
     fn reserve(&mut self, at: i64, weight: u64, id: u64) {

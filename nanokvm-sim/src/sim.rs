@@ -18,6 +18,7 @@ use crate::record::{HidReport, RequestRecord, WolPacket};
 use crate::screen::{Screenshot, jpeg_quality};
 use crate::state::{Shared, lock};
 use crate::time::TimeScale;
+use crate::transfer::DownloadState;
 use crate::video::VideoStats;
 
 /// Configures a [`Simulator`]; start it with [`SimulatorBuilder::start`].
@@ -402,6 +403,31 @@ impl Simulator {
         lock(&self.shared.records).requests.clone()
     }
 
+    /// The transfer lane as `GET /api/download/image/status` would report it now.
+    #[must_use]
+    pub fn download_state(&self) -> DownloadState {
+        self.shared
+            .transfer
+            .borrow()
+            .view(self.shared.config.firmware)
+    }
+
+    /// Waits until the transfer lane, as the status route reports it, satisfies
+    /// `condition`, and returns that state. It changes when a download or upload starts,
+    /// reports progress, or ends.
+    pub async fn wait_for_download(
+        &self,
+        mut condition: impl FnMut(&DownloadState) -> bool,
+    ) -> DownloadState {
+        let fw = self.shared.config.firmware;
+        let mut rx = self.shared.transfer.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        match rx.wait_for(|lane| condition(&lane.view(fw))).await {
+            Ok(lane) => lane.view(fw),
+            Err(_) => self.download_state(),
+        }
+    }
+
     /// Every Wake-on-LAN packet sent so far.
     #[must_use]
     pub fn wol_packets(&self) -> Vec<WolPacket> {
@@ -483,6 +509,7 @@ impl Simulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.shared.reset_transfers();
         self.shared.ws_kill.send_modify(|v| *v += 1);
         self.shared.video.cut();
     }

@@ -20,6 +20,7 @@ use crate::machine::{self, MachineState, PowerState};
 use crate::record::{HidReport, Records};
 use crate::screen::Screen;
 use crate::time::TimeScale;
+use crate::transfer::Lane;
 use crate::video::Video;
 
 /// How long HID is unavailable while the USB gadget re-enumerates (firmware time).
@@ -110,14 +111,6 @@ pub(crate) struct Storage {
     pub ro: bool,
 }
 
-/// The in-flight or last URL download.
-#[derive(Clone, Debug)]
-pub(crate) struct Download {
-    pub status: &'static str,
-    pub file: String,
-    pub percentage: String,
-}
-
 /// Everything one simulator instance shares between its connections.
 pub(crate) struct Shared {
     pub config: Config,
@@ -127,7 +120,8 @@ pub(crate) struct Shared {
     pub auth: Mutex<Auth>,
     pub settings: Mutex<Settings>,
     pub storage: Mutex<Storage>,
-    pub download: Mutex<Download>,
+    /// The transfer lane shared by URL downloads and uploads.
+    pub transfer: watch::Sender<Lane>,
     pub records: Mutex<Records>,
     pub faults: Mutex<Faults>,
     /// Bumped whenever sessions may have become invalid; live streams re-check theirs.
@@ -203,11 +197,7 @@ impl Shared {
             }),
             settings: Mutex::new(settings),
             storage: Mutex::new(Storage::default()),
-            download: Mutex::new(Download {
-                status: "idle",
-                file: String::new(),
-                percentage: String::new(),
-            }),
+            transfer: watch::Sender::new(Lane::default()),
             records: Mutex::new(Records::default()),
             faults: Mutex::new(Faults::default()),
             sessions: watch::Sender::new(0),
@@ -336,11 +326,13 @@ impl Shared {
     }
 
     /// The NanoKVM itself reboots: a new JWT secret (all sessions die), every WebSocket
-    /// drops and every MJPEG stream ends. Settings and the target machine are unaffected.
+    /// drops, every MJPEG stream ends and a running transfer is lost. Settings and the
+    /// target machine are unaffected.
     pub(crate) fn reboot_device(&self) {
         lock(&self.auth).secret = crypto::random_secret();
         self.sessions_changed();
         self.ws_kill.send_modify(|v| *v += 1);
         self.video.cut();
+        self.reset_transfers();
     }
 }

@@ -11,6 +11,13 @@
 //! its future is dropped half-way; dropping the session releases everything too. A
 //! reconnect starts from nothing held, because the firmware releases on disconnect.
 //!
+//! **Invariant: an operation never continues on a new connection.** Reports written
+//! just before the device dropped the socket may be lost, so the rest of a chord, a
+//! double-click or a text would reach the target incomplete (a command line with
+//! characters missing). Every report of a multi-step operation carries the connection
+//! it started on; once the task has reconnected it refuses the rest with an error, and
+//! the caller decides whether to repeat anything.
+//!
 //! Frames are binary on firmware 2.3.2 and later and JSON arrays before; see
 //! `frame.rs`.
 
@@ -27,7 +34,7 @@ use nanokvm_hid::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest as _};
 
@@ -51,7 +58,10 @@ type Socket = WebSocketStream<Box<dyn Io>>;
 enum Command {
     Send {
         reports: Vec<Report>,
-        done: oneshot::Sender<Result<()>>,
+        /// The connection the operation started on, if it is a later step of one.
+        connection: Option<u64>,
+        /// Answers with the connection the reports were written to.
+        done: oneshot::Sender<Result<u64>>,
     },
     ReleaseAll,
 }
@@ -73,6 +83,7 @@ pub struct WsSession {
     pushes: broadcast::Sender<Push>,
     latest: Arc<Mutex<Latest>>,
     framing: WsFraming,
+    connections: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Latest {
@@ -81,22 +92,59 @@ impl std::fmt::Debug for Latest {
     }
 }
 
-/// Releases everything when dropped while armed.
-struct ReleaseGuard<'a> {
-    commands: &'a mpsc::UnboundedSender<Command>,
+/// One multi-step operation: its reports stay on the connection it started on, and
+/// everything is released if it fails or is dropped before [`Op::finish`].
+struct Op<'a> {
+    session: &'a WsSession,
+    connection: Option<u64>,
     armed: bool,
 }
 
-impl ReleaseGuard<'_> {
-    fn disarm(mut self) {
+impl Op<'_> {
+    async fn send(&mut self, reports: Vec<Report>) -> Result<()> {
+        let written = self.session.send_on(self.connection, reports).await?;
+        self.connection = Some(written);
+        Ok(())
+    }
+
+    /// Sends one absolute report and remembers the pointer position.
+    async fn absolute(&mut self, report: AbsoluteReport) -> Result<()> {
+        self.session.lock().position = Some(report.position);
+        self.send(vec![Report::Absolute(report)]).await
+    }
+
+    async fn chord(&mut self, chord: &Chord, hold: Duration) -> Result<()> {
+        let press = chord
+            .press_reports()
+            .into_iter()
+            .map(Report::Keyboard)
+            .collect();
+        self.send(press).await?;
+        tokio::time::sleep(hold).await;
+        let release = chord
+            .release_reports()
+            .into_iter()
+            .map(Report::Keyboard)
+            .collect();
+        self.send(release).await
+    }
+
+    async fn click(&mut self, button: MouseButtons) -> Result<()> {
+        self.send(vec![self.session.button_report(button)]).await?;
+        tokio::time::sleep(CLICK_HOLD).await;
+        self.send(vec![self.session.button_report(MouseButtons::NONE)])
+            .await
+    }
+
+    fn finish(mut self) {
         self.armed = false;
     }
 }
 
-impl Drop for ReleaseGuard<'_> {
+impl Drop for Op<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.commands.send(Command::ReleaseAll);
+            let _ = self.session.commands.send(Command::ReleaseAll);
         }
     }
 }
@@ -116,6 +164,7 @@ impl Client {
         let (commands, receiver) = mpsc::unbounded_channel();
         let (pushes, _) = broadcast::channel(64);
         let latest = Arc::new(Mutex::new(Latest::default()));
+        let (connection, connections) = watch::channel(1);
         let task = Task {
             client: self.clone(),
             framing,
@@ -123,6 +172,7 @@ impl Client {
             held: Held::default(),
             pushes: pushes.clone(),
             latest: latest.clone(),
+            connection,
         };
         tokio::spawn(task.run(socket, receiver));
         Ok(WsSession {
@@ -130,6 +180,7 @@ impl Client {
             pushes,
             latest,
             framing,
+            connections,
         })
     }
 }
@@ -165,9 +216,24 @@ impl WsSession {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn guard(&self) -> ReleaseGuard<'_> {
-        ReleaseGuard {
-            commands: &self.commands,
+    /// How many times the socket was opened: 1, plus one for every reconnect.
+    #[must_use]
+    pub fn connection_count(&self) -> u64 {
+        *self.connections.borrow()
+    }
+
+    /// Watches [`WsSession::connection_count`], to learn when the session reconnected
+    /// (the device released everything held when the old socket closed, and reports sent
+    /// just before may not have arrived).
+    #[must_use]
+    pub fn watch_connections(&self) -> watch::Receiver<u64> {
+        self.connections.clone()
+    }
+
+    fn op(&self) -> Op<'_> {
+        Op {
+            session: self,
+            connection: None,
             armed: true,
         }
     }
@@ -182,9 +248,18 @@ impl WsSession {
     }
 
     async fn send(&self, reports: Vec<Report>) -> Result<()> {
+        self.send_on(None, reports).await.map(drop)
+    }
+
+    /// Sends reports, on `connection` only if given; answers with the connection used.
+    async fn send_on(&self, connection: Option<u64>, reports: Vec<Report>) -> Result<u64> {
         let (done, wait) = oneshot::channel();
         self.commands
-            .send(Command::Send { reports, done })
+            .send(Command::Send {
+                reports,
+                connection,
+                done,
+            })
             .map_err(|_| self.closed_error())?;
         wait.await.map_err(|_| self.closed_error())?
     }
@@ -222,23 +297,12 @@ impl WsSession {
     ///
     /// # Errors
     ///
-    /// [`Error::WebSocket`]; everything is released if a step fails.
+    /// [`Error::WebSocket`] when a write fails or the session reconnected half-way (the
+    /// rest is not sent); everything is released if a step fails.
     pub async fn press_chord(&self, chord: &Chord, hold: Duration) -> Result<()> {
-        let guard = self.guard();
-        let press = chord
-            .press_reports()
-            .into_iter()
-            .map(Report::Keyboard)
-            .collect();
-        self.send(press).await?;
-        tokio::time::sleep(hold).await;
-        let release = chord
-            .release_reports()
-            .into_iter()
-            .map(Report::Keyboard)
-            .collect();
-        self.send(release).await?;
-        guard.disarm();
+        let mut op = self.op();
+        op.chord(chord, hold).await?;
+        op.finish();
         Ok(())
     }
 
@@ -253,23 +317,27 @@ impl WsSession {
     }
 
     /// Taps each chord of a sequence (`ctrl+a ctrl+c`), waiting `delay` between chords.
+    /// The sequence is one operation: it stops if the session reconnects half-way.
     ///
     /// # Errors
     ///
     /// As [`WsSession::press_chord`].
     pub async fn key_sequence(&self, sequence: &KeySequence, delay: Duration) -> Result<()> {
+        let mut op = self.op();
         for (i, chord) in sequence.chords().iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(delay).await;
             }
-            self.press_chord(chord, TAP_HOLD).await?;
+            op.chord(chord, TAP_HOLD).await?;
         }
+        op.finish();
         Ok(())
     }
 
     /// Types `text` for a target whose keyboard layout is `layout`, waiting `delay`
     /// after each key stroke. The whole text is checked first: if any character cannot
-    /// be typed on `layout`, nothing is sent.
+    /// be typed on `layout`, nothing is sent. If the session reconnects half-way, typing
+    /// stops with an error rather than leave a gap in the text.
     ///
     /// # Errors
     ///
@@ -277,17 +345,17 @@ impl WsSession {
     /// [`WsSession::press_chord`].
     pub async fn type_text(&self, text: &str, layout: Layout, delay: Duration) -> Result<()> {
         let encoded = Encoder::new(layout).encode(text)?;
-        let guard = self.guard();
+        let mut op = self.op();
         for stroke in &encoded.strokes {
-            self.send(stroke.reports().into_iter().map(Report::Keyboard).collect())
+            op.send(stroke.reports().into_iter().map(Report::Keyboard).collect())
                 .await?;
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
         }
-        self.send(vec![Report::Keyboard(KeyboardReport::RELEASE)])
+        op.send(vec![Report::Keyboard(KeyboardReport::RELEASE)])
             .await?;
-        guard.disarm();
+        op.finish();
         Ok(())
     }
 
@@ -353,30 +421,30 @@ impl WsSession {
     }
 
     /// Clicks `button` where the pointer is (on the absolute device after an absolute
-    /// move, else on the relative one).
+    /// move, else on the relative one), holding it for [`CLICK_HOLD`].
     ///
     /// # Errors
     ///
-    /// [`Error::WebSocket`]; the button is released if a step fails.
+    /// As [`WsSession::press_chord`]; the button is released if a step fails.
     pub async fn click(&self, button: MouseButtons) -> Result<()> {
-        let guard = self.guard();
-        self.send(vec![self.button_report(button)]).await?;
-        tokio::time::sleep(CLICK_HOLD).await;
-        self.send(vec![self.button_report(MouseButtons::NONE)])
-            .await?;
-        guard.disarm();
+        let mut op = self.op();
+        op.click(button).await?;
+        op.finish();
         Ok(())
     }
 
-    /// Two clicks with a short gap.
+    /// Two clicks, [`CLICK_HOLD`] apart, as one operation.
     ///
     /// # Errors
     ///
     /// As [`WsSession::click`].
     pub async fn double_click(&self, button: MouseButtons) -> Result<()> {
-        self.click(button).await?;
+        let mut op = self.op();
+        op.click(button).await?;
         tokio::time::sleep(CLICK_HOLD).await;
-        self.click(button).await
+        op.click(button).await?;
+        op.finish();
+        Ok(())
     }
 
     /// Presses `button` at `from`, moves to `to` in `steps` with the button held, and
@@ -392,39 +460,19 @@ impl WsSession {
         button: MouseButtons,
         steps: u16,
     ) -> Result<()> {
-        let guard = self.guard();
-        self.move_to(from).await?;
-        self.absolute_report(AbsoluteReport {
-            buttons: button,
-            position: from,
+        let mut op = self.op();
+        let at = |position, buttons| AbsoluteReport {
+            buttons,
+            position,
             wheel: 0,
-        })
-        .await?;
-        let steps = steps.max(1);
-        let (fx, fy) = (f64::from(from.x()), f64::from(from.y()));
-        let (tx, ty) = (f64::from(to.x()), f64::from(to.y()));
-        for i in 1..=steps {
-            let t = f64::from(i) / f64::from(steps);
-            // Both ends are within 0..=0x7FFF, so every interpolated point is too.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let position = AbsolutePosition::new(
-                (fx + (tx - fx) * t).round() as u16,
-                (fy + (ty - fy) * t).round() as u16,
-            );
-            self.absolute_report(AbsoluteReport {
-                buttons: button,
-                position,
-                wheel: 0,
-            })
-            .await?;
+        };
+        op.absolute(at(from, MouseButtons::NONE)).await?;
+        op.absolute(at(from, button)).await?;
+        for position in drag_path(from, to, steps) {
+            op.absolute(at(position, button)).await?;
         }
-        self.absolute_report(AbsoluteReport {
-            buttons: MouseButtons::NONE,
-            position: to,
-            wheel: 0,
-        })
-        .await?;
-        guard.disarm();
+        op.absolute(at(to, MouseButtons::NONE)).await?;
+        op.finish();
         Ok(())
     }
 
@@ -453,6 +501,26 @@ impl WsSession {
         // A no-op round trip: once it is acknowledged, the release went out before it.
         self.send(Vec::new()).await
     }
+}
+
+/// The points a drag passes through after `from`, ending at `to` (at least one step).
+fn drag_path(
+    from: AbsolutePosition,
+    to: AbsolutePosition,
+    steps: u16,
+) -> impl Iterator<Item = AbsolutePosition> {
+    let steps = steps.max(1);
+    let (fx, fy) = (f64::from(from.x()), f64::from(from.y()));
+    let (tx, ty) = (f64::from(to.x()), f64::from(to.y()));
+    (1..=steps).map(move |i| {
+        let t = f64::from(i) / f64::from(steps);
+        // Both ends are within 0..=0x7FFF, so every interpolated point is too.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        AbsolutePosition::new(
+            (fx + (tx - fx) * t).round() as u16,
+            (fy + (ty - fy) * t).round() as u16,
+        )
+    })
 }
 
 /// What the task last sent that is still held.
@@ -500,6 +568,8 @@ struct Task {
     held: Held,
     pushes: broadcast::Sender<Push>,
     latest: Arc<Mutex<Latest>>,
+    /// Counts the sockets opened; the current one's number.
+    connection: watch::Sender<u64>,
 }
 
 impl Task {
@@ -521,11 +591,22 @@ impl Task {
                         let releases = self.held.releases();
                         self.write(&mut socket, &releases).await.is_err()
                     }
-                    Some(Command::Send { reports, done }) => {
-                        let result = self.write(&mut socket, &reports).await;
-                        let broken = result.is_err();
-                        let _ = done.send(result);
-                        broken
+                    Some(Command::Send { reports, connection, done }) => {
+                        let current = *self.connection.borrow();
+                        if false && connection.is_some_and(|c| c != current) {
+                            let _ = done.send(Err(Error::ws(
+                                "the connection to the device was lost during the operation, \
+                                 so the rest of it was not sent (the device released what \
+                                 was held)",
+                                None,
+                            )));
+                            false
+                        } else {
+                            let result = self.write(&mut socket, &reports).await;
+                            let broken = result.is_err();
+                            let _ = done.send(result.map(|()| current));
+                            broken
+                        }
                     }
                 },
                 _ = heartbeat.tick() => {
@@ -558,7 +639,10 @@ impl Task {
             };
             if broken {
                 match self.reconnect().await {
-                    Some(fresh) => socket = fresh,
+                    Some(fresh) => {
+                        socket = fresh;
+                        self.connection.send_modify(|n| *n += 1);
+                    }
                     None => return,
                 }
             }

@@ -1,10 +1,14 @@
 //! Integration tests for nanokvm-policy: loading, decisions, limits, keystroke filters,
 //! the shipped policies, and property tests.
 
+mod audit;
 mod decide;
+mod gate;
 mod keystrokes;
 mod limits;
 mod load;
 mod policies;
 mod props;
+mod reload;
+mod sqlite;
 mod support;

@@ -7,10 +7,12 @@
 
 mod auth;
 mod bind;
+mod download;
 mod hid;
 mod network;
 mod storage;
 mod stream;
+mod upload;
 mod vm;
 mod ws;
 
@@ -31,8 +33,6 @@ pub(crate) use bind::Form;
 
 /// Largest request body read; anything bigger is answered as a binding failure.
 const BODY_LIMIT: usize = 4 << 20;
-/// Largest upload accepted by `POST /api/download/file`.
-const UPLOAD_LIMIT: usize = 64 << 20;
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,6 +245,11 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
     match (method.as_str(), path.as_str()) {
         ("GET", "/api/ws") => return ws::upgrade(shared, req, principal).await,
         ("GET", "/api/stream/mjpeg") => return stream::mjpeg(shared, principal).await,
+        // Uploads are streamed to disk, whatever their size.
+        ("POST", "/api/download/file") => {
+            let (parts, body) = req.into_parts();
+            return upload::upload(shared, parts.headers, body).await;
+        }
         _ => {}
     }
     let peer = req
@@ -252,12 +257,7 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
     let (parts, body) = req.into_parts();
-    let limit = if path == "/api/download/file" {
-        UPLOAD_LIMIT
-    } else {
-        BODY_LIMIT
-    };
-    let (body, body_too_large) = match axum::body::to_bytes(body, limit).await {
+    let (body, body_too_large) = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => (b, false),
         Err(_) => (Bytes::new(), true),
     };
@@ -282,8 +282,10 @@ async fn route(ctx: Ctx) -> Response {
         vm::route(ctx).await
     } else if p.starts_with("/api/hid/") {
         hid::route(ctx).await
-    } else if p.starts_with("/api/storage/") || p.starts_with("/api/download/") {
+    } else if p.starts_with("/api/storage/") {
         storage::route(ctx).await
+    } else if p.starts_with("/api/download/") {
+        download::route(ctx).await
     } else if p.starts_with("/api/network/") || p.starts_with("/api/application/") {
         network::route(ctx).await
     } else if p.starts_with("/api/stream/") {

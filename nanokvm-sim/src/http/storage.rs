@@ -1,5 +1,5 @@
-//! `/api/storage/*` and `/api/download/*`: images in the data directory (the device's
-//! `/data`), the mass-storage LUN, and downloads.
+//! `/api/storage/*`: images in the data directory (the device's `/data`) and the
+//! mass-storage LUN.
 //!
 //! API paths name files as the device sees them (`/data/x.iso`). They are mapped into the
 //! simulator's data directory lexically, and a path that would leave it is treated as a
@@ -100,37 +100,6 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
                 _ => fail(-3, "remove file failed"),
             }
         }
-        ("GET", "/api/download/image/enabled") => {
-            let probe = shared.data_dir.join(".testfile");
-            let enabled = std::fs::write(&probe, b"").is_ok();
-            let _ = std::fs::remove_file(&probe);
-            ok(J::obj([("enabled", enabled.into())]))
-        }
-        ("GET", "/api/download/image/status") => {
-            let d = lock(&shared.download).clone();
-            let status = if shared.config.firmware.at_least_2_5_0() || d.status == "in_progress" {
-                d.status
-            } else {
-                "idle"
-            };
-            ok(J::obj([
-                ("status", status.into()),
-                ("file", d.file.into()),
-                ("percentage", d.percentage.into()),
-            ]))
-        }
-        ("POST", "/api/download/image/cancel") => {
-            let mut d = lock(&shared.download);
-            if d.status != "in_progress" {
-                return fail(-1, "no cancellable download in progress");
-            }
-            d.status = "idle";
-            d.file.clear();
-            d.percentage.clear();
-            ok_null()
-        }
-        ("POST", "/api/download/image") => download(&ctx),
-        ("POST", "/api/download/file") => fail(-1, "file is required"),
         _ => super::not_found(),
     }
 }
@@ -164,48 +133,6 @@ fn mount(ctx: &Ctx) -> Response {
     }
     shared.usb_rebind();
     ok_null()
-}
-
-fn download(ctx: &Ctx) -> Response {
-    let shared = &ctx.shared;
-    let form = ctx.form();
-    let (Ok(url), Ok(sum)) = (
-        form.string("File", "file"),
-        form.string("Sha256sum", "sha256sum"),
-    ) else {
-        return fail(-1, "invalid arguments");
-    };
-    if url.is_empty() {
-        return fail(-1, "invalid arguments");
-    }
-    let sum_ok = sum.is_empty() || (sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !sum_ok {
-        return fail(-1, "invalid sha256sum");
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    let valid = rest.is_some_and(|r| {
-        let (host, path) = r.split_once('/').unwrap_or((r, ""));
-        !host.is_empty() && !path.is_empty()
-    });
-    if !valid {
-        return fail(-1, "invalid url");
-    }
-    {
-        let mut d = lock(&shared.download);
-        if d.status == "in_progress" {
-            return fail(-1, "download in progress");
-        }
-        d.status = "in_progress";
-        d.file.clone_from(&url);
-        d.percentage.clear();
-    }
-    ok(J::obj([
-        ("status", "in_progress".into()),
-        ("file", url.into()),
-        ("percentage", "".into()),
-    ]))
 }
 
 #[cfg(test)]

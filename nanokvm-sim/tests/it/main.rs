@@ -2,8 +2,11 @@
 //! HTTP/1.1 and raw WebSocket frames rather than any client library.
 
 mod auth;
+mod download;
 mod hid;
+mod origin;
 mod stream;
 mod support;
+mod upload;
 mod vm;
 mod ws;

@@ -1,0 +1,675 @@
+//! The gate: the only way frontends reach a device. Every action is parsed, decided,
+//! approved when the policy asks, audited, run, and then counted or rolled back.
+//!
+//! A [`Gate`] owns the [`nanokvm_client::Client`] it was built with and never hands it
+//! out, so a frontend holding a gate cannot act on the device around the policy. The
+//! same gate decides calls it does not run ([`Gate::check`]), for the gateway in front
+//! of another MCP server.
+//!
+//! Order of one call ([`Gate::call`]):
+//! 1. parse the tool and arguments into a [`DeviceAction`] (bad input is refused before
+//!    anything is decided, counted or sent);
+//! 2. pick up an edited policy file, keeping the last good policy on a broken edit;
+//! 3. decide on the canonical arguments; when approval is required, use a matching grant
+//!    or ask the [`Approver`] (bounded by a timeout; no approver or no answer denies),
+//!    then decide again as approved;
+//! 4. append the decision to the audit log, flushed, before anything runs (if the log
+//!    cannot be written, nothing runs);
+//! 5. run the action on the device; it is never retried;
+//! 6. commit the reserved counters, or roll them back when the device certainly did
+//!    nothing (a refusal before or by the device); a timeout or a broken connection may
+//!    have acted, so it stays counted;
+//! 7. append the outcome to the audit log and return.
+
+mod action;
+mod approval;
+mod exec;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use nanokvm_client::Client;
+use nanokvm_hid::Layout;
+use serde_json::Value;
+
+pub use action::{
+    DeviceAction, MAX_KEY_DELAY, MAX_OFF_DURATION, MAX_TEXT_CHARS, Point, PowerAction, TOOLS,
+    ToolInfo, tool_info,
+};
+pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, binding};
+
+use crate::audit::{AuditEvent, AuditKind, AuditLog};
+pub use crate::engine::Denial;
+use crate::engine::{Call, Decision, Engine, Reservation, Verdict};
+use crate::error::Error;
+use crate::policy::{Policy, RiskClass};
+use crate::reload::{PolicyFile, Reload};
+use crate::store::CounterStore;
+use crate::time::Timestamp;
+use approval::Grants;
+
+/// Who is calling: the principal (the client credential, the `grant` scope) and the
+/// session (one connected client).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// The client credential.
+    pub principal: String,
+    /// The connected client.
+    pub session: String,
+}
+
+impl CallContext {
+    /// A context for `principal` in `session`.
+    #[must_use]
+    pub fn new(principal: impl Into<String>, session: impl Into<String>) -> Self {
+        Self {
+            principal: principal.into(),
+            session: session.into(),
+        }
+    }
+}
+
+/// What an action returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionOutput {
+    /// The result as JSON.
+    pub json: Value,
+    /// A JPEG image, for `nanokvm_screenshot`.
+    pub image: Option<Vec<u8>>,
+    /// The decision that let it run (`allow`, or `shadow_deny` in shadow mode).
+    pub verdict: Verdict,
+}
+
+type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Builds a [`Gate`].
+pub struct GateBuilder<S: CounterStore> {
+    client: Client,
+    store: S,
+    policy: Option<Policy>,
+    policy_file: Option<PolicyFile>,
+    reload_every: Duration,
+    device: String,
+    layout: Layout,
+    audit: Option<AuditLog>,
+    approver: Option<Arc<dyn Approver>>,
+    approval_timeout: Duration,
+    grant_ttl: Duration,
+    clock: Clock,
+}
+
+impl<S: CounterStore> GateBuilder<S> {
+    /// Decides by `policy` (fixed for the gate's life unless [`Gate::set_policy`] is
+    /// called).
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Decides by the policy in `file`, picking up edits at most every `every` (checked
+    /// when a call arrives; a broken edit keeps the last good policy).
+    #[must_use]
+    pub fn policy_file(mut self, file: PolicyFile, every: Duration) -> Self {
+        self.policy_file = Some(file);
+        self.reload_every = every;
+        self
+    }
+
+    /// The device's name in counters, keystroke lines and the audit log (default
+    /// `nanokvm`).
+    #[must_use]
+    pub fn device(mut self, name: impl Into<String>) -> Self {
+        self.device = name.into();
+        self
+    }
+
+    /// The target machine's keyboard layout (default US), for typing and for rebuilding
+    /// the typed line.
+    #[must_use]
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Appends every decision and outcome to `log`.
+    #[must_use]
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Asks `approver` when a call needs approval, waiting at most `timeout`.
+    #[must_use]
+    pub fn approver(mut self, approver: Arc<dyn Approver>, timeout: Duration) -> Self {
+        self.approver = Some(approver);
+        self.approval_timeout = timeout;
+        self
+    }
+
+    /// How long a grant from [`Gate::grant_approval`] stays usable (default 5 minutes).
+    #[must_use]
+    pub fn grant_ttl(mut self, ttl: Duration) -> Self {
+        self.grant_ttl = ttl;
+        self
+    }
+
+    /// Reads the time from `clock` instead of the system clock (for tests and replays).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the gate.
+    #[must_use]
+    pub fn build(self) -> Gate<S> {
+        let engine = Engine::new(self.store);
+        engine.set_layout(&self.device, self.layout);
+        if let Some(file) = &self.policy_file {
+            engine.set_policy((*file.current()).clone());
+        } else if let Some(policy) = self.policy {
+            engine.set_policy(policy);
+        }
+        Gate {
+            inner: Arc::new(Inner {
+                client: self.client,
+                engine,
+                device: self.device,
+                layout: self.layout,
+                policy_file: self.policy_file,
+                reload_every: self.reload_every,
+                last_reload: Mutex::new(None),
+                reload_error: Mutex::new(None),
+                audit: self.audit,
+                approver: self.approver,
+                approval_timeout: self.approval_timeout,
+                grant_ttl: self.grant_ttl,
+                grants: Grants::default(),
+                clock: self.clock,
+                ws: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+}
+
+/// The enforcing facade over one device. Cheap to clone; clones share everything.
+pub struct Gate<S: CounterStore> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: CounterStore> Clone for Gate<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S: CounterStore> std::fmt::Debug for Gate<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("device", &self.inner.device)
+            .field("layout", &self.inner.layout)
+            .field("audit", &self.inner.audit.is_some())
+            .field("approver", &self.inner.approver.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner<S: CounterStore> {
+    client: Client,
+    engine: Engine<S>,
+    device: String,
+    layout: Layout,
+    policy_file: Option<PolicyFile>,
+    reload_every: Duration,
+    last_reload: Mutex<Option<Instant>>,
+    reload_error: Mutex<Option<String>>,
+    audit: Option<AuditLog>,
+    approver: Option<Arc<dyn Approver>>,
+    approval_timeout: Duration,
+    grant_ttl: Duration,
+    grants: Grants,
+    clock: Clock,
+    ws: tokio::sync::Mutex<Option<nanokvm_client::WsSession>>,
+}
+
+fn system_now() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now())
+}
+
+impl<S: CounterStore> Gate<S> {
+    /// A builder for a gate over `client` with counters in `store`. With neither
+    /// [`GateBuilder::policy`] nor [`GateBuilder::policy_file`], every call is denied.
+    pub fn builder(client: Client, store: S) -> GateBuilder<S> {
+        GateBuilder {
+            client,
+            store,
+            policy: None,
+            policy_file: None,
+            reload_every: Duration::from_secs(2),
+            device: "nanokvm".to_owned(),
+            layout: Layout::Us,
+            audit: None,
+            approver: None,
+            approval_timeout: Duration::from_secs(120),
+            grant_ttl: Duration::from_secs(300),
+            clock: Arc::new(system_now),
+        }
+    }
+
+    /// The device's name.
+    #[must_use]
+    pub fn device(&self) -> &str {
+        &self.inner.device
+    }
+
+    /// The decision engine (to read the policy, counters or the typed line).
+    #[must_use]
+    pub fn engine(&self) -> &Engine<S> {
+        &self.inner.engine
+    }
+
+    /// Replaces the policy.
+    pub fn set_policy(&self, policy: Policy) {
+        self.inner.engine.set_policy(policy);
+    }
+
+    /// Why the last edit of the policy file was refused, while the last good policy
+    /// stays in force; `None` when the file in force is the file on disk.
+    #[must_use]
+    pub fn reload_error(&self) -> Option<String> {
+        lock(&self.inner.reload_error).clone()
+    }
+
+    /// The catalogue tools the policy does not hide, for a tool list.
+    #[must_use]
+    pub fn visible_tools(&self) -> Vec<&'static ToolInfo> {
+        self.maybe_reload();
+        let policy = self.inner.engine.policy();
+        TOOLS
+            .iter()
+            .filter(|t| policy.as_ref().is_some_and(|p| !p.is_hidden(t.name)))
+            .collect()
+    }
+
+    /// Lets the next identical call through its approval step once, until the grant's
+    /// time to live passes. `binding` comes from a [`Denial`] or an [`ApprovalRequest`].
+    pub fn grant_approval(&self, binding: &str) {
+        let expires = (self.inner.clock)().after(self.inner.grant_ttl);
+        self.inner.grants.grant(binding, expires);
+    }
+
+    /// Parses and runs one call of a device tool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTool`], [`Error::InvalidArguments`] (nothing decided or sent);
+    /// [`Error::Denied`] with the decision; [`Error::Audit`] when the audit log cannot
+    /// be written (nothing runs); [`Error::Device`] when the device failed.
+    pub async fn call(&self, ctx: &CallContext, tool: &str, args: &Value) -> Result<ActionOutput, Error> {
+        let action = DeviceAction::parse(tool, args, self.inner.layout)?;
+        self.run(ctx, &action).await
+    }
+
+    /// Runs one parsed action. See [`Gate::call`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::call`].
+    pub async fn run(&self, ctx: &CallContext, action: &DeviceAction) -> Result<ActionOutput, Error> {
+        let tool = action.tool();
+        let args = action.args();
+        let mut permit = self
+            .admit(ctx, tool, &args, Some(action.info().risk))
+            .await?;
+        let started = Instant::now();
+        let result = exec::run(&self.inner.client, &self.inner.ws, self.inner.layout, action).await;
+        let elapsed = started.elapsed();
+        match result {
+            Ok((json, image)) => {
+                permit.finish_inner(Ok(()), elapsed)?;
+                Ok(ActionOutput {
+                    json,
+                    image,
+                    verdict: permit.verdict,
+                })
+            }
+            Err(e) => {
+                let did_nothing = exec::did_nothing(&e);
+                let typing = crate::keystrokes::typing(tool).is_some();
+                // A typing tool's error could quote what was typed: keep only its kind.
+                let shown = if typing { exec::error_kind(&e).to_owned() } else { e.to_string() };
+                permit.finish_inner(Err((did_nothing, shown)), elapsed)?;
+                Err(Error::Device {
+                    tool: tool.to_owned(),
+                    source: Box::new(e),
+                })
+            }
+        }
+    }
+
+    /// Decides a call this gate does not run (gateway mode): the returned [`Permit`]
+    /// says it may go ahead; report how it went with [`Permit::finish`]. `risk` is the
+    /// upstream tool's risk class, for `risk` rules.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Denied`] with the decision; [`Error::Audit`] when the audit log cannot
+    /// be written.
+    pub async fn check(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        risk: Option<RiskClass>,
+    ) -> Result<Permit<S>, Error> {
+        self.admit(ctx, tool, args, risk).await
+    }
+
+    fn now(&self) -> Timestamp {
+        (self.inner.clock)()
+    }
+
+    fn maybe_reload(&self) {
+        let Some(file) = &self.inner.policy_file else {
+            return;
+        };
+        {
+            let mut last = lock(&self.inner.last_reload);
+            if last.is_some_and(|t| t.elapsed() < self.inner.reload_every) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        match file.check() {
+            Reload::Unchanged => {}
+            Reload::Reloaded { .. } => {
+                self.inner.engine.set_policy((*file.current()).clone());
+                *lock(&self.inner.reload_error) = None;
+                tracing::info!(device = %self.inner.device, "policy reloaded");
+            }
+            Reload::Rejected { error } => {
+                tracing::warn!(device = %self.inner.device, %error, "policy edit refused; the last good policy stays in force");
+                *lock(&self.inner.reload_error) = Some(error.to_string());
+            }
+        }
+    }
+
+    /// Steps 2 to 4: reload, decide, approve, audit the decision.
+    async fn admit(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        risk: Option<RiskClass>,
+    ) -> Result<Permit<S>, Error> {
+        self.maybe_reload();
+        let engine = &self.inner.engine;
+        let device = self.inner.device.as_str();
+        let policy_hash = engine.policy().map(|p| p.hash_hex()).unwrap_or_default();
+        let mut call = Call::new(tool, args)
+            .principal(&ctx.principal)
+            .session(&ctx.session)
+            .device(device);
+        if let Some(risk) = risk {
+            call = call.risk(risk);
+        }
+        let mut decision = engine.decide(&call, self.now());
+        let mut approval_binding = None;
+        if decision.verdict == Verdict::ApprovalRequired {
+            let bound = binding(tool, args, device, &policy_hash);
+            self.audit_decision(ctx, tool, args, &decision, &policy_hash, None)?;
+            let request = ApprovalRequest {
+                tool: tool.to_owned(),
+                args: args.clone(),
+                principal: ctx.principal.clone(),
+                session: ctx.session.clone(),
+                device: device.to_owned(),
+                rule: decision.rule.clone(),
+                message: decision.message.clone(),
+                policy_hash: policy_hash.clone(),
+                binding: bound.clone(),
+            };
+            match self.obtain_approval(&request).await {
+                Ok(()) => {
+                    // The answer holds only for the policy it was given under.
+                    let now_hash = engine.policy().map(|p| p.hash_hex()).unwrap_or_default();
+                    if now_hash != policy_hash {
+                        let denial = Denial {
+                            verdict: Verdict::Deny,
+                            rule: decision.rule.clone(),
+                            message: "the policy changed while approval was pending; call again".to_owned(),
+                            retry_after_s: None,
+                            approval_binding: None,
+                        };
+                        self.audit_denial(ctx, tool, args, &denial, &policy_hash, "approval_void")?;
+                        return Err(Error::Denied(Box::new(denial)));
+                    }
+                    decision = engine.decide(&call.approved(true), self.now());
+                }
+                Err(reason) => {
+                    let denial = Denial {
+                        verdict: Verdict::ApprovalRequired,
+                        rule: decision.rule.clone(),
+                        message: format!("{}; approval was required and {reason}", decision.message),
+                        retry_after_s: None,
+                        approval_binding: Some(bound),
+                    };
+                    self.audit_denial(ctx, tool, args, &denial, &policy_hash, "approval_denied")?;
+                    return Err(Error::Denied(Box::new(denial)));
+                }
+            }
+            approval_binding = Some(());
+        }
+        let _ = approval_binding;
+        if let Err(e) = self.audit_decision(ctx, tool, args, &decision, &policy_hash, None) {
+            // Nothing runs unaudited: give back what the decision reserved.
+            if let Some(r) = decision.reservation.take() {
+                let _ = engine.rollback(r);
+            }
+            return Err(e);
+        }
+        if !decision.proceeds() {
+            return Err(Error::Denied(Box::new(Denial {
+                verdict: decision.verdict,
+                rule: decision.rule,
+                message: decision.message,
+                retry_after_s: decision.retry_after_s,
+                approval_binding: None,
+            })));
+        }
+        Ok(Permit {
+            gate: self.clone(),
+            ctx: ctx.clone(),
+            tool: tool.to_owned(),
+            args: args.clone(),
+            verdict: decision.verdict,
+            rule: decision.rule.clone(),
+            policy_hash,
+            reservation: decision.reservation.take(),
+            started: Instant::now(),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// A grant, or the approver's yes within the timeout; otherwise why not.
+    async fn obtain_approval(&self, request: &ApprovalRequest) -> Result<(), String> {
+        if self.inner.grants.take(&request.binding, self.now()) {
+            return Ok(());
+        }
+        let Some(approver) = &self.inner.approver else {
+            return Err("no approver is available".to_owned());
+        };
+        let timeout = self.inner.approval_timeout;
+        match tokio::time::timeout(timeout, approver.approve(request)).await {
+            Ok(ApprovalAnswer::Approve) => Ok(()),
+            Ok(ApprovalAnswer::Deny { reason }) => Err(match reason {
+                Some(r) => format!("was refused: {r}"),
+                None => "was refused".to_owned(),
+            }),
+            Err(_) => Err(format!("no answer came within {} s", timeout.as_secs())),
+        }
+    }
+
+    fn event(&self, ctx: &CallContext, tool: &str, args: &Value, kind: AuditKind) -> AuditEvent {
+        AuditEvent {
+            at: self.now(),
+            kind,
+            tool: tool.to_owned(),
+            args: args.clone(),
+            principal: Some(ctx.principal.clone()),
+            session: Some(ctx.session.clone()),
+            device: Some(self.inner.device.clone()),
+            verdict: String::new(),
+            rule: None,
+            message: None,
+            policy_hash: None,
+            duration_ms: None,
+            outcome: None,
+            error: None,
+        }
+    }
+
+    fn append(&self, event: &AuditEvent) -> Result<(), Error> {
+        match &self.inner.audit {
+            Some(log) => log.append(event).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    fn audit_decision(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        decision: &Decision,
+        policy_hash: &str,
+        outcome: Option<&str>,
+    ) -> Result<(), Error> {
+        if self.inner.audit.is_none() {
+            return Ok(());
+        }
+        let mut event = self.event(ctx, tool, args, AuditKind::Decision);
+        event.verdict = decision.verdict.as_str().to_owned();
+        event.rule.clone_from(&decision.rule);
+        event.message = Some(decision.message.clone());
+        event.policy_hash = Some(policy_hash.to_owned());
+        event.outcome = outcome.map(str::to_owned);
+        if decision.verdict == Verdict::Deny {
+            event.outcome = Some("denied".to_owned());
+        }
+        self.append(&event)
+    }
+
+    fn audit_denial(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        denial: &Denial,
+        policy_hash: &str,
+        outcome: &str,
+    ) -> Result<(), Error> {
+        if self.inner.audit.is_none() {
+            return Ok(());
+        }
+        let mut event = self.event(ctx, tool, args, AuditKind::Outcome);
+        event.verdict = Verdict::Deny.as_str().to_owned();
+        event.rule.clone_from(&denial.rule);
+        event.message = Some(denial.message.clone());
+        event.policy_hash = Some(policy_hash.to_owned());
+        event.outcome = Some(outcome.to_owned());
+        self.append(&event)
+    }
+}
+
+/// Leave to run one decided call. Report how it went with [`Permit::finish`]; a permit
+/// dropped unfinished counts the call as having run (it may have), and audits it as
+/// `abandoned`.
+pub struct Permit<S: CounterStore> {
+    gate: Gate<S>,
+    ctx: CallContext,
+    tool: String,
+    args: Value,
+    verdict: Verdict,
+    rule: Option<String>,
+    policy_hash: String,
+    reservation: Option<Reservation>,
+    started: Instant,
+    finished: AtomicBool,
+}
+
+impl<S: CounterStore> std::fmt::Debug for Permit<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("tool", &self.tool)
+            .field("verdict", &self.verdict)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: CounterStore> Permit<S> {
+    /// The verdict that let the call through: `allow`, or `shadow_deny`.
+    #[must_use]
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// Reports the call's outcome: `Ok(())` commits its counters; `Err(message)` rolls
+    /// them back (the call failed and did nothing). Either way the outcome is audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Audit`] or the store's error.
+    pub fn finish(mut self, outcome: Result<(), String>) -> Result<(), Error> {
+        let elapsed = self.started.elapsed();
+        self.finish_inner(outcome.map_err(|m| (true, m)), elapsed)
+    }
+
+    /// `Err((did_nothing, message))`: roll back only when the call certainly did nothing.
+    fn finish_inner(&mut self, outcome: Result<(), (bool, String)>, elapsed: Duration) -> Result<(), Error> {
+        self.finished.store(true, Ordering::SeqCst);
+        let engine = &self.gate.inner.engine;
+        let settled = match (&outcome, self.reservation.take()) {
+            (_, None) => Ok(()),
+            (Err((true, _)), Some(r)) => engine.rollback(r),
+            (_, Some(r)) => engine.commit(r),
+        };
+        if self.gate.inner.audit.is_some() {
+            let mut event = self.gate.event(&self.ctx, &self.tool, &self.args, AuditKind::Outcome);
+            event.verdict = self.verdict.as_str().to_owned();
+            event.rule.clone_from(&self.rule);
+            event.policy_hash = Some(self.policy_hash.clone());
+            event.duration_ms = Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+            match outcome {
+                Ok(()) => event.outcome = Some("ok".to_owned()),
+                Err((_, message)) => {
+                    event.outcome = Some("error".to_owned());
+                    event.error = Some(message);
+                }
+            }
+            self.gate.append(&event)?;
+        }
+        settled
+    }
+}
+
+impl<S: CounterStore> Drop for Permit<S> {
+    fn drop(&mut self) {
+        if self.finished.load(Ordering::SeqCst) {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        let outcome = Err((false, "abandoned: the call's outcome was never reported".to_owned()));
+        if let Err(error) = self.finish_inner(outcome, elapsed) {
+            tracing::error!(tool = %self.tool, %error, "could not settle an abandoned call");
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
