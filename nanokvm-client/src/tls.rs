@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{CertificateError, OtherError};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -172,12 +173,15 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        if CertificateFingerprint::of_der(end_entity) == self.fingerprint {
+        let presented = CertificateFingerprint::of_der(end_entity);
+        if presented == self.fingerprint {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(format!(
-                "certificate fingerprint {} does not match the pinned one",
-                CertificateFingerprint::of_der(end_entity)
+            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                OtherError(Arc::new(PinMismatch {
+                    presented,
+                    pinned: self.fingerprint,
+                })),
             )))
         }
     }
@@ -217,6 +221,56 @@ impl ServerCertVerifier for PinnedVerifier {
     }
 }
 
+/// The device presented another certificate than the pinned one.
+#[derive(Debug)]
+struct PinMismatch {
+    presented: CertificateFingerprint,
+    pinned: CertificateFingerprint,
+}
+
+impl fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the device's certificate has SHA-256 fingerprint {}, not the pinned {}",
+            self.presented, self.pinned
+        )
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+/// Why a TLS handshake failed, when `error` or one of its sources is a rustls error.
+///
+/// I/O errors are looked into explicitly: `io::Error::source` skips the error it wraps,
+/// and rustls failures travel wrapped in one through hyper and tokio-rustls.
+pub(crate) fn handshake_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(describe(tls));
+        }
+        if let Some(tls) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(describe(tls));
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn describe(error: &rustls::Error) -> String {
+    if let rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) = error {
+        if let Some(pin) = inner.downcast_ref::<PinMismatch>() {
+            return pin.to_string();
+        }
+    }
+    error.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,11 +304,20 @@ mod tests {
                 .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
                 .is_ok()
         );
-        assert!(
-            verifier
-                .verify_server_cert(&other, &[], &name, &[], UnixTime::now())
-                .is_err()
+        let err = verifier
+            .verify_server_cert(&other, &[], &name, &[], UnixTime::now())
+            .unwrap_err();
+        let wrapped = std::io::Error::other(err);
+        let reason = handshake_failure(&wrapped).unwrap();
+        assert_eq!(
+            reason,
+            format!(
+                "the device's certificate has SHA-256 fingerprint {}, not the pinned {}",
+                CertificateFingerprint::of_der(&other),
+                CertificateFingerprint::of_der(&der)
+            )
         );
+        assert_eq!(handshake_failure(&std::io::Error::other("plain")), None);
         assert!(!verifier.supported_verify_schemes().is_empty());
     }
 

@@ -170,11 +170,7 @@ impl Run {
         ExitCode::SUCCESS
     }
 
-    fn evaluate<S: CounterStore>(
-        &self,
-        engine: &Engine<S>,
-        line: &str,
-    ) -> Result<Value, Failure> {
+    fn evaluate<S: CounterStore>(&self, engine: &Engine<S>, line: &str) -> Result<Value, Failure> {
         let input: Value =
             serde_json::from_str(line).map_err(|e| Failure::Input(format!("not JSON: {e}")))?;
         let text = |field: &str| -> Result<&str, Failure> {

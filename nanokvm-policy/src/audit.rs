@@ -273,12 +273,9 @@ fn redact(tool: &str, args: &Value, key: &AuditKey) -> Value {
 fn redact_value(value: &Value, typing: bool, key: &AuditKey) -> Value {
     match value {
         Value::String(s) if typing => key.redacted(s),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| redact_value(v, typing, key))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| redact_value(v, typing, key)).collect())
+        }
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
@@ -529,7 +526,11 @@ impl AuditLog {
             let start = line_start_before(&mut file, len - 1).map_err(fail)?;
             let last = read_range(&mut file, start, len - 1).map_err(fail)?;
             let seq = record_seq(&last).map_err(|m| {
-                audit_error("open", &path, format!("the last record cannot be continued: {m}"))
+                audit_error(
+                    "open",
+                    &path,
+                    format!("the last record cannot be continued: {m}"),
+                )
             })?;
             let first_end = if start == 0 {
                 len - 1
@@ -538,7 +539,11 @@ impl AuditLog {
             };
             let first = read_range(&mut file, 0, first_end).map_err(fail)?;
             let first_seq = record_seq(&first).map_err(|m| {
-                audit_error("open", &path, format!("the first record is unreadable: {m}"))
+                audit_error(
+                    "open",
+                    &path,
+                    format!("the first record is unreadable: {m}"),
+                )
             })?;
             (seq, sha256_hex(&last), Some(first_seq))
         } else {
@@ -697,8 +702,7 @@ impl AuditLog {
         }
         w.file.sync_all().map_err(fail)?;
         fs::rename(&self.path, &target).map_err(fail)?;
-        let file = match open_append(&self.path).and_then(|f| sync_parent(&self.path).map(|()| f))
-        {
+        let file = match open_append(&self.path).and_then(|f| sync_parent(&self.path).map(|()| f)) {
             Ok(file) => file,
             Err(e) => {
                 // The handle still points at the renamed file: writing on would put
@@ -908,7 +912,10 @@ mod tests {
                 "{junk}"
             );
         }
-        assert_eq!(format!("{:?}", AuditKey::from_bytes([0xab; 32])), "AuditKey(..)");
+        assert_eq!(
+            format!("{:?}", AuditKey::from_bytes([0xab; 32])),
+            "AuditKey(..)"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The policy engine for NanoKVM actions: allow, deny, approvals, rate limits and
-//! keystroke filters, decided purely from values.
+//! The policy engine for NanoKVM actions (allow, deny, approvals, rate limits and
+//! keystroke filters, decided purely from values) and the gate that enforces it in front
+//! of a device.
 //!
 //! Every device operation is an action named like the MCP tool that does it
 //! (`nanokvm_power`, `nanokvm_send_text`, `nanokvm_mount_iso`, ...) with its arguments as
@@ -20,8 +21,13 @@
 //!   `nanokvm_send_text` and `nanokvm_send_key` calls and checks it when Enter would be
 //!   sent, so `rm -rf /` split over several calls is still caught.
 //!
-//! The engine is pure: no I/O, no async, no clock reads. The gate that wraps a device
-//! session, persists counters, asks for approvals and writes the audit log builds on it.
+//! The engine is pure: no I/O, no async, no clock reads. Around it:
+//!
+//! - [`gate::Gate`]: owns a `nanokvm_client::Client` and is the only way frontends reach
+//!   the device. Each call is parsed into a [`gate::DeviceAction`], decided, approved
+//!   through a [`gate::Approver`] when the policy asks, audited, run once, then committed
+//!   or rolled back. It also decides calls it does not run, for a gateway in front of
+//!   another MCP server ([`gate::Gate::check`]).
 //!
 //! # Example
 //!
@@ -81,8 +87,7 @@ mod strict;
 mod time;
 
 pub use audit::{
-    AuditEvent, AuditKey, AuditKind, AuditLog, GENESIS_PREV, VerifyReport, verify,
-    verify_dir_chain,
+    AuditEvent, AuditKey, AuditKind, AuditLog, GENESIS_PREV, VerifyReport, verify, verify_dir_chain,
 };
 pub use engine::{
     Call, Decision, Engine, RULE_DEFAULT_DENY, RULE_HIDDEN, RULE_NO_POLICY, RULE_STORE_ERROR,
@@ -93,9 +98,9 @@ pub use nanokvm_hid::Layout;
 pub use policy::{
     Action, Keystrokes, Limit, Mode, Policy, Posture, Predicate, RiskClass, Scope, ToolRule, Window,
 };
+pub use reload::{PolicyFile, Reload};
+pub use sqlite::SqliteStore;
 pub use store::{
     CounterKey, CounterRequest, CounterStore, MemoryStore, Refusal, ReservationId, Reserve,
 };
-pub use reload::{PolicyFile, Reload};
-pub use sqlite::SqliteStore;
 pub use time::Timestamp;

@@ -171,9 +171,7 @@ impl PolicyFile {
     /// kept.
     pub fn apply_to<S: CounterStore>(&self, engine: &Engine<S>) {
         let current = self.current();
-        let same = engine
-            .policy()
-            .is_some_and(|p| p.hash() == current.hash());
+        let same = engine.policy().is_some_and(|p| p.hash() == current.hash());
         if !same {
             engine.set_policy(Policy::clone(&current));
         }

@@ -486,7 +486,10 @@ impl Response {
 /// One line without its CRLF; fails at end of stream or past 4 KiB.
 async fn read_line(stream: &mut BufReader<TcpStream>) -> io::Result<String> {
     let mut line = Vec::new();
-    let n = (&mut *stream).take(4096).read_until(b'\n', &mut line).await?;
+    let n = (&mut *stream)
+        .take(4096)
+        .read_until(b'\n', &mut line)
+        .await?;
     if n == 0 || !line.ends_with(b"\n") {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
@@ -534,7 +537,10 @@ async fn send(method: Method, url: &Url) -> io::Result<Response> {
     stream.get_mut().write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     loop {
-        let n = (&mut stream).take(8192).read_until(b'\n', &mut head).await?;
+        let n = (&mut stream)
+            .take(8192)
+            .read_until(b'\n', &mut head)
+            .await?;
         if n == 0 || head.len() > MAX_HEAD {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -653,7 +659,10 @@ mod tests {
     fn relative_locations_resolve_against_the_request() {
         let base = ok("http://h:1/dir/file.iso");
         assert_eq!(base.resolve("/other").unwrap().request_target(), "/other");
-        assert_eq!(base.resolve("next.iso").unwrap().request_target(), "/dir/next.iso");
+        assert_eq!(
+            base.resolve("next.iso").unwrap().request_target(),
+            "/dir/next.iso"
+        );
         assert_eq!(base.resolve("//g:2/x").unwrap().host, "g:2");
         assert_eq!(base.resolve("http://k/y").unwrap().host, "k");
     }
@@ -661,10 +670,16 @@ mod tests {
     #[test]
     fn response_heads_give_status_length_and_framing() {
         let h = parse_head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX: y").unwrap();
-        assert_eq!((h.status, h.content_length, h.chunked), (200, Some(12), false));
-        let h = parse_head("HTTP/1.1 302 Found\r\nLocation: /x\r\nTransfer-Encoding: chunked")
-            .unwrap();
-        assert_eq!((h.status, h.location.as_deref(), h.chunked), (302, Some("/x"), true));
+        assert_eq!(
+            (h.status, h.content_length, h.chunked),
+            (200, Some(12), false)
+        );
+        let h =
+            parse_head("HTTP/1.1 302 Found\r\nLocation: /x\r\nTransfer-Encoding: chunked").unwrap();
+        assert_eq!(
+            (h.status, h.location.as_deref(), h.chunked),
+            (302, Some("/x"), true)
+        );
         assert_eq!(parse_head("SSH-2.0-OpenSSH"), None);
         assert_eq!(parse_head("HTTP/1.1 200 OK\r\nContent-Length: x"), None);
     }

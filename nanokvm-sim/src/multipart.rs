@@ -210,12 +210,28 @@ fn match_after_prefix(buf: &[u8], prefix: &[u8], at_eof: bool) -> i8 {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    // Only the needle's first byte is searched for, so a part body is scanned once.
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(i) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + i;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Go's `scanUntilBoundary`.
 fn scan(buf: &[u8], dash: &[u8], nl_dash: &[u8], total: u64, at_eof: bool) -> Scan {
-    let more = |n: usize| if at_eof { Scan::Truncated(n) } else { Scan::Data(n) };
+    let more = |n: usize| {
+        if at_eof {
+            Scan::Truncated(n)
+        } else {
+            Scan::Data(n)
+        }
+    };
     if total == 0 {
         if buf.starts_with(dash) {
             match match_after_prefix(buf, dash, at_eof) {
@@ -450,7 +466,10 @@ where
 
 /// Leading spaces and tabs removed (Go's `skipLWSPChar`).
 fn skip_lws(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
     &b[start..]
 }
 
@@ -470,7 +489,9 @@ mod tests {
 
     /// Every part as (form name, file name, body), or the first error.
     fn read_all(body: &[u8], split: usize) -> Result<Vec<(String, String, Vec<u8>)>, Error> {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let mut r = Reader::new(stream(body, split), "XyZ");
             let mut parts = Vec::new();
@@ -529,9 +550,15 @@ body\r\n--XyZnot-a-boundary\r\n--XyZ--\r\n";
         assert_eq!(form_data_boundary("multipart/mixed; boundary=x"), None);
         assert_eq!(form_data_boundary("multipart/form-data"), None);
         assert_eq!(form_data_boundary("application/json"), None);
-        assert_eq!(form_data_boundary("multipart/form-data; boundary=x; boundary=y"), None);
+        assert_eq!(
+            form_data_boundary("multipart/form-data; boundary=x; boundary=y"),
+            None
+        );
         let h = PartHead::from_disposition(Some("form-data; name=file; filename=\"C:\\\\x.iso\""));
-        assert_eq!((h.form_name.as_str(), h.file_name.as_str()), ("file", "C:\\x.iso"));
+        assert_eq!(
+            (h.form_name.as_str(), h.file_name.as_str()),
+            ("file", "C:\\x.iso")
+        );
         let h = PartHead::from_disposition(Some("attachment; name=file; filename=a.iso"));
         assert_eq!((h.form_name.as_str(), h.file_name.as_str()), ("", "a.iso"));
         let h = PartHead::from_disposition(Some("form-data; name=file; filename=\"/\""));

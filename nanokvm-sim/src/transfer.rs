@@ -210,7 +210,8 @@ impl Shared {
 
     /// Removes 2.3.1's sentinel.
     pub(crate) fn remove_sentinel(&self) {
-        self.transfer.send_if_modified(|lane| lane.sentinel.take().is_some());
+        self.transfer
+            .send_if_modified(|lane| lane.sentinel.take().is_some());
     }
 
     /// 2.3.1's progress ticker: the sentinel's text before the first `;`, then the
@@ -320,8 +321,7 @@ pub(crate) fn ticker(
         .max(Duration::from_millis(1));
     let me = Arc::clone(shared);
     AbortOnDrop(tokio::spawn(async move {
-        let mut interval =
-            tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             interval.tick().await;
             report(&me, total.load(Ordering::Relaxed));
@@ -475,7 +475,10 @@ mod tests {
         assert_eq!(lane.view(fw).status, "idle");
         lane.sentinel = Some("http://h/a.iso;12.50%".to_owned());
         let v = lane.view(fw);
-        assert_eq!((v.status.as_str(), v.file.as_str()), ("in_progress", "http://h/a.iso"));
+        assert_eq!(
+            (v.status.as_str(), v.file.as_str()),
+            ("in_progress", "http://h/a.iso")
+        );
         assert_eq!(v.percentage, "12.50%");
         lane.status = Status::Failed;
         assert_eq!(lane.view(FirmwareVersion::V2_5_0).status, "failed");

@@ -593,7 +593,7 @@ impl Task {
                     }
                     Some(Command::Send { reports, connection, done }) => {
                         let current = *self.connection.borrow();
-                        if false && connection.is_some_and(|c| c != current) {
+                        if connection.is_some_and(|c| c != current) {
                             let _ = done.send(Err(Error::ws(
                                 "the connection to the device was lost during the operation, \
                                  so the rest of it was not sent (the device released what \
@@ -792,7 +792,13 @@ async fn open(
         let stream = tokio::time::timeout(connect_timeout, tls.connect(name, tcp))
             .await
             .map_err(|_| timed_out())?
-            .map_err(|e| connection_error(Box::new(e)))?;
+            .map_err(|e| match crate::tls::handshake_failure(&e) {
+                Some(reason) => Upgrade::Failed(Error::Tls {
+                    endpoint: endpoint(),
+                    reason,
+                }),
+                None => connection_error(Box::new(e)),
+            })?;
         Box::new(stream)
     } else {
         Box::new(tcp)

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use nanokvm_client::api::hid::PasteLayout;
 use nanokvm_client::api::storage::MountMode;
-use nanokvm_client::{Client, SecretString};
-use nanokvm_hid::{Layout, MouseButtons};
-use nanokvm_sim::{FirmwareVersion, PowerState, Simulator, TimeScale};
+use nanokvm_client::{Client, SecretString, WsSession};
+use nanokvm_hid::{Chord, KeyboardReport, Keycode, Layout, Modifiers, MouseButtons};
+use nanokvm_sim::{FirmwareVersion, HidReport, PowerState, Simulator, TimeScale};
 
 const VERSIONS: [FirmwareVersion; 3] = [
     FirmwareVersion::V2_5_1,
@@ -172,5 +172,149 @@ async fn mouse_reports_move_the_simulated_pointer() {
         (155..=165).contains(&x) && (95..=105).contains(&y),
         "pointer at {x},{y}"
     );
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+/// Waits until `session` has opened its socket `n` times.
+async fn connected(session: &WsSession, n: u64) {
+    let mut connections = session.watch_connections();
+    tokio::time::timeout(Duration::from_secs(5), connections.wait_for(|c| *c >= n))
+        .await
+        .expect("the session reconnects within 5 s")
+        .expect("the session task is alive");
+}
+
+#[tokio::test]
+async fn sessions_reconnect_after_dropped_sockets_and_revoked_sessions() {
+    for version in VERSIONS {
+        let (sim, client) = start(version).await;
+        let session = client.ws().await.expect("ws");
+        session
+            .type_text("one", Layout::Us, Duration::ZERO)
+            .await
+            .expect("typing");
+        assert!(screen_shows(&sim, "target login: one").await, "{version:?}");
+
+        sim.drop_websockets();
+        connected(&session, 2).await;
+        session
+            .type_text(" two", Layout::Us, Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: typing after a reconnect: {e}"));
+        assert!(
+            screen_shows(&sim, "target login: one two").await,
+            "{version:?}: {}",
+            sim.screen_text()
+        );
+
+        if version == FirmwareVersion::V2_5_1 {
+            // The device closes the socket with 4401; the upgrade is refused until the
+            // client logs in again, once.
+            sim.revoke_sessions("admin");
+            connected(&session, 3).await;
+            assert_eq!(client.login_count().await, 2);
+            session
+                .type_text(" three", Layout::Us, Duration::ZERO)
+                .await
+                .expect("typing after a revocation");
+            assert!(screen_shows(&sim, "one two three").await, "{}", sim.screen_text());
+        }
+        sim.shutdown().await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn typing_cut_by_a_dropped_socket_leaves_a_prefix_and_nothing_held() {
+    let (sim, client) = start(FirmwareVersion::V2_5_1).await;
+    let session = client.ws().await.expect("ws");
+    let text = "abcdefghijklmnopqrstuvwxyz";
+    // Uninterrupted this takes about a second.
+    let typing = session.type_text(text, Layout::Us, Duration::from_millis(40));
+    let cut = async {
+        sim.wait_for(|m| m.screen_text().contains("abc")).await;
+        sim.drop_websockets();
+    };
+    let (result, ()) = tokio::join!(typing, cut);
+    let err = result.expect_err("typing cannot finish across a reconnect");
+    assert!(err.is_connection(), "{err:?}");
+
+    // The session carries on; a marker shows what the target ended up with.
+    session
+        .type_text("!", Layout::Us, Duration::ZERO)
+        .await
+        .expect("typing after the reconnect");
+    assert!(screen_shows(&sim, "!").await);
+    let screen = sim.screen_text();
+    let line = screen.lines().last().unwrap_or_default();
+    let typed = line
+        .strip_prefix("target login: ")
+        .and_then(|l| l.strip_suffix('!'))
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    assert!(
+        text.starts_with(typed) && typed.len() >= 3 && typed.len() < text.len(),
+        "typed {typed:?}"
+    );
+    // The simulator released the key the socket held when it dropped it.
+    let last_keyboard = sim
+        .hid_reports()
+        .into_iter()
+        .rev()
+        .find_map(|r| match r {
+            HidReport::Keyboard(k) => Some(k),
+            _ => None,
+        });
+    assert_eq!(last_keyboard, Some(KeyboardReport::RELEASE));
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn cancelled_operations_release_on_the_simulator() {
+    let (sim, client) = start(FirmwareVersion::V2_5_0).await;
+    let session = client.ws().await.expect("ws");
+    let chord: Chord = "shift+a".parse().expect("a chord");
+    {
+        let press = session.press_chord(&chord, Duration::from_secs(30));
+        tokio::select! {
+            _ = press => panic!("the chord should still be held"),
+            _ = sim.wait_for(|m| m.screen_text().ends_with("target login: A")) => {}
+        }
+    }
+    session.tap("z").await.expect("tap");
+    assert!(screen_shows(&sim, "target login: Az").await, "{}", sim.screen_text());
+    let keyboard: Vec<KeyboardReport> = sim
+        .hid_reports()
+        .into_iter()
+        .filter_map(|r| match r {
+            HidReport::Keyboard(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    let shift_a = KeyboardReport::new(Modifiers::LEFT_SHIFT, &[Keycode::A]).expect("report");
+    let at = keyboard
+        .iter()
+        .position(|k| *k == shift_a)
+        .expect("shift+a was pressed");
+    // Only the cancelled operation's guard can have released it before `z`.
+    assert_eq!(keyboard.get(at + 1), Some(&KeyboardReport::RELEASE));
+
+    session
+        .move_to_normalized(0.25, 0.25)
+        .await
+        .expect("move");
+    {
+        let click = session.click(MouseButtons::RIGHT);
+        tokio::select! {
+            _ = click => panic!("the click should still be held"),
+            _ = sim.wait_for(|m| m.buttons() == MouseButtons::RIGHT) => {}
+        }
+    }
+    let released = tokio::time::timeout(
+        Duration::from_secs(5),
+        sim.wait_for(|m| m.buttons() == MouseButtons::NONE),
+    )
+    .await;
+    assert!(released.is_ok(), "still held: {:?}", sim.machine().buttons());
+    // The socket is still open, so the release came from the client, not a disconnect.
+    assert_eq!(session.connection_count(), 1);
     sim.shutdown().await.expect("clean shutdown");
 }

@@ -52,33 +52,195 @@ use RiskClass::{High, Low, Medium};
 
 /// Every device tool, in a stable order.
 pub const TOOLS: &[ToolInfo] = &[
-    tool("nanokvm_info", "Device network interfaces, image and application versions.", Low, true, true),
-    tool("nanokvm_hardware", "The NanoKVM hardware kind (Alpha, Beta, PCIe, Pro).", Low, true, true),
-    tool("nanokvm_led_status", "Power and HDD LED state of the target machine.", Low, true, true),
-    tool("nanokvm_hdmi_status", "HDMI capture state: enabled, signal, idle timeout.", Low, true, true),
-    tool("nanokvm_screenshot", "A JPEG screenshot of the target machine's screen.", Low, true, true),
-    tool("nanokvm_list_images", "Disk and CD images stored on the NanoKVM.", Low, true, true),
-    tool("nanokvm_mounted_image", "The mounted image and whether it is a CD-ROM.", Low, true, true),
-    tool("nanokvm_keyboard_leds", "Caps, Num and Scroll Lock as the target machine set them.", Low, true, true),
-    tool("nanokvm_hdmi_reset", "Restarts HDMI capture.", Medium, false, true),
-    tool("nanokvm_hdmi_enable", "Turns HDMI capture on.", Medium, false, true),
-    tool("nanokvm_hdmi_disable", "Turns HDMI capture off.", Medium, false, true),
-    tool("nanokvm_send_text", "Types text with the device's paste (layouts us, de, fr).", Medium, false, false),
-    tool("nanokvm_type_text", "Types text key by key in any keyboard layout.", Medium, false, false),
-    tool("nanokvm_send_key", "Presses one key or chord (key plus ctrl, shift, alt, meta).", Medium, false, false),
-    tool("nanokvm_move", "Moves the pointer to x, y (fractions of the screen, 0 to 1).", Medium, false, true),
-    tool("nanokvm_move_relative", "Moves the pointer by dx, dy mickeys (for BIOS and boot menus).", Medium, false, false),
-    tool("nanokvm_click", "Clicks a mouse button, optionally at x, y first.", Medium, false, false),
-    tool("nanokvm_tap", "Moves to x, y and clicks the left button.", Medium, false, false),
-    tool("nanokvm_drag", "Holds a button from one point to another.", Medium, false, false),
-    tool("nanokvm_scroll", "Scrolls the wheel; positive is up.", Medium, false, false),
-    tool("nanokvm_mount_iso", "Mounts an image as CD-ROM (default) or as a writable disk.", Medium, false, true),
-    tool("nanokvm_unmount_iso", "Unmounts the mounted image.", Medium, false, true),
-    tool("nanokvm_wake_on_lan", "Sends a Wake-on-LAN packet to a MAC address.", Medium, false, true),
-    tool("nanokvm_power", "Presses power (short), power_long (force off) or reset.", High, false, false),
-    tool("nanokvm_power_cycle", "Forces power off, waits, and powers on.", High, false, false),
-    tool("nanokvm_delete_iso", "Deletes an image stored on the NanoKVM.", High, false, true),
-    tool("nanokvm_reset_hid", "Resets the USB keyboard and mouse devices.", High, false, true),
+    tool(
+        "nanokvm_info",
+        "Device network interfaces, image and application versions.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_hardware",
+        "The NanoKVM hardware kind (Alpha, Beta, PCIe, Pro).",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_led_status",
+        "Power and HDD LED state of the target machine.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_hdmi_status",
+        "HDMI capture state: enabled, signal, idle timeout.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_screenshot",
+        "A JPEG screenshot of the target machine's screen.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_list_images",
+        "Disk and CD images stored on the NanoKVM.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_mounted_image",
+        "The mounted image and whether it is a CD-ROM.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_keyboard_leds",
+        "Caps, Num and Scroll Lock as the target machine set them.",
+        Low,
+        true,
+        true,
+    ),
+    tool(
+        "nanokvm_hdmi_reset",
+        "Restarts HDMI capture.",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_hdmi_enable",
+        "Turns HDMI capture on.",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_hdmi_disable",
+        "Turns HDMI capture off.",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_send_text",
+        "Types text with the device's paste (layouts us, de, fr).",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_type_text",
+        "Types text key by key in any keyboard layout.",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_send_key",
+        "Presses one key or chord (key plus ctrl, shift, alt, meta).",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_move",
+        "Moves the pointer to x, y (fractions of the screen, 0 to 1).",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_move_relative",
+        "Moves the pointer by dx, dy mickeys (for BIOS and boot menus).",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_click",
+        "Clicks a mouse button, optionally at x, y first.",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_tap",
+        "Moves to x, y and clicks the left button.",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_drag",
+        "Holds a button from one point to another.",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_scroll",
+        "Scrolls the wheel; positive is up.",
+        Medium,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_mount_iso",
+        "Mounts an image as CD-ROM (default) or as a writable disk.",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_unmount_iso",
+        "Unmounts the mounted image.",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_wake_on_lan",
+        "Sends a Wake-on-LAN packet to a MAC address.",
+        Medium,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_power",
+        "Presses power (short), power_long (force off) or reset.",
+        High,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_power_cycle",
+        "Forces power off, waits, and powers on.",
+        High,
+        false,
+        false,
+    ),
+    tool(
+        "nanokvm_delete_iso",
+        "Deletes an image stored on the NanoKVM.",
+        High,
+        false,
+        true,
+    ),
+    tool(
+        "nanokvm_reset_hid",
+        "Resets the USB keyboard and mouse devices.",
+        High,
+        false,
+        true,
+    ),
 ];
 
 /// The catalogue entry of `name`.
@@ -274,7 +436,10 @@ impl DeviceAction {
             "nanokvm_reset_hid" => Self::ResetHid,
             "nanokvm_send_text" => {
                 let text = a.text("text")?;
-                let language = a.opt_str("language")?.unwrap_or_default().to_ascii_lowercase();
+                let language = a
+                    .opt_str("language")?
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 let language = match language.as_str() {
                     "" | "us" | "en" | "en-us" => String::new(),
                     "de" | "fr" => language,
@@ -287,10 +452,13 @@ impl DeviceAction {
                 let layout = match a.opt_str("layout")? {
                     None => None,
                     Some(name) => Some(
-                        Layout::from_name(&name).map_err(|e| a.invalid("layout", &e.to_string()))?,
+                        Layout::from_name(&name)
+                            .map_err(|e| a.invalid("layout", &e.to_string()))?,
                     ),
                 };
-                let delay = a.opt_u64("delay_ms")?.map_or(Duration::ZERO, Duration::from_millis);
+                let delay = a
+                    .opt_u64("delay_ms")?
+                    .map_or(Duration::ZERO, Duration::from_millis);
                 if delay > MAX_KEY_DELAY {
                     return Err(a.invalid("delay_ms", "must be at most 1000"));
                 }
@@ -306,8 +474,9 @@ impl DeviceAction {
                 for (flag, name) in flags.iter_mut().zip(["ctrl", "shift", "alt", "meta"]) {
                     *flag = a.opt_bool(name)?.unwrap_or(false);
                 }
-                let chord = crate::keystrokes::key_chord(&key, flags, layout)
-                    .ok_or_else(|| a.invalid("key", "is not a key name, chord or typeable character"))?;
+                let chord = crate::keystrokes::key_chord(&key, flags, layout).ok_or_else(|| {
+                    a.invalid("key", "is not a key name, chord or typeable character")
+                })?;
                 Self::SendKey { key, chord, flags }
             }
             "nanokvm_move" => Self::Move(a.point_fields()?),
@@ -347,7 +516,9 @@ impl DeviceAction {
                 let as_cdrom = a.opt_bool("as_cdrom")?.unwrap_or(true);
                 Self::MountIso { file, as_cdrom }
             }
-            "nanokvm_delete_iso" => Self::DeleteIso { file: a.path("file")? },
+            "nanokvm_delete_iso" => Self::DeleteIso {
+                file: a.path("file")?,
+            },
             "nanokvm_wake_on_lan" => {
                 let mac = a.str("mac")?;
                 let parsed: nanokvm_client::api::network::MacAddress = mac
@@ -363,13 +534,17 @@ impl DeviceAction {
                     "power_long" => PowerAction::PowerLong,
                     "reset" => PowerAction::Reset,
                     _ => {
-                        return Err(a.invalid("action", "must be \"power\", \"power_long\" or \"reset\""));
+                        return Err(
+                            a.invalid("action", "must be \"power\", \"power_long\" or \"reset\"")
+                        );
                     }
                 };
                 Self::Power(action)
             }
             "nanokvm_power_cycle" => {
-                let off = a.opt_u64("off_duration_ms")?.map_or(Duration::from_secs(5), Duration::from_millis);
+                let off = a
+                    .opt_u64("off_duration_ms")?
+                    .map_or(Duration::from_secs(5), Duration::from_millis);
                 if off > MAX_OFF_DURATION || off < Duration::from_millis(500) {
                     return Err(a.invalid("off_duration_ms", "must be from 500 to 600000"));
                 }
@@ -597,7 +772,12 @@ impl<'a> Args<'a> {
         value
             .and_then(Value::as_f64)
             .filter(|f| (0.0..=1.0).contains(f))
-            .ok_or_else(|| self.invalid(name, "must be a number from 0 to 1 (a fraction of the screen)"))
+            .ok_or_else(|| {
+                self.invalid(
+                    name,
+                    "must be a number from 0 to 1 (a fraction of the screen)",
+                )
+            })
     }
 
     fn opt_fraction(&mut self, name: &str) -> Result<Option<f64>, Error> {
@@ -621,7 +801,10 @@ impl<'a> Args<'a> {
             return Err(self.invalid(name, "is required and must be an object {x, y}"));
         };
         if let Some(extra) = map.keys().find(|k| *k != "x" && *k != "y") {
-            return Err(self.invalid(&format!("{name}.{extra}"), "is not an argument of this tool"));
+            return Err(self.invalid(
+                &format!("{name}.{extra}"),
+                "is not an argument of this tool",
+            ));
         }
         let x = self.fraction(&format!("{name}.x"), map.get("x"))?;
         let y = self.fraction(&format!("{name}.y"), map.get("y"))?;

@@ -96,14 +96,20 @@ pub(crate) struct Grants {
 
 impl Grants {
     pub(crate) fn grant(&self, binding: &str, expires: Timestamp) {
-        let mut map = self.by_binding.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .by_binding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.insert(binding.to_owned(), expires);
     }
 
     /// Uses the grant for `binding` if there is one that has not expired at `now`.
     /// Expired grants are dropped on the way.
     pub(crate) fn take(&self, binding: &str, now: Timestamp) -> bool {
-        let mut map = self.by_binding.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .by_binding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.retain(|_, expires| *expires > now);
         map.remove(binding).is_some()
     }

@@ -116,13 +116,27 @@ async fn run_inner(
         DeviceAction::KeyboardLeds => {
             let leds = client.hid().keyboard_leds().await?;
             done(match leds {
-                Some(l) => json!({"caps_lock": l.caps_lock, "num_lock": l.num_lock, "scroll_lock": l.scroll_lock}),
+                Some(l) => {
+                    json!({"caps_lock": l.caps_lock, "num_lock": l.num_lock, "scroll_lock": l.scroll_lock})
+                }
                 None => Value::Null,
             })
         }
-        DeviceAction::HdmiReset => client.hdmi().reset().await.and_then(|()| done(json!({"reset": true}))),
-        DeviceAction::HdmiEnable => client.hdmi().enable().await.and_then(|()| done(json!({"enabled": true}))),
-        DeviceAction::HdmiDisable => client.hdmi().disable().await.and_then(|()| done(json!({"enabled": false}))),
+        DeviceAction::HdmiReset => client
+            .hdmi()
+            .reset()
+            .await
+            .and_then(|()| done(json!({"reset": true}))),
+        DeviceAction::HdmiEnable => client
+            .hdmi()
+            .enable()
+            .await
+            .and_then(|()| done(json!({"enabled": true}))),
+        DeviceAction::HdmiDisable => client
+            .hdmi()
+            .disable()
+            .await
+            .and_then(|()| done(json!({"enabled": false}))),
         DeviceAction::SendText { text, language } => {
             let layout = match language.as_str() {
                 "de" => PasteLayout::De,
@@ -227,12 +241,24 @@ async fn run_inner(
             done(json!({"scrolled": amount}))
         }
         DeviceAction::MountIso { file, as_cdrom } => {
-            let mode = if *as_cdrom { MountMode::CdRom } else { MountMode::Disk };
+            let mode = if *as_cdrom {
+                MountMode::CdRom
+            } else {
+                MountMode::Disk
+            };
             client.storage().mount(file, mode).await?;
             done(json!({"mounted": file, "cdrom": as_cdrom}))
         }
-        DeviceAction::UnmountIso => client.storage().unmount().await.and_then(|()| done(json!({"unmounted": true}))),
-        DeviceAction::DeleteIso { file } => client.storage().delete(file).await.and_then(|()| done(json!({"deleted": file}))),
+        DeviceAction::UnmountIso => client
+            .storage()
+            .unmount()
+            .await
+            .and_then(|()| done(json!({"unmounted": true}))),
+        DeviceAction::DeleteIso { file } => client
+            .storage()
+            .delete(file)
+            .await
+            .and_then(|()| done(json!({"deleted": file}))),
         DeviceAction::WakeOnLan { mac } => {
             let sent = client.network().wake_on_lan(mac).await?;
             done(json!({"sent_to": sent.to_string()}))
@@ -254,7 +280,11 @@ async fn run_inner(
             client.power().power_cycle(cycle).await?;
             done(json!({"power_cycled": true, "off_duration_ms": off_for.as_millis()}))
         }
-        DeviceAction::ResetHid => client.hid().reset().await.and_then(|()| done(json!({"reset": true}))),
+        DeviceAction::ResetHid => client
+            .hid()
+            .reset()
+            .await
+            .and_then(|()| done(json!({"reset": true}))),
     }
 }
 

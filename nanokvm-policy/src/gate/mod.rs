@@ -309,7 +309,12 @@ impl<S: CounterStore> Gate<S> {
     /// [`Error::UnknownTool`], [`Error::InvalidArguments`] (nothing decided or sent);
     /// [`Error::Denied`] with the decision; [`Error::Audit`] when the audit log cannot
     /// be written (nothing runs); [`Error::Device`] when the device failed.
-    pub async fn call(&self, ctx: &CallContext, tool: &str, args: &Value) -> Result<ActionOutput, Error> {
+    pub async fn call(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+    ) -> Result<ActionOutput, Error> {
         let action = DeviceAction::parse(tool, args, self.inner.layout)?;
         self.run(ctx, &action).await
     }
@@ -319,14 +324,24 @@ impl<S: CounterStore> Gate<S> {
     /// # Errors
     ///
     /// As [`Gate::call`].
-    pub async fn run(&self, ctx: &CallContext, action: &DeviceAction) -> Result<ActionOutput, Error> {
+    pub async fn run(
+        &self,
+        ctx: &CallContext,
+        action: &DeviceAction,
+    ) -> Result<ActionOutput, Error> {
         let tool = action.tool();
         let args = action.args();
         let mut permit = self
             .admit(ctx, tool, &args, Some(action.info().risk))
             .await?;
         let started = Instant::now();
-        let result = exec::run(&self.inner.client, &self.inner.ws, self.inner.layout, action).await;
+        let result = exec::run(
+            &self.inner.client,
+            &self.inner.ws,
+            self.inner.layout,
+            action,
+        )
+        .await;
         let elapsed = started.elapsed();
         match result {
             Ok((json, image)) => {
@@ -341,7 +356,11 @@ impl<S: CounterStore> Gate<S> {
                 let did_nothing = exec::did_nothing(&e);
                 let typing = crate::keystrokes::typing(tool).is_some();
                 // A typing tool's error could quote what was typed: keep only its kind.
-                let shown = if typing { exec::error_kind(&e).to_owned() } else { e.to_string() };
+                let shown = if typing {
+                    exec::error_kind(&e).to_owned()
+                } else {
+                    e.to_string()
+                };
                 permit.finish_inner(Err((did_nothing, shown)), elapsed)?;
                 Err(Error::Device {
                     tool: tool.to_owned(),
@@ -441,7 +460,8 @@ impl<S: CounterStore> Gate<S> {
                         let denial = Denial {
                             verdict: Verdict::Deny,
                             rule: decision.rule.clone(),
-                            message: "the policy changed while approval was pending; call again".to_owned(),
+                            message: "the policy changed while approval was pending; call again"
+                                .to_owned(),
                             retry_after_s: None,
                             approval_binding: None,
                         };
@@ -454,7 +474,10 @@ impl<S: CounterStore> Gate<S> {
                     let denial = Denial {
                         verdict: Verdict::ApprovalRequired,
                         rule: decision.rule.clone(),
-                        message: format!("{}; approval was required and {reason}", decision.message),
+                        message: format!(
+                            "{}; approval was required and {reason}",
+                            decision.message
+                        ),
                         retry_after_s: None,
                         approval_binding: Some(bound),
                     };
@@ -630,7 +653,11 @@ impl<S: CounterStore> Permit<S> {
     }
 
     /// `Err((did_nothing, message))`: roll back only when the call certainly did nothing.
-    fn finish_inner(&mut self, outcome: Result<(), (bool, String)>, elapsed: Duration) -> Result<(), Error> {
+    fn finish_inner(
+        &mut self,
+        outcome: Result<(), (bool, String)>,
+        elapsed: Duration,
+    ) -> Result<(), Error> {
         self.finished.store(true, Ordering::SeqCst);
         let engine = &self.gate.inner.engine;
         let settled = match (&outcome, self.reservation.take()) {
@@ -639,7 +666,9 @@ impl<S: CounterStore> Permit<S> {
             (_, Some(r)) => engine.commit(r),
         };
         if self.gate.inner.audit.is_some() {
-            let mut event = self.gate.event(&self.ctx, &self.tool, &self.args, AuditKind::Outcome);
+            let mut event = self
+                .gate
+                .event(&self.ctx, &self.tool, &self.args, AuditKind::Outcome);
             event.verdict = self.verdict.as_str().to_owned();
             event.rule.clone_from(&self.rule);
             event.policy_hash = Some(self.policy_hash.clone());
@@ -663,7 +692,10 @@ impl<S: CounterStore> Drop for Permit<S> {
             return;
         }
         let elapsed = self.started.elapsed();
-        let outcome = Err((false, "abandoned: the call's outcome was never reported".to_owned()));
+        let outcome = Err((
+            false,
+            "abandoned: the call's outcome was never reported".to_owned(),
+        ));
         if let Err(error) = self.finish_inner(outcome, elapsed) {
             tracing::error!(tool = %self.tool, %error, "could not settle an abandoned call");
         }

@@ -185,8 +185,20 @@ fn verify_detects_every_kind_of_tampering() {
         l
     };
     let cases: [(&str, Vec<String>, u64, Option<u64>, &str); 7] = [
-        ("edited", edited, 3, Some(3), "`prev` is not the hash of record 2"),
-        ("removed", removed, 3, Some(4), "expected seq 3 after 2, found 4"),
+        (
+            "edited",
+            edited,
+            3,
+            Some(3),
+            "`prev` is not the hash of record 2",
+        ),
+        (
+            "removed",
+            removed,
+            3,
+            Some(4),
+            "expected seq 3 after 2, found 4",
+        ),
         (
             "first removed",
             removed_first,
@@ -194,8 +206,20 @@ fn verify_detects_every_kind_of_tampering() {
             Some(2),
             "starts at seq 2",
         ),
-        ("inserted", inserted, 4, Some(3), "expected seq 4 after 3, found 3"),
-        ("reordered", reordered, 2, Some(3), "expected seq 2 after 1, found 3"),
+        (
+            "inserted",
+            inserted,
+            4,
+            Some(3),
+            "expected seq 4 after 3, found 3",
+        ),
+        (
+            "reordered",
+            reordered,
+            2,
+            Some(3),
+            "expected seq 2 after 1, found 3",
+        ),
         ("cut", cut_in_the_middle, 3, None, "not a JSON record"),
         ("args edited", args_edited, 2, Some(2), "hash of record 1"),
     ];
@@ -215,10 +239,7 @@ fn verify_detects_every_kind_of_tampering() {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(
-        message.contains("tampered.jsonl at line 4"),
-        "{message}"
-    );
+    assert!(message.contains("tampered.jsonl at line 4"), "{message}");
 }
 
 #[test]
@@ -330,7 +351,10 @@ fn typed_text_and_secrets_never_reach_the_file_in_clear() {
         ("nanokvm_paste", json!({"content": typed})),
         ("nanokvm_send_key", json!({"key": typed, "ctrl": true})),
         ("nanokvm_login", json!({"user": "admin", "password": typed})),
-        ("gateway_tool", json!({"Token": typed, "secret": {"nested": typed}})),
+        (
+            "gateway_tool",
+            json!({"Token": typed, "secret": {"nested": typed}}),
+        ),
     ];
     for (i, (tool, args)) in cases.iter().enumerate() {
         let mut e = event(i as u64);
@@ -340,7 +364,8 @@ fn typed_text_and_secrets_never_reach_the_file_in_clear() {
     }
     let bytes = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(!bytes.contains("horse"), "{bytes}");
-    let redacted = json!({"redacted": true, "chars": typed.chars().count(), "hmac": key.digest(typed)});
+    let redacted =
+        json!({"redacted": true, "chars": typed.chars().count(), "hmac": key.digest(typed)});
     let records: Vec<Value> = bytes.lines().map(record).collect();
     assert_eq!(records[0]["args"], json!({"text": redacted}));
     assert_eq!(
@@ -357,7 +382,10 @@ fn typed_text_and_secrets_never_reach_the_file_in_clear() {
     assert_eq!(records[5]["args"]["Token"], redacted);
     assert_eq!(records[5]["args"]["secret"]["redacted"], json!(true));
     // The digest depends on the key.
-    assert_ne!(AuditKey::from_bytes([1; 32]).digest(typed), key.digest(typed));
+    assert_ne!(
+        AuditKey::from_bytes([1; 32]).digest(typed),
+        key.digest(typed)
+    );
     assert!(verify(&[path]).is_ok());
 }
 
@@ -376,7 +404,9 @@ fn key_files_are_created_once_private_and_reused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).ok();
+        let mode = fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok();
         assert_eq!(mode, Some(0o600));
     }
     let other = dir.path().join("other.key");

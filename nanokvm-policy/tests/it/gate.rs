@@ -57,13 +57,22 @@ fn hits(sim: &Simulator, path: &str) -> usize {
 fn every_catalogue_tool_parses_and_round_trips_its_canonical_arguments() {
     let samples = [
         ("nanokvm_send_text", json!({"text": "hi"})),
-        ("nanokvm_type_text", json!({"text": "hi", "layout": "de", "delay_ms": 5})),
+        (
+            "nanokvm_type_text",
+            json!({"text": "hi", "layout": "de", "delay_ms": 5}),
+        ),
         ("nanokvm_send_key", json!({"key": "c", "ctrl": true})),
         ("nanokvm_move", json!({"x": 0.5, "y": 1})),
         ("nanokvm_tap", json!({"x": 0, "y": 0.25})),
         ("nanokvm_move_relative", json!({"dx": -300, "dy": 20})),
-        ("nanokvm_click", json!({"button": "Right", "x": 0.1, "y": 0.2, "double": true})),
-        ("nanokvm_drag", json!({"from": {"x": 0.1, "y": 0.1}, "to": {"x": 0.9, "y": 0.9}})),
+        (
+            "nanokvm_click",
+            json!({"button": "Right", "x": 0.1, "y": 0.2, "double": true}),
+        ),
+        (
+            "nanokvm_drag",
+            json!({"from": {"x": 0.1, "y": 0.1}, "to": {"x": 0.9, "y": 0.9}}),
+        ),
         ("nanokvm_scroll", json!({"amount": -3})),
         ("nanokvm_mount_iso", json!({"file": "/data/a.iso"})),
         ("nanokvm_delete_iso", json!({"file": "/data/a.iso"})),
@@ -85,11 +94,22 @@ fn every_catalogue_tool_parses_and_round_trips_its_canonical_arguments() {
         assert_eq!(again, action, "{}", info.name);
         assert_eq!(again.args(), canonical, "{}", info.name);
     }
-    let mount = DeviceAction::parse("nanokvm_mount_iso", &json!({"file": "/data/a.iso"}), Layout::Us)
-        .expect("parses");
-    assert_eq!(mount.args(), json!({"file": "/data/a.iso", "as_cdrom": true}));
-    let wol = DeviceAction::parse("nanokvm_wake_on_lan", &json!({"mac": "aabb.ccdd.eeff"}), Layout::Us)
-        .expect("parses");
+    let mount = DeviceAction::parse(
+        "nanokvm_mount_iso",
+        &json!({"file": "/data/a.iso"}),
+        Layout::Us,
+    )
+    .expect("parses");
+    assert_eq!(
+        mount.args(),
+        json!({"file": "/data/a.iso", "as_cdrom": true})
+    );
+    let wol = DeviceAction::parse(
+        "nanokvm_wake_on_lan",
+        &json!({"mac": "aabb.ccdd.eeff"}),
+        Layout::Us,
+    )
+    .expect("parses");
     assert_eq!(wol.args(), json!({"mac": "AA:BB:CC:DD:EE:FF"}));
 }
 
@@ -101,23 +121,59 @@ fn bad_arguments_name_the_argument() {
         ("nanokvm_info", json!({"verbose": true}), "verbose"),
         ("nanokvm_send_text", json!({}), "text"),
         ("nanokvm_send_text", json!({"text": 5}), "text"),
-        ("nanokvm_send_text", json!({"text": "a", "language": "jp"}), "language"),
-        ("nanokvm_type_text", json!({"text": "a", "layout": "klingon"}), "layout"),
-        ("nanokvm_type_text", json!({"text": "a", "delay_ms": 5000}), "delay_ms"),
+        (
+            "nanokvm_send_text",
+            json!({"text": "a", "language": "jp"}),
+            "language",
+        ),
+        (
+            "nanokvm_type_text",
+            json!({"text": "a", "layout": "klingon"}),
+            "layout",
+        ),
+        (
+            "nanokvm_type_text",
+            json!({"text": "a", "delay_ms": 5000}),
+            "delay_ms",
+        ),
         ("nanokvm_send_key", json!({"key": "notakey"}), "key"),
-        ("nanokvm_send_key", json!({"key": "a", "ctrl": "yes"}), "ctrl"),
+        (
+            "nanokvm_send_key",
+            json!({"key": "a", "ctrl": "yes"}),
+            "ctrl",
+        ),
         ("nanokvm_move", json!({"x": 1.5, "y": 0}), "x"),
         ("nanokvm_move", json!({"x": 0.5}), "y"),
         ("nanokvm_click", json!({"x": 0.5}), "x"),
         ("nanokvm_click", json!({"button": "thumb"}), "button"),
-        ("nanokvm_drag", json!({"from": {"x": 0, "y": 0, "z": 1}, "to": {"x": 1, "y": 1}}), "from.z"),
+        (
+            "nanokvm_drag",
+            json!({"from": {"x": 0, "y": 0, "z": 1}, "to": {"x": 1, "y": 1}}),
+            "from.z",
+        ),
         ("nanokvm_scroll", json!({"amount": 0}), "amount"),
         ("nanokvm_scroll", json!({"amount": 2.5}), "amount"),
-        ("nanokvm_mount_iso", json!({"file": "/data/../etc/passwd"}), "file"),
-        ("nanokvm_mount_iso", json!({"file": "/data/a.iso", "as_cdrom": 1}), "as_cdrom"),
-        ("nanokvm_wake_on_lan", json!({"mac": "zz:bb:cc:dd:ee:ff"}), "mac"),
+        (
+            "nanokvm_mount_iso",
+            json!({"file": "/data/../etc/passwd"}),
+            "file",
+        ),
+        (
+            "nanokvm_mount_iso",
+            json!({"file": "/data/a.iso", "as_cdrom": 1}),
+            "as_cdrom",
+        ),
+        (
+            "nanokvm_wake_on_lan",
+            json!({"mac": "zz:bb:cc:dd:ee:ff"}),
+            "mac",
+        ),
         ("nanokvm_power", json!({"action": "off"}), "action"),
-        ("nanokvm_power_cycle", json!({"off_duration_ms": 10}), "off_duration_ms"),
+        (
+            "nanokvm_power_cycle",
+            json!({"off_duration_ms": 10}),
+            "off_duration_ms",
+        ),
     ];
     for (tool, args, argument) in cases {
         match DeviceAction::parse(tool, &args, Layout::Us) {
@@ -125,7 +181,11 @@ fn bad_arguments_name_the_argument() {
                 assert_eq!(t, tool);
                 assert_eq!(argument, "");
             }
-            Err(Error::InvalidArguments { tool: t, argument: a, message }) => {
+            Err(Error::InvalidArguments {
+                tool: t,
+                argument: a,
+                message,
+            }) => {
                 assert_eq!((t.as_str(), a.as_str()), (tool, argument), "{message}");
             }
             other => panic!("{tool} {args}: expected an argument error, got {other:?}"),
@@ -199,7 +259,11 @@ async fn limits_count_successes_and_give_back_device_refusals() {
         .build();
     // The device refuses a missing file: nothing happened, so nothing is counted.
     let err = gate
-        .call(&ctx(), "nanokvm_mount_iso", &json!({"file": "/data/missing.iso"}))
+        .call(
+            &ctx(),
+            "nanokvm_mount_iso",
+            &json!({"file": "/data/missing.iso"}),
+        )
         .await
         .expect_err("the device refuses");
     assert!(matches!(err, Error::Device { .. }), "{err}");
@@ -255,11 +319,19 @@ async fn a_command_split_over_calls_is_stopped_at_enter() {
             .expect_err("the commit is refused"),
     );
     assert_eq!(d.rule.as_deref(), Some("/keystrokes/deny/0"));
-    assert_eq!(sim.hid_reports().len(), reports, "no key reached the device");
+    assert_eq!(
+        sim.hid_reports().len(),
+        reports,
+        "no key reached the device"
+    );
     // Clearing the line with Ctrl-U makes Enter harmless again.
-    gate.call(&ctx(), "nanokvm_send_key", &json!({"key": "u", "ctrl": true}))
-        .await
-        .expect("ctrl-u");
+    gate.call(
+        &ctx(),
+        "nanokvm_send_key",
+        &json!({"key": "u", "ctrl": true}),
+    )
+    .await
+    .expect("ctrl-u");
     gate.call(&ctx(), "nanokvm_send_key", &json!({"key": "enter"}))
         .await
         .expect("an empty line commits");
@@ -317,7 +389,11 @@ async fn approvals_are_asked_bound_to_the_call_and_time_out() {
     let gate = Gate::builder(client(&sim), MemoryStore::new())
         .policy(approval_policy())
         .build();
-    let d = denial(gate.call(&ctx(), "nanokvm_power", &long).await.expect_err("no approver"));
+    let d = denial(
+        gate.call(&ctx(), "nanokvm_power", &long)
+            .await
+            .expect_err("no approver"),
+    );
     assert_eq!(d.verdict, Verdict::ApprovalRequired);
     assert_eq!(d.rule.as_deref(), Some("/tools/nanokvm_power/approve_if/0"));
     assert!(d.message.contains("no approver"), "{}", d.message);
@@ -326,14 +402,20 @@ async fn approvals_are_asked_bound_to_the_call_and_time_out() {
     // An operator grants that exact call: it runs once.
     let bound = d.approval_binding.expect("a binding to grant");
     gate.grant_approval(&bound);
-    gate.call(&ctx(), "nanokvm_power", &long).await.expect("granted");
+    gate.call(&ctx(), "nanokvm_power", &long)
+        .await
+        .expect("granted");
     let off = tokio::time::timeout(
         Duration::from_secs(5),
         sim.wait_for(|m| m.power() == PowerState::Off),
     )
     .await;
     assert!(off.is_ok(), "{:?}", sim.power());
-    let again = denial(gate.call(&ctx(), "nanokvm_power", &long).await.expect_err("used once"));
+    let again = denial(
+        gate.call(&ctx(), "nanokvm_power", &long)
+            .await
+            .expect_err("used once"),
+    );
     assert_eq!(again.verdict, Verdict::ApprovalRequired);
     // A grant for other arguments does not fit.
     gate.grant_approval(&nanokvm_policy::gate::binding(
@@ -342,7 +424,11 @@ async fn approvals_are_asked_bound_to_the_call_and_time_out() {
         "nanokvm",
         &approval_policy().hash_hex(),
     ));
-    denial(gate.call(&ctx(), "nanokvm_power", &long).await.expect_err("bound to arguments"));
+    denial(
+        gate.call(&ctx(), "nanokvm_power", &long)
+            .await
+            .expect_err("bound to arguments"),
+    );
 
     // An approver says yes: the call runs, and the approver saw the exact call.
     let yes = Fixed::new(Some(ApprovalAnswer::Approve));
@@ -350,9 +436,16 @@ async fn approvals_are_asked_bound_to_the_call_and_time_out() {
         .policy(approval_policy())
         .approver(yes.clone(), Duration::from_secs(5))
         .build();
-    gate.call(&ctx(), "nanokvm_power", &long).await.expect("approved");
+    gate.call(&ctx(), "nanokvm_power", &long)
+        .await
+        .expect("approved");
     assert_eq!(yes.asked.load(Ordering::SeqCst), 1);
-    let seen = yes.last.lock().expect("not poisoned").clone().expect("asked");
+    let seen = yes
+        .last
+        .lock()
+        .expect("not poisoned")
+        .clone()
+        .expect("asked");
     assert_eq!(seen.args, long);
     assert_eq!(seen.principal, "agent-1");
     assert_eq!(seen.policy_hash, approval_policy().hash_hex());
@@ -370,7 +463,11 @@ async fn approvals_are_asked_bound_to_the_call_and_time_out() {
         .policy(approval_policy())
         .approver(no, Duration::from_secs(5))
         .build();
-    let d = denial(gate.call(&ctx(), "nanokvm_power", &long).await.expect_err("refused"));
+    let d = denial(
+        gate.call(&ctx(), "nanokvm_power", &long)
+            .await
+            .expect_err("refused"),
+    );
     assert!(d.message.contains("not now"), "{}", d.message);
 
     // An approver that never answers: the timeout denies.
@@ -379,7 +476,11 @@ async fn approvals_are_asked_bound_to_the_call_and_time_out() {
         .policy(approval_policy())
         .approver(silent, Duration::from_millis(50))
         .build();
-    let d = denial(gate.call(&ctx(), "nanokvm_power", &long).await.expect_err("timed out"));
+    let d = denial(
+        gate.call(&ctx(), "nanokvm_power", &long)
+            .await
+            .expect_err("timed out"),
+    );
     assert!(d.message.contains("no answer"), "{}", d.message);
     sim.shutdown().await.expect("clean shutdown");
 }
@@ -398,17 +499,39 @@ async fn gateway_permits_commit_roll_back_or_count_when_abandoned() {
         .clock(|| at("2026-03-03T10:00:00Z"))
         .build();
     let args = json!({"q": "anything"});
-    let permit = gate.check(&ctx(), "upstream_search", &args, None).await.expect("allowed");
-    permit.finish(Err("upstream failed".to_owned())).expect("rolled back");
-    let permit = gate.check(&ctx(), "upstream_search", &args, None).await.expect("allowed");
+    let permit = gate
+        .check(&ctx(), "upstream_search", &args, None)
+        .await
+        .expect("allowed");
+    permit
+        .finish(Err("upstream failed".to_owned()))
+        .expect("rolled back");
+    let permit = gate
+        .check(&ctx(), "upstream_search", &args, None)
+        .await
+        .expect("allowed");
     permit.finish(Ok(())).expect("committed");
-    let permit = gate.check(&ctx(), "upstream_search", &args, None).await.expect("allowed");
+    let permit = gate
+        .check(&ctx(), "upstream_search", &args, None)
+        .await
+        .expect("allowed");
     drop(permit); // outcome unknown: it stays counted
-    let d = denial(gate.check(&ctx(), "upstream_search", &args, None).await.expect_err("full"));
+    let d = denial(
+        gate.check(&ctx(), "upstream_search", &args, None)
+            .await
+            .expect_err("full"),
+    );
     assert_eq!(d.rule.as_deref(), Some("/tools/upstream_search/limits/0"));
-    let d = denial(gate.check(&ctx(), "other_tool", &args, None).await.expect_err("default deny"));
+    let d = denial(
+        gate.check(&ctx(), "other_tool", &args, None)
+            .await
+            .expect_err("default deny"),
+    );
     assert_eq!(d.rule.as_deref(), Some("(default deny)"));
-    assert!(sim.requests().is_empty(), "gateway checks never touch the device");
+    assert!(
+        sim.requests().is_empty(),
+        "gateway checks never touch the device"
+    );
     sim.shutdown().await.expect("clean shutdown");
 }
 
@@ -423,12 +546,143 @@ async fn the_tool_list_leaves_out_hidden_tools_and_no_policy_denies() {
     let names: Vec<&str> = gate.visible_tools().iter().map(|t| t.name).collect();
     assert_eq!(names.len(), TOOLS.len() - 2);
     assert!(!names.contains(&"nanokvm_power") && names.contains(&"nanokvm_info"));
-    let d = denial(gate.call(&ctx(), "nanokvm_reset_hid", &json!({})).await.expect_err("hidden"));
+    let d = denial(
+        gate.call(&ctx(), "nanokvm_reset_hid", &json!({}))
+            .await
+            .expect_err("hidden"),
+    );
     assert_eq!(d.rule.as_deref(), Some("(hidden)"));
 
     let bare = Gate::builder(client(&sim), MemoryStore::new()).build();
     assert!(bare.visible_tools().is_empty());
-    let d = denial(bare.call(&ctx(), "nanokvm_info", &json!({})).await.expect_err("no policy"));
+    let d = denial(
+        bare.call(&ctx(), "nanokvm_info", &json!({}))
+            .await
+            .expect_err("no policy"),
+    );
     assert_eq!(d.rule.as_deref(), Some("(no policy)"));
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+fn records(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("the log exists")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record"))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_decision_and_outcome_is_audited_without_typed_text() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("audit.jsonl");
+    let log = nanokvm_policy::AuditLog::open(&path, nanokvm_policy::AuditKey::from_bytes([7; 32]))
+        .expect("the log opens");
+    let gate = Gate::builder(client(&sim), MemoryStore::new())
+        .policy(policy(json!({
+            "version": "1",
+            "default": "deny",
+            "tools": {"nanokvm_send_text": {}, "nanokvm_mount_iso": {}}
+        })))
+        .audit(log)
+        .build();
+    gate.call(
+        &ctx(),
+        "nanokvm_send_text",
+        &json!({"text": "hunter2 secret"}),
+    )
+    .await
+    .expect("allowed");
+    gate.call(&ctx(), "nanokvm_power", &json!({"action": "power"}))
+        .await
+        .expect_err("denied");
+    gate.call(
+        &ctx(),
+        "nanokvm_mount_iso",
+        &json!({"file": "/data/missing.iso"}),
+    )
+    .await
+    .expect_err("the device refuses");
+
+    let bytes = std::fs::read_to_string(&path).expect("readable");
+    assert!(
+        !bytes.contains("hunter2"),
+        "typed text is stored only as a digest"
+    );
+    let recs = records(&path);
+    let summary: Vec<(String, String, String, String)> = recs
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (s("kind"), s("tool"), s("verdict"), s("outcome"))
+        })
+        .collect();
+    let row = |k: &str, t: &str, v: &str, o: &str| {
+        (k.to_owned(), t.to_owned(), v.to_owned(), o.to_owned())
+    };
+    assert_eq!(
+        summary,
+        [
+            row("decision", "nanokvm_send_text", "allow", ""),
+            row("outcome", "nanokvm_send_text", "allow", "ok"),
+            row("decision", "nanokvm_power", "deny", "denied"),
+            row("decision", "nanokvm_mount_iso", "allow", ""),
+            row("outcome", "nanokvm_mount_iso", "allow", "error"),
+        ]
+    );
+    assert_eq!(recs[0]["args"]["text"]["chars"], 14);
+    assert_eq!(recs[2]["rule"], "(default deny)");
+    assert_eq!(recs[0]["principal"], "agent-1");
+    assert_eq!(recs[0]["device"], "nanokvm");
+    assert!(recs[4]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    let report = nanokvm_policy::verify_dir_chain(&path).expect("an intact chain");
+    assert_eq!(report.records, 5);
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn an_edited_policy_file_applies_and_a_broken_edit_keeps_the_last_good_one() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("policy.json");
+    let allow = json!({"version": "1", "default": "deny", "tools": {"nanokvm_info": {}}});
+    std::fs::write(&path, allow.to_string()).expect("write the policy");
+    let file = nanokvm_policy::PolicyFile::open(&path).expect("a valid policy file");
+    let gate = Gate::builder(client(&sim), MemoryStore::new())
+        .policy_file(file, Duration::ZERO)
+        .build();
+    gate.call(&ctx(), "nanokvm_info", &json!({}))
+        .await
+        .expect("allowed");
+
+    let deny = json!({"version": "1", "default": "deny", "tools": {"nanokvm_info": {"action": "deny", "reason": "maintenance"}}});
+    std::fs::write(&path, deny.to_string()).expect("edit the policy");
+    let d = denial(
+        gate.call(&ctx(), "nanokvm_info", &json!({}))
+            .await
+            .expect_err("the edit applies"),
+    );
+    assert_eq!(d.message, "maintenance");
+    assert_eq!(gate.reload_error(), None);
+
+    std::fs::write(&path, r#"{"version": "1", "default": "maybe"}"#).expect("break the policy");
+    let d = denial(
+        gate.call(&ctx(), "nanokvm_info", &json!({}))
+            .await
+            .expect_err("still denied"),
+    );
+    assert_eq!(
+        d.message, "maintenance",
+        "the last good policy stays in force"
+    );
+    let why = gate.reload_error().expect("the broken edit is reported");
+    assert!(why.contains("/default"), "{why}");
+
+    std::fs::write(&path, allow.to_string()).expect("fix the policy");
+    gate.call(&ctx(), "nanokvm_info", &json!({}))
+        .await
+        .expect("allowed again");
+    assert_eq!(gate.reload_error(), None);
     sim.shutdown().await.expect("clean shutdown");
 }

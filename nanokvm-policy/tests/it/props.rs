@@ -141,3 +141,43 @@ proptest! {
         }
     }
 }
+
+fn arb_tool_args() -> impl Strategy<Value = Value> {
+    let field = prop::sample::select(vec![
+        "text", "language", "layout", "delay_ms", "key", "ctrl", "shift", "x", "y", "dx", "dy",
+        "button", "double", "from", "to", "amount", "file", "as_cdrom", "mac", "action",
+        "off_duration_ms",
+    ]);
+    let value = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        (-2.0f64..2.0).prop_map(|n| json!(n)),
+        "\\PC{0,12}".prop_map(Value::String),
+        ((-1.0f64..2.0), (-1.0f64..2.0)).prop_map(|(x, y)| json!({"x": x, "y": y})),
+        Just(json!("power_long")),
+        Just(json!("/data/a.iso")),
+        Just(json!("ctrl+alt+delete")),
+    ];
+    prop::collection::vec((field, value), 0..5).prop_map(|pairs| {
+        Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Parsing any arguments for any tool never panics, and what parses has canonical
+    /// arguments that parse to the same action.
+    #[test]
+    fn arbitrary_tool_arguments_never_panic(
+        tool in prop::sample::select(nanokvm_policy::gate::TOOLS.iter().map(|t| t.name).collect::<Vec<_>>()),
+        args in arb_tool_args(),
+    ) {
+        use nanokvm_policy::gate::DeviceAction;
+        if let Ok(action) = DeviceAction::parse(tool, &args, nanokvm_policy::Layout::De) {
+            let again = DeviceAction::parse(tool, &action.args(), nanokvm_policy::Layout::De);
+            prop_assert_eq!(again.ok(), Some(action));
+        }
+    }
+}

@@ -14,7 +14,11 @@ const ALLOW_T: &str = r#"{"version": "1", "default": "deny", "tools": {"t": {"li
     {"counter": "c", "window": "hour", "max": 1}]}}}"#;
 
 fn write(path: &Path, text: &str) {
-    assert!(fs::write(path, text).is_ok(), "cannot write {}", path.display());
+    assert!(
+        fs::write(path, text).is_ok(),
+        "cannot write {}",
+        path.display()
+    );
 }
 
 fn open(path: &Path) -> PolicyFile {
@@ -64,10 +68,20 @@ fn a_valid_edit_is_picked_up_once() {
 
     // The same policy again: the counter was kept across the reloads.
     write(&path, DENY_ALL);
-    assert!(matches!(file.check_and_apply(&engine), Reload::Reloaded { .. }));
+    assert!(matches!(
+        file.check_and_apply(&engine),
+        Reload::Reloaded { .. }
+    ));
     write(&path, ALLOW_T);
-    assert!(matches!(file.check_and_apply(&engine), Reload::Reloaded { .. }));
-    assert_eq!(verdict(&engine, "t"), Verdict::Deny, "1 an hour, already used");
+    assert!(matches!(
+        file.check_and_apply(&engine),
+        Reload::Reloaded { .. }
+    ));
+    assert_eq!(
+        verdict(&engine, "t"),
+        Verdict::Deny,
+        "1 an hour, already used"
+    );
 }
 
 #[test]
@@ -142,13 +156,19 @@ fn opening_needs_a_readable_valid_file() {
     let yml = dir.path().join("policy.YML");
     write(&yml, "version: '1'\ndefault: sometimes\n");
     assert_eq!(
-        PolicyFile::open(&yml).err().as_ref().and_then(Error::pointer),
+        PolicyFile::open(&yml)
+            .err()
+            .as_ref()
+            .and_then(Error::pointer),
         Some("/default")
     );
     let json = dir.path().join("policy.txt");
     write(&json, "version: '1'\ndefault: deny\n");
     assert!(
-        matches!(PolicyFile::open(&json), Err(Error::Syntax { format: "JSON", .. })),
+        matches!(
+            PolicyFile::open(&json),
+            Err(Error::Syntax { format: "JSON", .. })
+        ),
         "anything but .yaml/.yml is JSON"
     );
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Barrier;
 
 use nanokvm_policy::{
-    Call, CounterKey, CounterRequest, CounterStore, Decision, Engine, Error, MemoryStore,
-    Refusal, ReservationId, Reserve, Scope, SqliteStore, Timestamp, Verdict, Window,
+    Call, CounterKey, CounterRequest, CounterStore, Decision, Engine, Error, MemoryStore, Refusal,
+    ReservationId, Reserve, Scope, SqliteStore, Timestamp, Verdict, Window,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -192,7 +192,11 @@ fn retry_after_matches_in_both_stores() {
         ];
         for (now, verdict, retry) in cases {
             let d = run(&e, "t", &args, at(now));
-            assert_eq!((d.verdict, d.retry_after_s), (verdict, retry), "{name} {now}");
+            assert_eq!(
+                (d.verdict, d.retry_after_s),
+                (verdict, retry),
+                "{name} {now}"
+            );
         }
     });
 }
@@ -212,7 +216,11 @@ fn rate_limit_shorthand_and_weights_match_in_both_stores() {
             ("2026-03-03T10:01:00Z", Verdict::Allow),
         ];
         for (now, verdict) in cases {
-            assert_eq!(run(&e, "t", &args, at(now)).verdict, verdict, "{name} {now}");
+            assert_eq!(
+                run(&e, "t", &args, at(now)).verdict,
+                verdict,
+                "{name} {now}"
+            );
         }
 
         let e = engine(
@@ -231,7 +239,11 @@ fn rate_limit_shorthand_and_weights_match_in_both_stores() {
         ];
         for (args, verdict, retry) in cases {
             let d = run(&e, "nanokvm_send_text", &args, now);
-            assert_eq!((d.verdict, d.retry_after_s), (verdict, retry), "{name} {args}");
+            assert_eq!(
+                (d.verdict, d.retry_after_s),
+                (verdict, retry),
+                "{name} {args}"
+            );
         }
     });
 }
@@ -342,7 +354,11 @@ fn reservations_are_all_or_nothing_and_count_in_flight_in_both_stores() {
         settle(&e, b1, true);
         settle(&e, b3, true);
         let again = e.decide(&call("a"), now);
-        assert_eq!(again.verdict, Verdict::Allow, "{name}: the rollback freed a and all");
+        assert_eq!(
+            again.verdict,
+            Verdict::Allow,
+            "{name}: the rollback freed a and all"
+        );
         settle(&e, again, true);
         let over = e.decide(&call("b"), now);
         assert_eq!(
@@ -467,9 +483,10 @@ fn counters_survive_reopening_the_store_and_reloading_the_policy() {
         {"counter": "c", "window": "hour", "max": 2}]}}}"#;
     let args = json!({});
     let e = engine(AnyStore::Sqlite(open(&path)), doc);
-    let first = e.decide(&Call::new("t", &args), at("2026-03-03T10:00:00Z"));
+    let call = Call::new("t", &args).principal("p");
+    let first = e.decide(&call, at("2026-03-03T10:00:00Z"));
     settle(&e, first, true);
-    let failed = e.decide(&Call::new("t", &args), at("2026-03-03T10:05:00Z"));
+    let failed = e.decide(&call, at("2026-03-03T10:05:00Z"));
     settle(&e, failed, false);
     drop(e);
 
@@ -562,7 +579,11 @@ fn two_handles_on_one_file_share_counters_and_reservations() {
     let k = key("c", Window::Fixed(3600));
     let now = Timestamp::from_unix_secs(1_772_532_000);
     let id = reserved(one.reserve(&[request(&k, 2, 1)], now));
-    assert_eq!(two.usage(&k, now).ok(), Some(1), "in flight in the other handle");
+    assert_eq!(
+        two.usage(&k, now).ok(),
+        Some(1),
+        "in flight in the other handle"
+    );
     let other = reserved(two.reserve(&[request(&k, 2, 1)], now));
     assert_ne!(id, other);
     assert!(matches!(

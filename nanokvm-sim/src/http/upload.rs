@@ -211,16 +211,17 @@ async fn upload_legacy(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) ->
     let mut writer: Option<LegacyWriter> = None;
     // Where 2.3.1 calls a method on its writer before creating one, Go panics and gin
     // answers 500; the sentinel is never removed.
-    let give_up = |shared: &Shared, msg: &str, writer: &Option<LegacyWriter>, out: Option<&Path>| {
-        if writer.is_none() {
-            return internal_error();
-        }
-        if let Some(out) = out {
-            let _ = std::fs::remove_file(out);
-        }
-        shared.remove_sentinel();
-        fail(-1, msg)
-    };
+    let give_up =
+        |shared: &Shared, msg: &str, writer: &Option<LegacyWriter>, out: Option<&Path>| {
+            if writer.is_none() {
+                return internal_error();
+            }
+            if let Some(out) = out {
+                let _ = std::fs::remove_file(out);
+            }
+            shared.remove_sentinel();
+            fail(-1, msg)
+        };
     loop {
         let head = match reader.next_part().await {
             Ok(Some(head)) => head,
@@ -280,12 +281,7 @@ async fn upload_legacy(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) ->
             return give_up(shared, "write failed", &writer, Some(&out));
         }
         if !is_iso9660(&out).await {
-            return give_up(
-                shared,
-                "file is not a valid ISO image",
-                &writer,
-                Some(&out),
-            );
+            return give_up(shared, "file is not a valid ISO image", &writer, Some(&out));
         }
     }
     if writer.is_none() {
@@ -306,7 +302,10 @@ mod tests {
         assert_eq!(validate_iso_filename(""), Err("no filename"));
         assert_eq!(validate_iso_filename("a/b.iso"), Err("invalid filename"));
         assert_eq!(validate_iso_filename("a..iso"), Err("invalid filename"));
-        assert_eq!(validate_iso_filename("x.img"), Err("only .iso files allowed"));
+        assert_eq!(
+            validate_iso_filename("x.img"),
+            Err("only .iso files allowed")
+        );
         assert_eq!(validate_iso_filename("a b.iso"), Err("invalid filename"));
         assert_eq!(validate_iso_filename("a\0.iso"), Err("invalid filename"));
     }

@@ -10,7 +10,9 @@ use crate::support::{login, request, start};
 
 /// A payload that is not all one byte, so truncation or reordering would show.
 pub fn payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| u8::try_from(i * 7 % 251).unwrap()).collect()
+    (0..len)
+        .map(|i| u8::try_from(i * 7 % 251).unwrap())
+        .collect()
 }
 
 fn hex_sha256(data: &[u8]) -> String {
@@ -55,11 +57,15 @@ async fn status(sim: &Simulator, token: &str) -> String {
 }
 
 fn in_progress(url: &str) -> String {
-    format!(r#"{{"code":0,"msg":"success","data":{{"status":"in_progress","file":"{url}","percentage":""}}}}"#)
+    format!(
+        r#"{{"code":0,"msg":"success","data":{{"status":"in_progress","file":"{url}","percentage":""}}}}"#
+    )
 }
 
 fn status_body(status: &str) -> String {
-    format!(r#"{{"code":0,"msg":"success","data":{{"status":"{status}","file":"","percentage":""}}}}"#)
+    format!(
+        r#"{{"code":0,"msg":"success","data":{{"status":"{status}","file":"","percentage":""}}}}"#
+    )
 }
 
 #[tokio::test]
@@ -134,10 +140,15 @@ async fn progress_is_reported_and_a_running_download_can_be_cancelled() {
     );
     // Half the payload arrived: the ticker reports 50.00%.
     let state = sim.wait_for_download(|d| d.percentage == "50.00%").await;
-    assert_eq!((state.status.as_str(), state.file.as_str()), ("in_progress", url.as_str()));
+    assert_eq!(
+        (state.status.as_str(), state.file.as_str()),
+        ("in_progress", url.as_str())
+    );
     assert_eq!(
         status(&sim, &t).await,
-        format!(r#"{{"code":0,"msg":"success","data":{{"status":"in_progress","file":"{url}","percentage":"50.00%"}}}}"#)
+        format!(
+            r#"{{"code":0,"msg":"success","data":{{"status":"in_progress","file":"{url}","percentage":"50.00%"}}}}"#
+        )
     );
     // One transfer at a time.
     let other = origin.url("/files/other.iso");
@@ -239,7 +250,10 @@ async fn legacy_downloads_check_the_url_first_and_report_from_the_sentinel() {
     );
     origin.release();
     sim.wait_for_download(|d| d.status == "idle").await;
-    assert_eq!(std::fs::read(sim.data_dir().join("legacy.iso")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(sim.data_dir().join("legacy.iso")).unwrap(),
+        data
+    );
     assert_eq!(status(&sim, &t).await, status_body("idle"));
 
     // A failing HEAD answers with its status code as the envelope code.
@@ -271,7 +285,9 @@ async fn legacy_downloads_check_the_url_first_and_report_from_the_sentinel() {
     )
     .await;
     assert_eq!((r.status, r.body.as_str()), (500, ""));
-    let stuck = format!(r#"{{"code":0,"msg":"success","data":{{"status":"in_progress","file":"{url}","percentage":""}}}}"#);
+    let stuck = format!(
+        r#"{{"code":0,"msg":"success","data":{{"status":"in_progress","file":"{url}","percentage":""}}}}"#
+    );
     assert_eq!(status(&sim, &t).await, stuck);
     let again = origin.url("/files/again.iso");
     assert_eq!(

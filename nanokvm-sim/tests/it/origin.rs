@@ -96,27 +96,37 @@ async fn serve(
         format!("HTTP/1.1 {status}\r\n{extra}Content-Length: {len}\r\nConnection: close\r\n\r\n")
     };
     if path.starts_with("/files/") {
-        let _ = tcp.write_all(fixed("200 OK", "", payload.len()).as_bytes()).await;
+        let _ = tcp
+            .write_all(fixed("200 OK", "", payload.len()).as_bytes())
+            .await;
         if !head_only {
             let _ = tcp.write_all(&payload).await;
         }
     } else if path.starts_with("/redirect/") {
         let location = format!("Location: /files/{name}\r\n");
-        let _ = tcp.write_all(fixed("302 Found", &location, 0).as_bytes()).await;
+        let _ = tcp
+            .write_all(fixed("302 Found", &location, 0).as_bytes())
+            .await;
     } else if path.starts_with("/chunked/") {
         let _ = tcp
-            .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            )
             .await;
         if !head_only {
             for piece in payload.chunks(1000) {
-                let _ = tcp.write_all(format!("{:x};ext=1\r\n", piece.len()).as_bytes()).await;
+                let _ = tcp
+                    .write_all(format!("{:x};ext=1\r\n", piece.len()).as_bytes())
+                    .await;
                 let _ = tcp.write_all(piece).await;
                 let _ = tcp.write_all(b"\r\n").await;
             }
             let _ = tcp.write_all(b"0\r\nX-Trailer: y\r\n\r\n").await;
         }
     } else if path.starts_with("/slow/") {
-        let _ = tcp.write_all(fixed("200 OK", "", payload.len()).as_bytes()).await;
+        let _ = tcp
+            .write_all(fixed("200 OK", "", payload.len()).as_bytes())
+            .await;
         if !head_only {
             let half = payload.len() / 2;
             let _ = tcp.write_all(&payload[..half]).await;
@@ -125,7 +135,9 @@ async fn serve(
             let _ = tcp.write_all(&payload[half..]).await;
         }
     } else {
-        let _ = tcp.write_all(fixed("404 Not Found", "", 9).as_bytes()).await;
+        let _ = tcp
+            .write_all(fixed("404 Not Found", "", 9).as_bytes())
+            .await;
         if !head_only {
             let _ = tcp.write_all(b"not found").await;
         }
