@@ -496,6 +496,11 @@ impl Client {
                 endpoint: endpoint.to_owned(),
                 after,
             }
+        } else if let Some(reason) = crate::tls::handshake_failure(&error) {
+            Error::Tls {
+                endpoint: endpoint.to_owned(),
+                reason,
+            }
         } else {
             Error::Connection {
                 endpoint: endpoint.to_owned(),
