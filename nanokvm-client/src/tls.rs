@@ -243,21 +243,21 @@ impl std::error::Error for PinMismatch {}
 /// Why a TLS handshake failed, when `error` or one of its sources is a rustls error.
 ///
 /// I/O errors are looked into explicitly: `io::Error::source` skips the error it wraps,
-/// and rustls failures travel wrapped in one through hyper and tokio-rustls.
+/// and rustls failures travel wrapped in one or two of them through hyper and
+/// tokio-rustls.
 pub(crate) fn handshake_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Some(describe(tls));
         }
-        if let Some(tls) = e
+        current = match e
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(describe(tls));
-        }
-        current = e.source();
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
     }
     None
 }

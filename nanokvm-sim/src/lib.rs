@@ -50,6 +50,7 @@ mod crypto;
 mod error;
 mod faults;
 mod fetch;
+mod hdmi;
 mod http;
 mod json;
 mod machine;

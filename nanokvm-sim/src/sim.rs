@@ -325,16 +325,20 @@ impl Simulator {
         self.shared.machine.borrow().screen_text()
     }
 
-    /// A JPEG of the target's screen as it is now, at the quality the screen settings
-    /// imply: the console text in the bitmap font, the cursor and the mouse pointer; a
+    /// A JPEG of the target's screen as it is now, at the quality and size the screen
+    /// settings imply: the console text in the bitmap font, the cursor and the mouse pointer; a
     /// black picture while the machine is off. The picture is rendered and encoded only
     /// if the screen changed since the last frame (streamed or not), so this is cheap to
     /// call repeatedly; after a change it takes as long as one encode (milliseconds at
     /// small resolutions, tens of milliseconds at 1080p).
     #[must_use]
     pub fn screenshot(&self) -> Screenshot {
-        let quality = jpeg_quality(lock(&self.shared.settings).quality);
-        self.shared.screen.frame(&self.shared.machine, quality)
+        let (quality, resolution) = {
+            let s = lock(&self.shared.settings);
+            (jpeg_quality(s.quality), s.resolution)
+        };
+        let size = self.shared.screen.output_size(resolution);
+        self.shared.screen.frame(&self.shared.machine, quality, size)
     }
 
     /// The MJPEG streamer's counters: clients, ticks, frames published, encodes.
@@ -376,6 +380,20 @@ impl Simulator {
     #[must_use]
     pub fn hdmi_signal(&self) -> bool {
         self.shared.hdmi_signal()
+    }
+
+    /// Whether the HDMI capture is switched on: HDMI enabled and not switched off by
+    /// the idle timer (`POST /api/vm/hdmi/timeout`) for want of viewers.
+    #[must_use]
+    pub fn capture_running(&self) -> bool {
+        self.shared.capture_running()
+    }
+
+    /// Waits until [`Simulator::capture_running`] is `running`.
+    pub async fn wait_for_capture(&self, running: bool) {
+        let mut rx = self.shared.hdmi.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = rx.wait_for(|d| d.running() == running).await;
     }
 
     /// The mounted image as the API names it (`/data/...`), if any.

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::config::{Config, Role};
 use crate::crypto;
 use crate::faults::Faults;
+use crate::hdmi::{Demand, Statuses};
 use crate::machine::{self, MachineState, PowerState};
 use crate::record::{HidReport, Records};
 use crate::screen::Screen;
@@ -98,8 +99,6 @@ pub(crate) struct Settings {
     pub mdns: bool,
     pub virtual_network: bool,
     pub virtual_disk: bool,
-    /// Whether an MJPEG capture has run, so `capture-status` has something to report.
-    pub capture_seen: bool,
 }
 
 /// The mass-storage LUN.
@@ -136,6 +135,12 @@ pub(crate) struct Shared {
     pub screen: Screen,
     /// The MJPEG streamer.
     pub video: Video,
+    /// What keeps the HDMI capture running.
+    pub hdmi: watch::Sender<Demand>,
+    /// The pending idle switch-off of the capture, if any.
+    pub idle_timer: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The capture status per mode, pushed over `/api/ws`.
+    pub capture: Statuses,
 }
 
 impl Shared {
@@ -181,7 +186,6 @@ impl Shared {
             mdns: true,
             virtual_network: false,
             virtual_disk: true,
-            capture_seen: false,
         };
         Self {
             config,
@@ -206,6 +210,9 @@ impl Shared {
             hid_lane: tokio::sync::Mutex::new(()),
             screen,
             video: Video::new(),
+            hdmi: watch::Sender::new(Demand::default()),
+            idle_timer: Mutex::new(None),
+            capture: Statuses::new(),
         }
     }
 

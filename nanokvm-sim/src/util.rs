@@ -45,12 +45,6 @@ pub(crate) fn rfc3339_nano(t: SystemTime) -> String {
     format(t, true)
 }
 
-/// Go's `time.RFC3339` in UTC.
-#[must_use]
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    format(t, false)
-}
-
 /// Go's `http.TimeFormat` (RFC 1123 in GMT), e.g. `Sat, 01 Aug 2026 10:00:00 GMT`.
 #[must_use]
 pub(crate) fn rfc1123(t: SystemTime) -> String {
@@ -101,7 +95,6 @@ mod tests {
     fn timestamps_match_go_formats() {
         let t = UNIX_EPOCH + Duration::new(1_785_578_400, 123_000_000);
         assert_eq!(rfc3339_nano(t), "2026-08-01T10:00:00.123Z");
-        assert_eq!(rfc3339(t), "2026-08-01T10:00:00Z");
         assert_eq!(rfc3339_nano(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(rfc1123(t), "Sat, 01 Aug 2026 10:00:00 GMT");
         assert_eq!(rfc1123(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");

@@ -99,6 +99,7 @@ impl Viewer {
             cut: video.cut.subscribe(),
         };
         video.stats.send_modify(|s| s.clients += 1);
+        shared.capture_viewers(1);
         if !*running {
             *running = true;
             tokio::spawn(run(Arc::clone(shared)));
@@ -125,6 +126,7 @@ impl Drop for Viewer {
             .video
             .stats
             .send_modify(|s| s.clients = s.clients.saturating_sub(1));
+        self.shared.capture_viewers(-1);
     }
 }
 
@@ -132,13 +134,19 @@ impl Drop for Viewer {
 async fn run(shared: Arc<Shared>) {
     let video = &shared.video;
     // What the last published frame showed, for frame detection.
-    let mut last: Option<(u64, u8)> = None;
+    let mut last: Option<(u64, u8, u32, u32)> = None;
     let mut next = tokio::time::Instant::now();
     loop {
-        let (fps, quality, detect) = {
+        let (fps, quality, detect, resolution) = {
             let s = lock(&shared.settings);
-            (s.fps.max(1), jpeg_quality(s.quality), s.frame_detect)
+            (
+                s.fps.max(1),
+                jpeg_quality(s.quality),
+                s.frame_detect,
+                s.resolution,
+            )
         };
+        let size = shared.screen.output_size(resolution);
         let period = shared
             .time
             .scale(Duration::from_secs(1) / fps)
@@ -154,14 +162,19 @@ async fn run(shared: Arc<Shared>) {
                 return;
             }
         }
-        let shot = if shared.hdmi_signal() {
-            capture(&shared, quality).await
+        let shot = if shared.capture_ready() {
+            capture(&shared, quality, size).await
         } else {
             None
         };
         let publish = match &shot {
             Some(shot) => {
-                let key = (shot.screen_version(), shot.quality());
+                let key = (
+                    shot.screen_version(),
+                    shot.quality(),
+                    shot.width(),
+                    shot.height(),
+                );
                 let changed = last != Some(key);
                 last = Some(key);
                 changed || !detect
@@ -172,6 +185,13 @@ async fn run(shared: Arc<Shared>) {
                 false
             }
         };
+        // The capture library's result: a picture, an unchanged one, or none.
+        let result = match (&shot, publish) {
+            (None, _) => -1,
+            (Some(_), true) => 0,
+            (Some(_), false) => 5,
+        };
+        shared.capture.report("mjpeg", result);
         if let (true, Some(shot)) = (publish, &shot) {
             video.feed.send_modify(|f| f.jpeg = shot.bytes().clone());
         }
@@ -186,13 +206,13 @@ async fn run(shared: Arc<Shared>) {
 
 /// The current picture: the cached JPEG when the screen has not changed, otherwise a
 /// fresh render and encode on a blocking thread.
-async fn capture(shared: &Arc<Shared>, quality: u8) -> Option<Screenshot> {
-    let cached = shared.screen.cached(&shared.machine.borrow(), quality);
+async fn capture(shared: &Arc<Shared>, quality: u8, size: (u32, u32)) -> Option<Screenshot> {
+    let cached = shared.screen.cached(&shared.machine.borrow(), quality, size);
     if cached.is_some() {
         return cached;
     }
     let me = Arc::clone(shared);
-    tokio::task::spawn_blocking(move || me.screen.frame(&me.machine, quality))
+    tokio::task::spawn_blocking(move || me.screen.frame(&me.machine, quality, size))
         .await
         .ok()
 }

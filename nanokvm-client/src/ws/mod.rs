@@ -701,7 +701,7 @@ impl Task {
             tokio::time::sleep(delay).await;
             match connect(&self.client).await {
                 Ok(socket) => return Some(socket),
-                Err(e) if e.is_auth() => {
+                Err(e) if e.is_auth() || e.is_tls() => {
                     last = e.to_string();
                     break;
                 }

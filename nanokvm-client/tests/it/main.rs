@@ -6,4 +6,5 @@ mod auth;
 mod e2e;
 mod screenshot;
 mod support;
+mod tls;
 mod ws;

@@ -437,7 +437,6 @@ impl<S: CounterStore> Gate<S> {
             call = call.risk(risk);
         }
         let mut decision = engine.decide(&call, self.now());
-        let mut approval_binding = None;
         if decision.verdict == Verdict::ApprovalRequired {
             let bound = binding(tool, args, device, &policy_hash);
             self.audit_decision(ctx, tool, args, &decision, &policy_hash, None)?;
@@ -485,9 +484,7 @@ impl<S: CounterStore> Gate<S> {
                     return Err(Error::Denied(Box::new(denial)));
                 }
             }
-            approval_binding = Some(());
         }
-        let _ = approval_binding;
         if let Err(e) = self.audit_decision(ctx, tool, args, &decision, &policy_hash, None) {
             // Nothing runs unaudited: give back what the decision reserved.
             if let Some(r) = decision.reservation.take() {

@@ -184,7 +184,8 @@ fn verify_detects_every_kind_of_tampering() {
         l[0] = r.to_string();
         l
     };
-    let cases: [(&str, Vec<String>, u64, Option<u64>, &str); 7] = [
+    // (name, tampered lines, line and seq named, problem named)
+    let cases = [
         (
             "edited",
             edited,

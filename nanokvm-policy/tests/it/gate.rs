@@ -686,3 +686,62 @@ async fn an_edited_policy_file_applies_and_a_broken_edit_keeps_the_last_good_one
     assert_eq!(gate.reload_error(), None);
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn shadow_mode_runs_what_it_would_deny_and_says_so() {
+    let sim = sim().await;
+    let gate = Gate::builder(client(&sim), MemoryStore::new())
+        .policy(policy(
+            json!({"version": "1", "default": "deny", "mode": "shadow"}),
+        ))
+        .build();
+    let out = gate
+        .call(&ctx(), "nanokvm_led_status", &json!({}))
+        .await
+        .expect("shadow mode never blocks");
+    assert_eq!(out.verdict, Verdict::ShadowDeny);
+    assert_eq!(hits(&sim, "/api/vm/gpio"), 1);
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+/// A log that cannot be written (every write to `/dev/full` fails) stops every call
+/// before it reaches the device.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn nothing_runs_when_the_audit_log_cannot_be_written() {
+    let sim = sim().await;
+    let Ok(log) =
+        nanokvm_policy::AuditLog::open("/dev/full", nanokvm_policy::AuditKey::from_bytes([1; 32]))
+    else {
+        // The log refused the device file up front: that also keeps calls from running
+        // unaudited, and there is nothing more to check here.
+        sim.shutdown().await.expect("clean shutdown");
+        return;
+    };
+    let gate = Gate::builder(client(&sim), MemoryStore::new())
+        .policy(policy(json!({
+            "version": "1", "default": "allow",
+            "all_tools": {"limits": [{"counter": "c", "window": "day", "max": 1, "scope": "global"}]}
+        })))
+        .audit(log)
+        .build();
+    let before = sim.requests().len();
+    let err = gate
+        .call(&ctx(), "nanokvm_power", &json!({"action": "power_long"}))
+        .await
+        .expect_err("unaudited calls do not run");
+    assert!(matches!(err, Error::Audit { .. }), "{err}");
+    assert_eq!(sim.requests().len(), before);
+    assert_eq!(sim.power(), PowerState::On);
+    // The refused call gave its reservation back.
+    let key = nanokvm_policy::CounterKey {
+        counter: "c".to_owned(),
+        window: nanokvm_policy::Window::Fixed(86_400),
+        scope: nanokvm_policy::Scope::Global,
+        scope_key: String::new(),
+    };
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    use nanokvm_policy::CounterStore as _;
+    assert_eq!(gate.engine().store().usage(&key, now).expect("usage"), 0);
+    sim.shutdown().await.expect("clean shutdown");
+}

@@ -144,8 +144,26 @@ proptest! {
 
 fn arb_tool_args() -> impl Strategy<Value = Value> {
     let field = prop::sample::select(vec![
-        "text", "language", "layout", "delay_ms", "key", "ctrl", "shift", "x", "y", "dx", "dy",
-        "button", "double", "from", "to", "amount", "file", "as_cdrom", "mac", "action",
+        "text",
+        "language",
+        "layout",
+        "delay_ms",
+        "key",
+        "ctrl",
+        "shift",
+        "x",
+        "y",
+        "dx",
+        "dy",
+        "button",
+        "double",
+        "from",
+        "to",
+        "amount",
+        "file",
+        "as_cdrom",
+        "mac",
+        "action",
         "off_duration_ms",
     ]);
     let value = prop_oneof![
@@ -160,7 +178,12 @@ fn arb_tool_args() -> impl Strategy<Value = Value> {
         Just(json!("ctrl+alt+delete")),
     ];
     prop::collection::vec((field, value), 0..5).prop_map(|pairs| {
-        Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())
+        Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect::<Map<_, _>>(),
+        )
     })
 }
 

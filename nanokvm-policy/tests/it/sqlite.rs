@@ -339,7 +339,7 @@ fn reservations_are_all_or_nothing_and_count_in_flight_in_both_stores() {
         let b2 = e.decide(&call("same"), now);
         assert_eq!(
             summary(&b2),
-            (Verdict::Deny, Some("/tools/same/limits/0")),
+            (Verdict::Deny, Some("/all_tools/limits/0")),
             "{name}: 2 used + 2 wanted"
         );
         let b3 = e.decide(&call("b"), now);

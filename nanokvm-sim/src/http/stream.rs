@@ -45,7 +45,6 @@ impl Parts {
 }
 
 pub(crate) async fn mjpeg(shared: Arc<Shared>, _principal: Option<Principal>) -> Response {
-    lock(&shared.settings).capture_seen = true;
     let mut viewer = Viewer::join(&shared);
     let Some(first) = viewer.next().await else {
         // The device went away before it had a picture; HTTP cannot say less than this.

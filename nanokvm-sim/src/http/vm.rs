@@ -66,24 +66,26 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             }
         }
         ("POST", "/api/vm/hdmi/reset") => {
+            // Persisted as enabled, capture off for a second, then on again.
             lock(&shared.settings).hdmi_enabled = true;
+            shared.disable_capture(false);
             shared.time.sleep(Duration::from_secs(1)).await;
+            shared.enable_capture();
             ok_null()
         }
         ("POST", "/api/vm/hdmi/enable") => {
-            lock(&shared.settings).hdmi_enabled = true;
+            shared.enable_capture();
             ok_null()
         }
         ("POST", "/api/vm/hdmi/disable") => {
-            lock(&shared.settings).hdmi_enabled = false;
+            shared.disable_capture(true);
             ok_null()
         }
         ("POST", "/api/vm/hdmi/timeout") => {
             let form = ctx.form();
             match form.integer("Minutes", "minutes", false) {
                 Ok(m) if (0..=10080).contains(&m.unwrap_or(0)) => {
-                    lock(&shared.settings).hdmi_idle_timeout =
-                        u32::try_from(m.unwrap_or(0)).unwrap_or(0);
+                    shared.set_idle_timeout(u32::try_from(m.unwrap_or(0)).unwrap_or(0));
                     ok_null()
                 }
                 _ => fail(-1, "invalid arguments"),
@@ -225,16 +227,26 @@ fn screen(ctx: &Ctx) -> Response {
     ) else {
         return fail(-1, "invalid arguments");
     };
+    if kind.is_empty() {
+        return fail(-1, "invalid arguments");
+    }
     let value = value.unwrap_or(0);
-    let v = u32::try_from(value.max(0)).unwrap_or(u32::MAX);
+    // The firmware stores these as Go uint16/uint8 conversions of the int it received.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (as_u16, as_u8) = (u32::from(value as u16), u32::from(value as u8));
     let mut s = lock(&ctx.shared.settings);
     match kind.as_str() {
-        "resolution" => s.resolution = v,
-        "quality" if v > 100 => s.bitrate = v,
-        "quality" => s.quality = v,
-        "fps" => s.fps = v.clamp(10, 60),
-        "type" => s.stream_type = v,
-        "gop" => s.gop = if (1..=100).contains(&v) { v } else { 30 },
+        "type" => s.stream_type = u32::from(value != 0),
+        // Only heights in the firmware's table are applied; others are ignored.
+        "resolution" => {
+            if as_u16 == 0 || crate::screen::RESOLUTIONS.iter().any(|(_, h)| *h == as_u16) {
+                s.resolution = as_u16;
+            }
+        }
+        "quality" if value > 100 => s.bitrate = as_u16,
+        "quality" => s.quality = as_u16,
+        "fps" => s.fps = u32::try_from(value.clamp(10, 60)).unwrap_or(30),
+        "gop" => s.gop = as_u8,
         _ => return fail(-2, "update screen failed"),
     }
     ok_null()

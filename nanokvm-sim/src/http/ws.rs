@@ -6,7 +6,7 @@
 //! with 4401 when the session is revoked or expires.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
@@ -20,7 +20,7 @@ use super::Principal;
 use crate::config::FirmwareVersion;
 use crate::json::{self, J};
 use crate::machine::Leds;
-use crate::state::{Shared, lock};
+use crate::state::Shared;
 use crate::util;
 
 /// The read deadline refreshed by every incoming message (2.5.0 and later).
@@ -92,21 +92,15 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, token: Option<String>) 
     let mut sessions_rx = shared.sessions.subscribe();
     let mut kill_rx = shared.ws_kill.subscribe();
     let mut last_leds = machine_rx.borrow_and_update().leds();
+    let mut capture_rx = shared.capture.subscribe();
     if modern {
-        let mut greetings = Vec::new();
-        if lock(&shared.settings).capture_seen {
-            greetings.push(push(
-                "capture-status",
-                &J::obj([
-                    ("ok", true.into()),
-                    ("result", J::Int(0)),
-                    ("message", "".into()),
-                    ("mode", "mjpeg".into()),
-                    ("severity", "".into()),
-                    ("updatedAt", util::rfc3339(SystemTime::now()).into()),
-                ]),
-            ));
-        }
+        // One capture status per mode seen so far, sorted by mode.
+        let mut greetings: Vec<Message> = shared
+            .capture
+            .latest()
+            .iter()
+            .map(|c| push("capture-status", &c.to_json()))
+            .collect();
         greetings.push(push(
             "h264-mode-status",
             &J::obj([
@@ -153,6 +147,17 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, token: Option<String>) 
                 if !leds.same_flags(&last_leds) {
                     last_leds = leds;
                     if socket.send(led_message(&leds)).await.is_err() { break; }
+                }
+            }
+            status = capture_rx.recv(), if modern => {
+                match status {
+                    Ok(status) => {
+                        if socket.send(push("capture-status", &status.to_json())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
             changed = sessions_rx.changed(), if fw.is_head() && token.is_some() => {

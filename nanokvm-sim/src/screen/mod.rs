@@ -319,6 +319,47 @@ impl Framebuffer {
 struct Key {
     version: u64,
     quality: u8,
+    size: (u32, u32),
+}
+
+/// The capture sizes the firmware's `resolution` setting can pick, by height (its
+/// `ResolutionMap`); 0 is the input's native size.
+pub(crate) const RESOLUTIONS: [(u32, u32); 4] = [(1920, 1080), (1280, 720), (800, 600), (640, 480)];
+
+/// Scales a framebuffer to `width` x `height`: each output pixel averages the source
+/// pixels it covers, so thin console strokes stay visible when the capture shrinks.
+fn resample(src: &Framebuffer, width: u32, height: u32) -> Framebuffer {
+    let mut out = Framebuffer::new(width, height);
+    let (sw, sh) = (u64::from(src.width), u64::from(src.height));
+    let (w, h) = (u64::from(width), u64::from(height));
+    let span = |d: u64, s: u64, n: u64| {
+        let lo = d * s / n;
+        let hi = ((d + 1) * s / n).max(lo + 1).min(s);
+        (lo, hi)
+    };
+    let mut o = 0;
+    for dy in 0..h {
+        let (y0, y1) = span(dy, sh, h);
+        for dx in 0..w {
+            let (x0, x1) = span(dx, sw, w);
+            let mut sum = [0u64; 3];
+            for y in y0..y1 {
+                let row = usize::try_from(y * sw).unwrap_or(0);
+                for x in x0..x1 {
+                    let i = (row + usize::try_from(x).unwrap_or(0)) * 3;
+                    for (acc, v) in sum.iter_mut().zip(&src.pixels[i..i + 3]) {
+                        *acc += u64::from(*v);
+                    }
+                }
+            }
+            let n = (y1 - y0) * (x1 - x0);
+            for acc in sum {
+                out.pixels[o] = u8::try_from(acc / n.max(1)).unwrap_or(u8::MAX);
+                o += 1;
+            }
+        }
+    }
+    out
 }
 
 struct Cache {
@@ -353,13 +394,29 @@ impl Screen {
         }
     }
 
+    /// The size frames are captured at for the `resolution` setting (a height from the
+    /// firmware's table, or 0 for the input's native size).
+    pub(crate) fn output_size(&self, resolution: u32) -> (u32, u32) {
+        RESOLUTIONS
+            .iter()
+            .find(|(_, h)| *h == resolution)
+            .copied()
+            .unwrap_or((self.width, self.height))
+    }
+
     /// How many times a frame has been rendered and encoded.
     pub(crate) fn encodes(&self) -> u64 {
         self.encodes.load(Ordering::Relaxed)
     }
 
-    /// The latest frame if it still shows `machine` at `quality`; no work is done.
-    pub(crate) fn cached(&self, machine: &MachineState, quality: u8) -> Option<Screenshot> {
+    /// The latest frame if it still shows `machine` at `quality` and `size`; no work is
+    /// done.
+    pub(crate) fn cached(
+        &self,
+        machine: &MachineState,
+        quality: u8,
+        size: (u32, u32),
+    ) -> Option<Screenshot> {
         // A frame being encoded elsewhere holds the lock; the caller then takes the slow
         // path on a blocking thread instead of stalling the async runtime.
         let cache = match self.cache.try_lock() {
@@ -370,19 +427,21 @@ impl Screen {
         let key = Key {
             version: machine.screen_version(),
             quality,
+            size,
         };
         (cache.key == Some(key))
             .then(|| cache.latest.clone())
             .flatten()
     }
 
-    /// The picture of `machine` at `quality`, rendered and encoded only if it changed.
-    /// This can take tens of milliseconds at 1080p: async callers run it on a blocking
-    /// thread.
+    /// The picture of `machine` at `quality` and `size` (the capture's output size),
+    /// rendered and encoded only if it changed. This can take tens of milliseconds at
+    /// 1080p: async callers run it on a blocking thread.
     pub(crate) fn frame(
         &self,
         machine: &tokio::sync::watch::Sender<MachineState>,
         quality: u8,
+        size: (u32, u32),
     ) -> Screenshot {
         let mut cache = lock(&self.cache);
         let view = {
@@ -390,6 +449,7 @@ impl Screen {
             let key = Key {
                 version: m.screen_version(),
                 quality,
+                size,
             };
             if cache.key == Some(key)
                 && let Some(latest) = &cache.latest
@@ -402,18 +462,23 @@ impl Screen {
             cache.framebuffer = Framebuffer::new(self.width, self.height);
         }
         cache.framebuffer.render(&view, &self.layout);
-        let jpeg = encode(&cache.framebuffer, quality);
+        let jpeg = if size == (self.width, self.height) {
+            encode(&cache.framebuffer, quality)
+        } else {
+            encode(&resample(&cache.framebuffer, size.0, size.1), quality)
+        };
         self.encodes.fetch_add(1, Ordering::Relaxed);
         let shot = Screenshot {
             jpeg,
-            width: self.width,
-            height: self.height,
+            width: size.0,
+            height: size.1,
             screen_version: view.version,
             quality,
         };
         cache.key = Some(Key {
             version: view.version,
             quality,
+            size,
         });
         cache.latest = Some(shot.clone());
         shot
@@ -532,19 +597,44 @@ mod tests {
     fn frames_are_encoded_once_per_change_and_quality() {
         let screen = Screen::new(320, 200);
         let tx = tokio::sync::watch::Sender::new(machine(true));
-        let a = screen.frame(&tx, 80);
-        let b = screen.frame(&tx, 80);
+        let native = (320, 200);
+        let a = screen.frame(&tx, 80, native);
+        let b = screen.frame(&tx, 80, native);
         assert_eq!(screen.encodes(), 1);
         assert!(a.jpeg().starts_with(&[0xFF, 0xD8]) && a.jpeg().ends_with(&[0xFF, 0xD9]));
         assert_eq!(a, b);
-        assert!(screen.cached(&tx.borrow(), 80).is_some());
-        assert!(screen.cached(&tx.borrow(), 60).is_none());
-        screen.frame(&tx, 60);
+        assert!(screen.cached(&tx.borrow(), 80, native).is_some());
+        assert!(screen.cached(&tx.borrow(), 60, native).is_none());
+        screen.frame(&tx, 60, native);
         tx.send_modify(type_a);
-        assert!(screen.cached(&tx.borrow(), 60).is_none());
-        let c = screen.frame(&tx, 60);
+        assert!(screen.cached(&tx.borrow(), 60, native).is_none());
+        let c = screen.frame(&tx, 60, native);
         assert_eq!(screen.encodes(), 3);
         assert_ne!(a.jpeg(), c.jpeg());
+        let small = screen.frame(&tx, 60, (640, 480));
+        assert_eq!((small.width(), small.height(), screen.encodes()), (640, 480, 4));
+    }
+
+    #[test]
+    fn the_resolution_setting_picks_a_size_from_the_firmware_table() {
+        let screen = Screen::new(1024, 768);
+        assert_eq!(screen.output_size(0), (1024, 768));
+        assert_eq!(screen.output_size(720), (1280, 720));
+        assert_eq!(screen.output_size(480), (640, 480));
+        assert_eq!(screen.output_size(333), (1024, 768));
+    }
+
+    #[test]
+    fn resampling_averages_what_each_pixel_covers() {
+        let mut fb = Framebuffer::new(4, 2);
+        fb.fill(0, 0, 2, 2, [200, 100, 0]);
+        let half = resample(&fb, 2, 1);
+        assert_eq!(half.pixel(0, 0), [200, 100, 0]);
+        assert_eq!(half.pixel(1, 0), [0, 0, 0]);
+        let quarter = resample(&fb, 1, 1);
+        assert_eq!(quarter.pixel(0, 0), [100, 50, 0]);
+        let double = resample(&fb, 8, 4);
+        assert_eq!((double.pixel(3, 3), double.pixel(4, 0)), ([200, 100, 0], [0, 0, 0]));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! HTTP/1.1 and raw WebSocket frames rather than any client library.
 
 mod auth;
+mod capture;
 mod download;
 mod hid;
 mod origin;

@@ -11,7 +11,7 @@ use crate::support::{fast, login, request};
 
 /// A raw MJPEG client: HTTP/1.1 head, then the chunked body decoded incrementally and
 /// split into parts with the firmware's exact framing asserted byte by byte.
-struct Mjpeg {
+pub(crate) struct Mjpeg {
     tcp: TcpStream,
     raw: Vec<u8>,
     body: Vec<u8>,
@@ -19,13 +19,13 @@ struct Mjpeg {
 }
 
 /// The answer's status line and headers.
-struct Head {
-    status: u16,
+pub(crate) struct Head {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -34,7 +34,7 @@ impl Head {
 }
 
 impl Mjpeg {
-    async fn open(addr: SocketAddr, path: &str, cookie: &str) -> Self {
+    pub(crate) async fn open(addr: SocketAddr, path: &str, cookie: &str) -> Self {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: nano-kvm-token={cookie}\r\n\r\n"
@@ -56,7 +56,7 @@ impl Mjpeg {
         n > 0
     }
 
-    async fn head(&mut self) -> Head {
+    pub(crate) async fn head(&mut self) -> Head {
         let end = loop {
             if let Some(i) = find(&self.raw, b"\r\n\r\n") {
                 break i;
@@ -115,7 +115,7 @@ impl Mjpeg {
 
     /// The next part's JPEG, after checking its framing exactly; `None` when the body
     /// ended cleanly between parts.
-    async fn part(&mut self) -> Option<Vec<u8>> {
+    pub(crate) async fn part(&mut self) -> Option<Vec<u8>> {
         const HEAD: &[u8] = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ";
         if !self.fill(1).await {
             return None;
@@ -160,14 +160,14 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// A decoded picture.
-struct Picture {
-    width: u32,
-    height: u32,
+pub(crate) struct Picture {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
     rgb: Vec<u8>,
 }
 
 impl Picture {
-    fn decode(jpeg: &[u8]) -> Self {
+    pub(crate) fn decode(jpeg: &[u8]) -> Self {
         let mut d = jpeg_decoder::Decoder::new(jpeg);
         let rgb = d.decode().unwrap();
         let info = d.info().unwrap();
@@ -195,11 +195,11 @@ impl Picture {
     }
 }
 
-async fn small() -> Simulator {
+pub(crate) async fn small() -> Simulator {
     fast().resolution(320, 200).start().await.unwrap()
 }
 
-async fn post(sim: &Simulator, token: &str, path: &str, body: &str) {
+pub(crate) async fn post(sim: &Simulator, token: &str, path: &str, body: &str) {
     let r = request(sim.addr(), "POST", path, Some(token), Some(body)).await;
     assert_eq!(
         r.body, r#"{"code":0,"msg":"success","data":null}"#,
@@ -207,7 +207,7 @@ async fn post(sim: &Simulator, token: &str, path: &str, body: &str) {
     );
 }
 
-async fn ticks_after(sim: &Simulator, n: u64) -> VideoStats {
+pub(crate) async fn ticks_after(sim: &Simulator, n: u64) -> VideoStats {
     let from = sim.video_stats().ticks;
     sim.wait_for_video(|s| s.ticks >= from + n).await
 }

@@ -21,7 +21,7 @@ pub(crate) async fn connect(sim: &Simulator, token: &str) -> Ws {
     ws
 }
 
-async fn next_text(ws: &mut Ws) -> serde_json::Value {
+pub(crate) async fn next_text(ws: &mut Ws) -> serde_json::Value {
     loop {
         match ws.next().await.unwrap().unwrap() {
             Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
