@@ -255,7 +255,9 @@ async fn screenshots(client: &Client, n: usize) -> BoxResult<()> {
         }
     }
     let s = Samples::new(times);
-    println!("screenshot (first MJPEG part, new stream each time), {n} screenshots, JPEG {bytes} bytes:");
+    println!(
+        "screenshot (first MJPEG part, new stream each time), {n} screenshots, JPEG {bytes} bytes:"
+    );
     println!(
         "  median {:>6.2} ms   p99 {:>6.2} ms   frame interval {:.2} ms   (target < {:.2} ms)",
         millis(s.median()),

@@ -317,6 +317,31 @@ impl Capabilities {
         self.at_least(2, 3, 2)
     }
 
+    /// Whether the leader key is stored on the device (2.3.4).
+    #[must_use]
+    pub fn has_leader_key(&self) -> bool {
+        self.at_least(2, 3, 4)
+    }
+
+    /// Whether the device has a mouse jiggler (2.2.6).
+    #[must_use]
+    pub fn has_mouse_jiggler(&self) -> bool {
+        self.at_least(2, 2, 6)
+    }
+
+    /// Whether the DNS settings can be read and set (2.4.1).
+    #[must_use]
+    pub fn has_dns(&self) -> bool {
+        self.at_least(2, 4, 1)
+    }
+
+    /// Whether MJPEG frame detection is switched through `/api/stream/mjpeg/detect`
+    /// (not on the Pro, whose streams have other routes).
+    #[must_use]
+    pub fn has_frame_detection(&self) -> bool {
+        !self.is_pro()
+    }
+
     /// Whether a download can be cancelled and checked against a SHA-256 (2.5.0).
     #[must_use]
     pub fn has_download_cancel(&self) -> bool {
@@ -397,6 +422,27 @@ mod tests {
         assert_eq!(pro.ws_framing(), WsFraming::Binary);
         assert_eq!(pro.paste_limit(), PasteLimit::Bytes(1024));
         assert!(!pro.has_hdmi());
+        assert!(!pro.has_frame_detection() && !pro.has_leader_key() && !pro.has_dns());
+    }
+
+    #[test]
+    fn routes_follow_the_history_table() {
+        // (version, leader key, mouse jiggler, DNS)
+        let table = [
+            ("2.2.5", false, false, false),
+            ("2.2.6", false, true, false),
+            ("2.3.3", false, true, false),
+            ("2.3.4", true, true, false),
+            ("2.4.0", true, true, false),
+            ("2.4.1", true, true, true),
+        ];
+        for (v, leader, jiggler, dns) in table {
+            let c = caps(v);
+            assert_eq!(c.has_leader_key(), leader, "{v}");
+            assert_eq!(c.has_mouse_jiggler(), jiggler, "{v}");
+            assert_eq!(c.has_dns(), dns, "{v}");
+            assert!(c.has_frame_detection(), "{v}");
+        }
     }
 
     #[test]

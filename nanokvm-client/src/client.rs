@@ -68,7 +68,7 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("url", &self.url)
+            .field("url", &redact_userinfo(&self.url))
             .field(
                 "username",
                 &self.credentials.as_ref().map(|c| c.username.as_str()),
@@ -214,6 +214,19 @@ impl ClientBuilder {
                 capabilities: OnceCell::new(),
             }),
         })
+    }
+}
+
+/// The URL with any `user:password@` part replaced, for `Debug` (`build` refuses such
+/// URLs, but a builder can be printed before that).
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -782,6 +795,13 @@ mod tests {
         let builder = Client::builder("http://kvm")
             .credentials("admin", SecretString::from("hunter2-secret"));
         assert!(!format!("{builder:?}").contains("hunter2"));
+        let in_url = Client::builder("https://admin:hunter2@kvm:8443/x?y");
+        let debug = format!("{in_url:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("https://[redacted]@kvm:8443/x?y"),
+            "{debug}"
+        );
+        assert_eq!(redact_userinfo("http://kvm/a@b"), "http://kvm/a@b");
         let client = builder.build().unwrap();
         let debug = format!("{client:?}");
         assert!(!debug.contains("hunter2") && debug.contains("admin"));

@@ -7,8 +7,12 @@
 //!   can do ([`Capabilities`]).
 //! - Area handlers: [`Client::device`], [`Client::power`], [`Client::hdmi`],
 //!   [`Client::hid`], [`Client::storage`], [`Client::network`].
+//! - [`WsSession`] ([`Client::ws`]): the keyboard and mouse session, which reconnects,
+//!   releases whatever it holds when an operation fails or is dropped, and never
+//!   finishes an operation on a new connection.
+//! - [`Client::screenshot`] and [`Client::frames`]: JPEGs from the MJPEG stream.
 //! - [`Error`]: one error type that classifies itself ([`Error::is_auth`],
-//!   [`Error::is_timeout`], [`Error::is_not_supported`], ...).
+//!   [`Error::is_timeout`], [`Error::is_not_supported`], [`Error::is_tls`], ...).
 //!
 //! Passwords are [`SecretString`]s and never appear in errors, logs or `Debug` output.
 //!

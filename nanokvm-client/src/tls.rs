@@ -12,10 +12,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::{CertificateError, OtherError};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, OtherError};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
@@ -307,7 +307,9 @@ mod tests {
         let err = verifier
             .verify_server_cert(&other, &[], &name, &[], UnixTime::now())
             .unwrap_err();
-        let wrapped = std::io::Error::other(err);
+        // hyper wraps the rustls error in two I/O errors.
+        let wrapped =
+            std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, err));
         let reason = handshake_failure(&wrapped).unwrap();
         assert_eq!(
             reason,

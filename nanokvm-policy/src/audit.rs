@@ -25,7 +25,9 @@
 //! What the chain cannot show by itself: that records were cut off the end, or that the
 //! very last record was edited, since nothing follows them. Keep the last `seq` and hash
 //! ([`VerifyReport::last_hash`]) somewhere else to check those too. One process writes a
-//! log at a time; two writers on one file would fork the chain.
+//! log at a time; two writers on one file would fork the chain. Rotate with
+//! [`AuditLog::rotate`], not with an outside tool: an open log keeps writing to the file
+//! it opened, whatever its name has become.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};

@@ -28,6 +28,12 @@
 //!   through a [`gate::Approver`] when the policy asks, audited, run once, then committed
 //!   or rolled back. It also decides calls it does not run, for a gateway in front of
 //!   another MCP server ([`gate::Gate::check`]).
+//! - Durable parts: [`SqliteStore`] keeps counters in an SQLite file (a reservation is
+//!   on disk before the call goes ahead; counters survive restarts, crashes and
+//!   reloads); [`AuditLog`] appends hash-chained JSON lines, synced before returning,
+//!   with typed text redacted under an [`AuditKey`], and [`verify`] detects tampering;
+//!   [`PolicyFile`] reloads a policy file on request, keeping the last good policy when
+//!   an edit is broken.
 //!
 //! # Example
 //!

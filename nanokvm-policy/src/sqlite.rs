@@ -1,11 +1,13 @@
 //! [`SqliteStore`]: limit counters in an SQLite file, so that they survive restarts,
 //! crashes and policy reloads, and can be shared by several processes.
 //!
-//! Every use of a counter is one row: the counter's key, the time of the reservation,
-//! its weight, and the reservation it belongs to until it is settled. A counter's value
-//! at `now` is the sum of the weights of its rows at or after the window's start, the
-//! same instant [`MemoryStore`](crate::MemoryStore) counts from, and a refusal's
-//! retry-after comes from the same shared arithmetic; so the two stores decide alike.
+//! Every use of a counter is one row (the time of its reservation, its weight, and the
+//! reservation it belongs to until it is settled), and every counter keeps a running
+//! total beside it. Touching a counter first prunes its uses from before the window's
+//! start, the same instant [`MemoryStore`](crate::MemoryStore) prunes from, so a
+//! reservation costs a handful of indexed statements however busy the counter is; a
+//! refusal's retry-after comes from the same shared arithmetic. So the two stores decide
+//! alike (a property test holds them to it).
 //!
 //! Durability: the database runs in WAL mode. A reservation is written with
 //! `synchronous=FULL`, so it is on disk before [`CounterStore::reserve`] returns and the
@@ -15,9 +17,10 @@
 //! never let a call through uncounted. A reservation that is never settled (the process
 //! died) keeps counting until its window has passed, like a committed one.
 //!
-//! Rows are pruned once they no longer count in their window, at most once a second, so
-//! the file does not grow without bound. Reservation ids come from an `AUTOINCREMENT`
-//! column and are never reused, even across reopening.
+//! Uses are pruned when their counter is next touched; counters nobody touches any more
+//! are dropped whole once their newest use has stopped counting (swept at most once a
+//! minute), so the file does not grow without bound. Reservation ids come from an
+//! `AUTOINCREMENT` column and are never reused, even across reopening.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::Error;
 use crate::policy::Window;
@@ -46,40 +49,59 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// settling it reports [`Error::UnknownReservation`].
 const RESERVATION_GRACE_MS: i64 = 86_400_000;
 
-/// Pruning runs at most this often (in the callers' time).
-const PRUNE_EVERY_MS: i64 = 1000;
+/// A settle checkpoints the WAL once this many reservations were written since the last
+/// checkpoint, so that reservations, which the caller waits for, do not pay for it.
+const CHECKPOINT_AFTER: u32 = 256;
 
+/// A reservation checkpoints itself only when this many went by without a settle doing
+/// it (a caller that never settles), so the WAL cannot grow without bound.
+const CHECKPOINT_AT_THE_LATEST: u32 = 1024;
+
+/// Sweeping counters that nobody touches any more runs at most this often (in the
+/// callers' time).
+const SWEEP_EVERY_MS: i64 = 60_000;
+
+/// One row per counter with its running total (settled and unsettled uses within the
+/// window, once pruned), and one row per use. `last_expires` is when the counter's newest
+/// use stops counting: from then on the whole counter is zero and can be dropped.
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS reservations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    made_at INTEGER NOT NULL,
-    forget_after INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS uses (
+CREATE TABLE IF NOT EXISTS counters (
+    id INTEGER PRIMARY KEY,
     counter TEXT NOT NULL,
     win TEXT NOT NULL,
     scope TEXT NOT NULL,
     scope_key TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    last_expires INTEGER NOT NULL,
+    UNIQUE (counter, win, scope, scope_key)
+);
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (last_expires);
+CREATE TABLE IF NOT EXISTS uses (
+    counter_id INTEGER NOT NULL,
     at INTEGER NOT NULL,
     weight INTEGER NOT NULL,
-    reservation INTEGER,
-    expires INTEGER NOT NULL
+    reservation INTEGER
 );
-CREATE INDEX IF NOT EXISTS uses_by_counter ON uses (counter, win, scope, scope_key, at);
+CREATE INDEX IF NOT EXISTS uses_by_counter ON uses (counter_id, at);
 CREATE INDEX IF NOT EXISTS uses_by_reservation ON uses (reservation)
     WHERE reservation IS NOT NULL;
-CREATE INDEX IF NOT EXISTS uses_by_expiry ON uses (expires);
+CREATE TABLE IF NOT EXISTS reservations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    forget_after INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS reservations_by_expiry ON reservations (forget_after);
 ";
 
-const SUM_USES: &str = "SELECT COALESCE(SUM(weight), 0) FROM uses
-    WHERE counter = ?1 AND win = ?2 AND scope = ?3 AND scope_key = ?4 AND at >= ?5";
-const LIST_USES: &str = "SELECT at, weight FROM uses
-    WHERE counter = ?1 AND win = ?2 AND scope = ?3 AND scope_key = ?4 AND at >= ?5
-    ORDER BY at";
-const INSERT_USE: &str = "INSERT INTO uses
-    (counter, win, scope, scope_key, at, weight, reservation, expires)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const FIND_COUNTER: &str = "SELECT id, total FROM counters
+    WHERE counter = ?1 AND win = ?2 AND scope = ?3 AND scope_key = ?4";
+const PRUNE_USES: &str = "DELETE FROM uses WHERE counter_id = ?1 AND at < ?2 RETURNING weight";
+const LIST_USES: &str = "SELECT at, weight FROM uses WHERE counter_id = ?1 AND at >= ?2";
+const NEW_COUNTER: &str = "INSERT INTO counters
+    (counter, win, scope, scope_key, total, last_expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const UPDATE_COUNTER: &str =
+    "UPDATE counters SET total = ?2, last_expires = max(last_expires, ?3) WHERE id = ?1";
+const INSERT_USE: &str =
+    "INSERT INTO uses (counter_id, at, weight, reservation) VALUES (?1, ?2, ?3, ?4)";
 
 /// Counters in an SQLite database file.
 ///
@@ -123,8 +145,11 @@ struct Inner {
     conn: Connection,
     /// Whether the connection is at `synchronous=FULL` (else `NORMAL`).
     sync_full: bool,
-    /// The `now` of the last pruning, so it runs at most once a second.
-    last_prune: Option<i64>,
+    /// The `now` of the last sweep of idle counters, so it runs at most once a minute.
+    last_sweep: Option<i64>,
+    /// Reservations written since this handle last checkpointed the WAL (file stores
+    /// only; `None` in memory).
+    unchecked: Option<u32>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -208,10 +233,19 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(&open)?;
+        if path.is_some() {
+            // Checkpoints are run by hand, off the reservation path (see `checkpoint`),
+            // and the WAL file is cut back to 16 MiB after them.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(&open)?;
+            conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)
+                .map_err(&open)?;
+        }
         let mut inner = Inner {
             conn,
             sync_full: true,
-            last_prune: None,
+            last_sweep: None,
+            unchecked: path.is_some().then_some(0),
         };
         let tx = inner
             .conn
@@ -261,7 +295,8 @@ impl SqliteStore {
     }
 
     /// The number of use rows stored, settled or not. Rows that no longer count are
-    /// pruned as time passes, so this stays bounded by the traffic of the longest window.
+    /// pruned as time passes, so this stays bounded by the traffic within each counter's
+    /// window (plus, for a counter nobody touched since, at most a minute more).
     ///
     /// # Errors
     ///
@@ -306,15 +341,48 @@ impl SqliteStore {
                 "UPDATE uses SET reservation = NULL WHERE reservation = ?1",
                 [rid],
             )
+            .map_err(&fail)?;
         } else {
-            tx.execute("DELETE FROM uses WHERE reservation = ?1", [rid])
+            let removed: Vec<(i64, i64)> = {
+                let mut statement = tx
+                    .prepare("DELETE FROM uses WHERE reservation = ?1 RETURNING counter_id, weight")
+                    .map_err(&fail)?;
+                statement
+                    .query_map([rid], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .and_then(Iterator::collect)
+                    .map_err(&fail)?
+            };
+            for (counter, weight) in removed {
+                tx.execute(
+                    "UPDATE counters SET total = max(total - ?2, 0) WHERE id = ?1",
+                    params![counter, weight],
+                )
+                .map_err(&fail)?;
+            }
         }
-        .map_err(&fail)?;
-        tx.commit().map_err(&fail)
+        tx.commit().map_err(&fail)?;
+        inner.checkpoint(CHECKPOINT_AFTER);
+        Ok(())
     }
 }
 
 impl Inner {
+    /// Copies the WAL into the database (a passive checkpoint, which never waits for
+    /// other processes) once `after` reservations were written since the last one.
+    ///
+    /// A failed checkpoint is not an error of the operation that ran it, which has
+    /// already committed; it is tried again after the next settle.
+    fn checkpoint(&mut self, after: u32) {
+        if self.unchecked.is_some_and(|n| n >= after)
+            && self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .is_ok()
+        {
+            self.unchecked = Some(0);
+        }
+    }
+
     fn set_sync(&mut self, full: bool) -> rusqlite::Result<()> {
         if self.sync_full != full {
             self.conn
@@ -344,30 +412,74 @@ impl<'a> KeyParams<'a> {
     }
 }
 
-fn sum_uses(conn: &Connection, key: &KeyParams<'_>, start: i64) -> rusqlite::Result<u64> {
-    let sum: i64 = conn.query_row(
-        SUM_USES,
-        params![key.counter, key.window, key.scope, key.scope_key, start],
-        |row| row.get(0),
-    )?;
-    Ok(u64::try_from(sum).unwrap_or(0))
+/// A counter as a reservation sees it: its row (if it has one) and the units it holds.
+#[derive(Clone, Copy)]
+struct Counted {
+    id: Option<i64>,
+    total: u64,
 }
 
-fn list_uses(
-    conn: &Connection,
-    key: &KeyParams<'_>,
-    start: i64,
-) -> rusqlite::Result<Vec<(i64, u64)>> {
-    let mut statement = conn.prepare(LIST_USES)?;
-    let rows = statement.query_map(
-        params![key.counter, key.window, key.scope, key.scope_key, start],
+fn find_counter(conn: &Connection, key: &KeyParams<'_>) -> rusqlite::Result<Option<(i64, u64)>> {
+    conn.query_row(
+        FIND_COUNTER,
+        params![key.counter, key.window, key.scope, key.scope_key],
         |row| {
-            let at: i64 = row.get(0)?;
-            let weight: i64 = row.get(1)?;
-            Ok((at, u64::try_from(weight).unwrap_or(0)))
+            let total: i64 = row.get(1)?;
+            Ok((row.get(0)?, u64::try_from(total).unwrap_or(0)))
         },
-    )?;
+    )
+    .optional()
+}
+
+/// Loads a counter, first forgetting its uses from before `start`, exactly as
+/// `MemoryStore` prunes a counter it touches. Each use is pruned once, so this costs
+/// nothing like a scan of the window.
+fn load_counter(conn: &Connection, key: &KeyParams<'_>, start: i64) -> rusqlite::Result<Counted> {
+    let Some((id, total)) = find_counter(conn, key)? else {
+        return Ok(Counted { id: None, total: 0 });
+    };
+    let pruned: u64 = {
+        let mut statement = conn.prepare(PRUNE_USES)?;
+        let weights = statement.query_map(params![id, start], |row| row.get::<_, i64>(0))?;
+        let mut sum = 0_u64;
+        for weight in weights {
+            sum = sum.saturating_add(u64::try_from(weight?).unwrap_or(0));
+        }
+        sum
+    };
+    let total = total.saturating_sub(pruned);
+    if pruned > 0 {
+        conn.execute(
+            "UPDATE counters SET total = ?2 WHERE id = ?1",
+            params![id, int(total)],
+        )?;
+    }
+    Ok(Counted {
+        id: Some(id),
+        total,
+    })
+}
+
+fn list_uses(conn: &Connection, id: i64, start: i64) -> rusqlite::Result<Vec<(i64, u64)>> {
+    let mut statement = conn.prepare(LIST_USES)?;
+    let rows = statement.query_map(params![id, start], |row| {
+        let at: i64 = row.get(0)?;
+        let weight: i64 = row.get(1)?;
+        Ok((at, u64::try_from(weight).unwrap_or(0)))
+    })?;
     rows.collect()
+}
+
+/// Drops counters whose every use has stopped counting (nobody touched them since, so
+/// they were never pruned), and reservations long past settling.
+fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM uses WHERE counter_id IN (SELECT id FROM counters WHERE last_expires <= ?1)",
+        [now],
+    )?;
+    conn.execute("DELETE FROM counters WHERE last_expires <= ?1", [now])?;
+    conn.execute("DELETE FROM reservations WHERE forget_after <= ?1", [now])?;
+    Ok(())
 }
 
 impl CounterStore for SqliteStore {
@@ -376,40 +488,37 @@ impl CounterStore for SqliteStore {
         let now = now.unix_millis();
         let mut inner = self.lock();
         inner.set_sync(true).map_err(&fail)?;
-        let prune = inner
-            .last_prune
-            .is_none_or(|last| now < last || now >= last.saturating_add(PRUNE_EVERY_MS));
+        let swept = inner
+            .last_sweep
+            .is_none_or(|last| now < last || now >= last.saturating_add(SWEEP_EVERY_MS));
         let tx = inner
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&fail)?;
-        if prune {
-            tx.execute("DELETE FROM uses WHERE expires <= ?1", [now])
-                .map_err(&fail)?;
-            tx.execute("DELETE FROM reservations WHERE forget_after <= ?1", [now])
-                .map_err(&fail)?;
+        if swept {
+            sweep(&tx, now).map_err(&fail)?;
         }
         let keys: Vec<KeyParams<'_>> = requests.iter().map(|r| KeyParams::new(&r.key)).collect();
+        let mut counted: HashMap<&CounterKey, Counted> = HashMap::new();
         // Several limits of one call may name the same counter; they must fit together.
-        let mut used: HashMap<&CounterKey, u64> = HashMap::new();
         let mut planned: HashMap<&CounterKey, u64> = HashMap::new();
         let mut refusals = Vec::new();
         for (index, (request, key)) in requests.iter().zip(&keys).enumerate() {
             let start = window_start(request.key.window, now);
-            let counted = match used.get(&request.key) {
-                Some(&n) => n,
+            let counter = match counted.get(&request.key) {
+                Some(&c) => c,
                 None => {
-                    let n = sum_uses(&tx, key, start).map_err(&fail)?;
-                    used.insert(&request.key, n);
-                    n
+                    let c = load_counter(&tx, key, start).map_err(&fail)?;
+                    counted.insert(&request.key, c);
+                    c
                 }
             };
             let before = planned.get(&request.key).copied().unwrap_or(0);
             let wanted = before.saturating_add(request.weight);
-            if counted.saturating_add(wanted) > request.max {
-                let uses = match request.key.window {
-                    Window::Sliding(_) if request.weight <= request.max => {
-                        list_uses(&tx, key, start).map_err(&fail)?
+            if counter.total.saturating_add(wanted) > request.max {
+                let uses = match (request.key.window, counter.id) {
+                    (Window::Sliding(_), Some(id)) if wanted <= request.max => {
+                        list_uses(&tx, id, start).map_err(&fail)?
                     }
                     _ => Vec::new(),
                 };
@@ -420,7 +529,7 @@ impl CounterStore for SqliteStore {
                         now,
                         request.max,
                         wanted,
-                        counted,
+                        counter.total,
                         || uses,
                     ),
                 });
@@ -428,41 +537,59 @@ impl CounterStore for SqliteStore {
             planned.insert(&request.key, wanted);
         }
         if !refusals.is_empty() {
-            // Nothing is reserved; only the pruning (if any) is kept.
+            // Nothing is reserved; only the pruning is kept.
             tx.commit().map_err(&fail)?;
-            if prune {
-                inner.last_prune = Some(now);
+            if swept {
+                inner.last_sweep = Some(now);
             }
             return Ok(Reserve::Refused(refusals));
         }
         tx.execute(
-            "INSERT INTO reservations (made_at, forget_after) VALUES (?1, ?2)",
-            params![now, now.saturating_add(RESERVATION_GRACE_MS)],
+            "INSERT INTO reservations (forget_after) VALUES (?1)",
+            [now.saturating_add(RESERVATION_GRACE_MS)],
         )
         .map_err(&fail)?;
         let id = tx.last_insert_rowid();
         let mut forget_after = now;
-        {
-            let mut insert = tx.prepare(INSERT_USE).map_err(&fail)?;
-            for (request, key) in requests.iter().zip(&keys) {
-                if request.weight == 0 {
-                    continue;
-                }
-                let expires = expiry(request.key.window, now);
-                forget_after = forget_after.max(expires);
-                insert
-                    .execute(params![
+        for (request, key) in requests.iter().zip(&keys) {
+            if request.weight == 0 {
+                continue;
+            }
+            let expires = expiry(request.key.window, now);
+            forget_after = forget_after.max(expires);
+            let counter = counted
+                .entry(&request.key)
+                .or_insert(Counted { id: None, total: 0 });
+            counter.total = counter.total.saturating_add(request.weight);
+            let counter_id = if let Some(counter_id) = counter.id {
+                tx.execute(
+                    UPDATE_COUNTER,
+                    params![counter_id, int(counter.total), expires],
+                )
+                .map_err(&fail)?;
+                counter_id
+            } else {
+                tx.execute(
+                    NEW_COUNTER,
+                    params![
                         key.counter,
                         key.window,
                         key.scope,
                         key.scope_key,
-                        now,
-                        int(request.weight),
-                        id,
+                        int(counter.total),
                         expires
-                    ])
-                    .map_err(&fail)?;
-            }
+                    ],
+                )
+                .map_err(&fail)?;
+                let counter_id = tx.last_insert_rowid();
+                counter.id = Some(counter_id);
+                counter_id
+            };
+            tx.execute(
+                INSERT_USE,
+                params![counter_id, now, int(request.weight), id],
+            )
+            .map_err(&fail)?;
         }
         tx.execute(
             "UPDATE reservations SET forget_after = ?2 WHERE id = ?1",
@@ -470,9 +597,13 @@ impl CounterStore for SqliteStore {
         )
         .map_err(&fail)?;
         tx.commit().map_err(&fail)?;
-        if prune {
-            inner.last_prune = Some(now);
+        if swept {
+            inner.last_sweep = Some(now);
         }
+        if let Some(n) = &mut inner.unchecked {
+            *n = n.saturating_add(1);
+        }
+        inner.checkpoint(CHECKPOINT_AT_THE_LATEST);
         Ok(Reserve::Reserved(ReservationId(
             u64::try_from(id).unwrap_or(0),
         )))
@@ -487,16 +618,29 @@ impl CounterStore for SqliteStore {
     }
 
     fn usage(&self, key: &CounterKey, now: Timestamp) -> Result<u64, Error> {
+        let fail = failed("usage");
         let inner = self.lock();
         let start = window_start(key.window, now.unix_millis());
-        sum_uses(&inner.conn, &KeyParams::new(key), start).map_err(failed("usage"))
+        let Some((id, total)) = find_counter(&inner.conn, &KeyParams::new(key)).map_err(&fail)?
+        else {
+            return Ok(0);
+        };
+        // Read-only: subtract what pruning would remove, without removing it.
+        let stale: i64 = inner
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(weight), 0) FROM uses WHERE counter_id = ?1 AND at < ?2",
+                params![id, start],
+                |row| row.get(0),
+            )
+            .map_err(&fail)?;
+        Ok(total.saturating_sub(u64::try_from(stale).unwrap_or(0)))
     }
 }
 
 /// Reads one reservation's row, for tests of the schema.
 #[cfg(test)]
 fn reservation_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    use rusqlite::OptionalExtension;
     conn.query_row("SELECT 1 FROM reservations WHERE id = ?1", [id], |_| Ok(()))
         .optional()
         .map(|row| row.is_some())

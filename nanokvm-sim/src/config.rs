@@ -181,4 +181,6 @@ pub(crate) struct Config {
     pub height: u32,
     pub hardware: Hardware,
     pub hostname: String,
+    /// Plays the vendor's update server, if set.
+    pub update_server: Option<String>,
 }

@@ -24,6 +24,8 @@ pub(crate) struct Url {
     pub scheme: String,
     /// The authority's host, with its port if one was given (`example.com:8080`).
     pub host: String,
+    /// The user information before `@`, as written.
+    user: Option<String>,
     /// The path, percent-decoded (Go's `URL.Path`); may contain any byte.
     pub path: Vec<u8>,
     /// The path as written, before decoding.
@@ -212,6 +214,7 @@ pub(crate) fn parse(raw: &str) -> Result<Url, BadUrl> {
         }
     };
     let mut host = String::new();
+    let mut user = None;
     let mut path_text = rest;
     if !rest.starts_with('/') && !scheme.is_empty() {
         // Go calls this an opaque URL: it has no host.
@@ -224,11 +227,12 @@ pub(crate) fn parse(raw: &str) -> Result<Url, BadUrl> {
         };
         let host_text = match authority.rfind('@') {
             Some(at) => {
-                let user = &authority[..at];
-                if !valid_userinfo(user) {
+                let info = &authority[..at];
+                if !valid_userinfo(info) {
                     return Err(BadUrl);
                 }
-                unescape(user, Part::User)?;
+                unescape(info, Part::User)?;
+                user = Some(info.to_owned());
                 &authority[at + 1..]
             }
             None => authority,
@@ -241,6 +245,7 @@ pub(crate) fn parse(raw: &str) -> Result<Url, BadUrl> {
     Ok(Url {
         scheme,
         host,
+        user,
         path,
         raw_path: path_text.to_owned(),
         raw_query,
@@ -263,7 +268,28 @@ pub(crate) fn base_name(path: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Go's `escape(path, encodePath)`.
+pub(crate) fn escape_path(path: &[u8]) -> String {
+    let mut escaped = String::new();
+    for &c in path {
+        if should_escape(c, Part::Path) {
+            escaped.push_str(&format!("%{c:02X}"));
+        } else {
+            escaped.push(char::from(c));
+        }
+    }
+    escaped
+}
+
 impl Url {
+    /// The authority as written: user information, host and port.
+    pub(crate) fn authority(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u}@{}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
     /// The host name to connect to, without port or IPv6 brackets.
     fn hostname(&self) -> &str {
         let h = &self.host;
@@ -316,15 +342,7 @@ impl Url {
         let mut target = if valid_raw {
             self.raw_path.clone()
         } else {
-            let mut escaped = String::new();
-            for &c in &self.path {
-                if should_escape(c, Part::Path) {
-                    escaped.push_str(&format!("%{c:02X}"));
-                } else {
-                    escaped.push(char::from(c));
-                }
-            }
-            escaped
+            escape_path(&self.path)
         };
         if target.is_empty() {
             target.push('/');

@@ -171,7 +171,9 @@ impl Shared {
         if viewers > 0 || stopped || !enabled || minutes == 0 {
             return;
         }
-        let delay = self.time.scale(Duration::from_secs(u64::from(minutes) * 60));
+        let delay = self
+            .time
+            .scale(Duration::from_secs(u64::from(minutes) * 60));
         let me = Arc::clone(self);
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;

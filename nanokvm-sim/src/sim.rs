@@ -37,6 +37,7 @@ pub struct SimulatorBuilder {
     hardware: Hardware,
     powered: bool,
     listen: SocketAddr,
+    update_server: Option<String>,
 }
 
 impl Default for SimulatorBuilder {
@@ -54,6 +55,7 @@ impl Default for SimulatorBuilder {
             hardware: Hardware::default(),
             powered: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            update_server: None,
         }
     }
 }
@@ -139,6 +141,16 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Plays the vendor's update server (`https://cdn.sipeed.com/nanokvm`) with an
+    /// `http://` base URL: `GET /api/application/version` and the online update then
+    /// fetch `<url>/latest.json` (`<url>/preview/latest.json` with preview updates on)
+    /// and the package from there. Without it the vendor's server is unreachable, as
+    /// for a device without internet access (the default).
+    pub fn update_server(mut self, url: impl Into<String>) -> Self {
+        self.update_server = Some(url.into());
+        self
+    }
+
     /// The address to listen on (default `127.0.0.1:0`, a free port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
@@ -170,6 +182,7 @@ impl SimulatorBuilder {
             height: self.height,
             hardware: self.hardware,
             hostname: "nanokvm-sim".to_owned(),
+            update_server: self.update_server.clone(),
         })
     }
 
@@ -338,7 +351,9 @@ impl Simulator {
             (jpeg_quality(s.quality), s.resolution)
         };
         let size = self.shared.screen.output_size(resolution);
-        self.shared.screen.frame(&self.shared.machine, quality, size)
+        self.shared
+            .screen
+            .frame(&self.shared.machine, quality, size)
     }
 
     /// The MJPEG streamer's counters: clients, ticks, frames published, encodes.
@@ -492,6 +507,20 @@ impl Simulator {
     /// Fault: the NanoKVM reboots: all sessions become invalid and WebSockets drop.
     pub fn reboot_device(&self) {
         self.shared.reboot_device();
+    }
+
+    /// How many times the NanoKVM itself has restarted: [`Simulator::reboot_device`],
+    /// `POST /api/vm/system/reboot`, a HID mode change, or an online update.
+    #[must_use]
+    pub fn reboots(&self) -> u64 {
+        *self.shared.reboots.borrow()
+    }
+
+    /// Waits until the NanoKVM has restarted at least `count` times in all.
+    pub async fn wait_for_reboots(&self, count: u64) {
+        let mut rx = self.shared.reboots.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = rx.wait_for(|n| *n >= count).await;
     }
 
     /// Fault: forces "no HDMI signal" whatever the target does.

@@ -17,6 +17,7 @@ use crate::config::{Config, Role};
 use crate::crypto;
 use crate::faults::Faults;
 use crate::hdmi::{Demand, Statuses};
+use crate::http::{Folder, UpdateServer};
 use crate::machine::{self, MachineState, PowerState};
 use crate::record::{HidReport, Records};
 use crate::screen::Screen;
@@ -99,6 +100,21 @@ pub(crate) struct Settings {
     pub mdns: bool,
     pub virtual_network: bool,
     pub virtual_disk: bool,
+    /// The application version file (`/kvmapp/version`); an online update changes it.
+    pub app_version: String,
+    pub preview_updates: bool,
+    pub update_server: UpdateServer,
+    /// `/swapfile`'s size in MB (0: none).
+    pub swap_mb: i64,
+    /// The Go memory limit, when set.
+    pub memory_limit: Option<i64>,
+    pub oled_sleep: i64,
+    pub tls: bool,
+    /// `/etc/kvm/autostart` and `/etc/kvm/scripts`, in memory.
+    pub autostart: Folder,
+    pub scripts: Folder,
+    pub dns_manual: bool,
+    pub dns_servers: Vec<String>,
 }
 
 /// The mass-storage LUN.
@@ -125,10 +141,14 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     /// Bumped whenever sessions may have become invalid; live streams re-check theirs.
     pub sessions: watch::Sender<u64>,
+    /// How many times the NanoKVM itself restarted.
+    pub reboots: watch::Sender<u64>,
     /// Bumped to drop every WebSocket abruptly (fault injection).
     pub ws_kill: watch::Sender<u64>,
     /// HID writes fail until this instant (USB re-enumeration).
     pub hid_down_until: Mutex<Option<Instant>>,
+    /// One online update at a time.
+    pub update_lane: tokio::sync::Mutex<()>,
     /// Serialises paste and HID reset, as the firmware's manual-control reservation does.
     pub hid_lane: tokio::sync::Mutex<()>,
     /// The target's framebuffer and latest JPEG.
@@ -186,6 +206,17 @@ impl Shared {
             mdns: true,
             virtual_network: false,
             virtual_disk: true,
+            app_version: config.firmware.as_str().to_owned(),
+            preview_updates: false,
+            update_server: UpdateServer::default(),
+            swap_mb: 0,
+            memory_limit: None,
+            oled_sleep: 0,
+            tls: false,
+            autostart: Folder::default(),
+            scripts: Folder::default(),
+            dns_manual: false,
+            dns_servers: Vec::new(),
         };
         Self {
             config,
@@ -205,9 +236,11 @@ impl Shared {
             records: Mutex::new(Records::default()),
             faults: Mutex::new(Faults::default()),
             sessions: watch::Sender::new(0),
+            reboots: watch::Sender::new(0),
             ws_kill: watch::Sender::new(0),
             hid_down_until: Mutex::new(None),
             hid_lane: tokio::sync::Mutex::new(()),
+            update_lane: tokio::sync::Mutex::new(()),
             screen,
             video: Video::new(),
             hdmi: watch::Sender::new(Demand::default()),
@@ -341,5 +374,6 @@ impl Shared {
         self.ws_kill.send_modify(|v| *v += 1);
         self.video.cut();
         self.reset_transfers();
+        self.reboots.send_modify(|n| *n += 1);
     }
 }

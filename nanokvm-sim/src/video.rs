@@ -207,7 +207,9 @@ async fn run(shared: Arc<Shared>) {
 /// The current picture: the cached JPEG when the screen has not changed, otherwise a
 /// fresh render and encode on a blocking thread.
 async fn capture(shared: &Arc<Shared>, quality: u8, size: (u32, u32)) -> Option<Screenshot> {
-    let cached = shared.screen.cached(&shared.machine.borrow(), quality, size);
+    let cached = shared
+        .screen
+        .cached(&shared.machine.borrow(), quality, size);
     if cached.is_some() {
         return cached;
     }

@@ -1,4 +1,7 @@
-//! Device information, names, reboot, versions, the account and user management.
+//! Device information, names, reboot, versions, the account and user management, and
+//! the device's own services: SSH, mDNS and the virtual USB network and disk devices.
+
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -164,6 +167,59 @@ pub struct UserUpdate {
     pub enabled: Option<bool>,
 }
 
+/// A USB device the NanoKVM can present to the target besides keyboard and mouse.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum VirtualDevice {
+    /// A USB network adapter (RNDIS/NCM) to reach the NanoKVM from the target.
+    Network,
+    /// A USB disk backed by the NanoKVM's storage.
+    Disk,
+}
+
+impl VirtualDevice {
+    fn as_wire(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Disk => "disk",
+        }
+    }
+}
+
+/// Which virtual USB devices are presented to the target.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct VirtualDevices {
+    /// The USB network adapter.
+    pub network: bool,
+    /// The USB disk.
+    pub disk: bool,
+}
+
+/// A service of the NanoKVM that can be switched on and off.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum Service {
+    /// The SSH server (`/api/vm/ssh`).
+    Ssh,
+    /// mDNS announcements (`/api/vm/mdns`), which make `<hostname>.local` resolve.
+    Mdns,
+}
+
+impl Service {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Ssh => "/api/vm/ssh",
+            Self::Mdns => "/api/vm/mdns",
+        }
+    }
+}
+
+/// The request that switches `service` on or off (pure).
+pub(crate) fn service_request(service: Service, on: bool) -> ApiRequest {
+    let action = if on { "enable" } else { "disable" };
+    ApiRequest::post(format!("{}/{action}", service.path()), json!({})).idempotent()
+}
+
 /// Checks a user name against the firmware's rule before sending it.
 pub(crate) fn validate_username(name: &str) -> Result<()> {
     let mut chars = name.chars();
@@ -288,6 +344,83 @@ impl DeviceHandler<'_> {
     pub async fn reboot(&self) -> Result<()> {
         let req = ApiRequest::post("/api/vm/system/reboot", json!({}));
         self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Whether `service` runs (admin).
+    ///
+    /// # Errors
+    ///
+    /// Device, transport and decoding errors.
+    pub async fn service_enabled(&self, service: Service) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct Wire {
+            enabled: bool,
+        }
+        let wire: Wire = self.client.call(ApiRequest::get(service.path())).await?;
+        Ok(wire.enabled)
+    }
+
+    /// Starts `service` and keeps it on across reboots (admin).
+    ///
+    /// # Errors
+    ///
+    /// Device and transport errors.
+    pub async fn enable_service(&self, service: Service) -> Result<()> {
+        let req = service_request(service, true);
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Stops `service` and keeps it off across reboots (admin). Stopping SSH does not
+    /// end SSH sessions that are already open.
+    ///
+    /// # Errors
+    ///
+    /// Device and transport errors.
+    pub async fn disable_service(&self, service: Service) -> Result<()> {
+        let req = service_request(service, false);
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Which virtual USB devices the target sees (admin).
+    ///
+    /// # Errors
+    ///
+    /// Device, transport and decoding errors.
+    pub async fn virtual_devices(&self) -> Result<VirtualDevices> {
+        #[derive(Deserialize)]
+        struct Wire {
+            network: bool,
+            disk: bool,
+        }
+        let wire: Wire = self
+            .client
+            .call(ApiRequest::get("/api/vm/device/virtual"))
+            .await?;
+        Ok(VirtualDevices {
+            network: wire.network,
+            disk: wire.disk,
+        })
+    }
+
+    /// Switches a virtual USB device over (on to off, off to on) and returns whether it
+    /// is now on (admin). The firmware only toggles, so this is never repeated; the
+    /// target sees the whole USB device re-enumerate, keyboard and mouse included.
+    ///
+    /// # Errors
+    ///
+    /// Device and transport errors.
+    pub async fn toggle_virtual_device(&self, device: VirtualDevice) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct Wire {
+            on: bool,
+        }
+        let req = ApiRequest::post(
+            "/api/vm/device/virtual",
+            json!({ "device": device.as_wire() }),
+        )
+        .extra_timeout(Duration::from_secs(5));
+        let wire: Wire = self.client.call(req).await?;
+        Ok(wire.on)
     }
 
     /// The installed and latest application version (admin). The device asks its update
@@ -508,6 +641,18 @@ impl DeviceHandler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_switch_by_path() {
+        assert_eq!(
+            service_request(Service::Ssh, false).endpoint(),
+            "POST /api/vm/ssh/disable"
+        );
+        assert_eq!(
+            service_request(Service::Mdns, true).endpoint(),
+            "POST /api/vm/mdns/enable"
+        );
+    }
 
     #[test]
     fn user_names_follow_the_firmware_rule() {

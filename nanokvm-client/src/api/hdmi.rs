@@ -1,4 +1,5 @@
-//! HDMI capture state and control, and the stream settings (`/api/vm/screen`).
+//! HDMI capture state and control, the stream settings (`/api/vm/screen`) and MJPEG frame
+//! detection (`/api/stream/mjpeg/detect`).
 
 use std::time::Duration;
 
@@ -51,6 +52,25 @@ pub enum StreamMode {
     Mjpeg,
     /// H.264.
     H264,
+}
+
+/// The longest [`HdmiHandler::pause_frame_detection`] this client asks for.
+pub const MAX_DETECTION_PAUSE: Duration = Duration::from_secs(600);
+
+/// Builds the request that pauses frame detection (pure).
+pub(crate) fn pause_detection_request(pause: Duration) -> Result<ApiRequest> {
+    if pause.subsec_nanos() != 0 || pause.is_zero() || pause > MAX_DETECTION_PAUSE {
+        return Err(Error::invalid(format!(
+            "frame detection pauses for 1 to {} whole seconds, not {pause:?}",
+            MAX_DETECTION_PAUSE.as_secs()
+        )));
+    }
+    Ok(ApiRequest::post(
+        "/api/stream/mjpeg/detect/stop",
+        json!({ "duration": pause.as_secs() }),
+    )
+    .idempotent()
+    .extra_timeout(pause))
 }
 
 /// Builds the screen request, rejecting values the firmware would silently replace.
@@ -180,6 +200,56 @@ impl HdmiHandler<'_> {
         self.client.call::<Value>(req).await.map(drop)
     }
 
+    async fn require_detection(&self) -> Result<()> {
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_frame_detection(),
+            "MJPEG frame detection",
+            "a NanoKVM Cube or PCIe",
+        )
+    }
+
+    /// Switches MJPEG frame detection on: the stream then skips frames that equal the
+    /// previous one, so a static screen sends nothing and a screenshot waits for a
+    /// change (or times out). Device-wide.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] on the Pro; device and transport errors.
+    pub async fn enable_frame_detection(&self) -> Result<()> {
+        self.require_detection().await?;
+        let req =
+            ApiRequest::post("/api/stream/mjpeg/detect", json!({ "enabled": true })).idempotent();
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Switches MJPEG frame detection off: every frame is sent. Device-wide.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] on the Pro; device and transport errors.
+    pub async fn disable_frame_detection(&self) -> Result<()> {
+        self.require_detection().await?;
+        let req =
+            ApiRequest::post("/api/stream/mjpeg/detect", json!({ "enabled": false })).idempotent();
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Switches frame detection off for `pause` (whole seconds, at most ten minutes),
+    /// then on again, as the web UI does when it opens a stream. The device answers
+    /// only when the pause is over, so this returns after `pause`; a screenshot taken
+    /// meanwhile (from another task) gets a frame even from a static screen.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a pause out of range; [`Error::NotSupported`] on the
+    /// Pro; device and transport errors.
+    pub async fn pause_frame_detection(&self, pause: Duration) -> Result<()> {
+        let req = pause_detection_request(pause)?;
+        self.require_detection().await?;
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
     /// Changes one stream setting (`POST /api/vm/screen`).
     ///
     /// # Errors
@@ -201,6 +271,20 @@ impl HdmiHandler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detection_pauses_are_whole_seconds() {
+        let req = pause_detection_request(Duration::from_secs(10)).unwrap();
+        assert_eq!(req.body, Some(json!({"duration": 10})));
+        assert_eq!(req.extra_timeout, Duration::from_secs(10));
+        for bad in [
+            Duration::ZERO,
+            Duration::from_millis(1500),
+            MAX_DETECTION_PAUSE + Duration::from_secs(1),
+        ] {
+            assert!(pause_detection_request(bad).unwrap_err().is_invalid_input());
+        }
+    }
 
     #[test]
     fn screen_settings_map_to_type_and_value() {

@@ -1,4 +1,5 @@
-//! Paste, keyboard LEDs, HID mode, HID reset and stored shortcuts.
+//! Paste, keyboard LEDs, HID mode, HID reset, stored shortcuts, the leader key and the
+//! mouse jiggler.
 //!
 //! Paste (`POST /api/hid/paste`) types on the device itself, one character every 30 ms
 //! (50 ms before 2.3.1), and answers when done. The firmware silently skips characters
@@ -7,6 +8,7 @@
 
 use std::time::Duration;
 
+use nanokvm_hid::Keycode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -188,6 +190,60 @@ pub struct ShortcutKey {
     pub label: String,
 }
 
+/// How the mouse jiggler moves the pointer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum JigglerMode {
+    /// Small moves on the absolute pointer device.
+    Absolute,
+    /// Small moves on the relative mouse device.
+    Relative,
+}
+
+impl JigglerMode {
+    fn as_wire(self) -> &'static str {
+        match self {
+            Self::Absolute => "absolute",
+            Self::Relative => "relative",
+        }
+    }
+}
+
+/// The mouse jiggler, which keeps the target awake by moving the pointer while nobody
+/// uses keyboard or mouse.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct MouseJiggler {
+    /// Whether it runs.
+    pub enabled: bool,
+    /// The mode it runs (or last ran) in; `None` when the device has none stored yet.
+    pub mode: Option<JigglerMode>,
+}
+
+/// The request that sets the jiggler: on in a mode, or off (pure).
+pub(crate) fn jiggler_request(mode: Option<JigglerMode>) -> ApiRequest {
+    // The route is registered with a trailing slash; without it gin answers 307.
+    let body = match mode {
+        Some(mode) => json!({ "enabled": true, "mode": mode.as_wire() }),
+        // The firmware ignores the mode when disabling, and keeps the stored one.
+        None => json!({ "enabled": false }),
+    };
+    ApiRequest::post("/api/vm/mouse-jiggler/", body).idempotent()
+}
+
+/// Decodes the leader key: a `KeyboardEvent.code` name, empty when unset (pure).
+pub(crate) fn parse_leader_key(key: &str) -> Result<Option<Keycode>> {
+    if key.trim().is_empty() {
+        return Ok(None);
+    }
+    Keycode::from_name(key)
+        .map(Some)
+        .map_err(|e| Error::Decode {
+            endpoint: "GET /api/hid/shortcut/leader-key".to_owned(),
+            path: "data.key".to_owned(),
+            message: e.to_string(),
+        })
+}
+
 /// Paste and HID settings. Obtain with [`Client::hid`].
 #[derive(Clone, Copy, Debug)]
 pub struct HidHandler<'a> {
@@ -356,6 +412,117 @@ impl HidHandler<'_> {
             .idempotent();
         self.client.call::<Value>(req).await.map(drop)
     }
+
+    /// The leader key the web UI uses to start a shortcut; `None` when unset (2.3.4 and
+    /// later).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] before 2.3.4; [`Error::Decode`] for a key name this
+    /// client does not know; device and transport errors.
+    pub async fn leader_key(&self) -> Result<Option<Keycode>> {
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_leader_key(),
+            "the leader key",
+            "firmware 2.3.4 or later",
+        )?;
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(default)]
+            key: String,
+        }
+        let wire: Wire = self
+            .client
+            .call(ApiRequest::get("/api/hid/shortcut/leader-key"))
+            .await?;
+        parse_leader_key(&wire.key)
+    }
+
+    /// Sets the leader key, or clears it with `None` (admin, 2.3.4 and later). The key is
+    /// stored under its `KeyboardEvent.code` name (`ScrollLock`, `AltRight`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a usage without a standard name (nothing sent);
+    /// [`Error::NotSupported`] before 2.3.4; device and transport errors.
+    pub async fn set_leader_key(&self, key: Option<Keycode>) -> Result<()> {
+        let name = match key {
+            Some(key) => key.name().ok_or_else(|| {
+                Error::invalid(format!("{key} has no key name the web UI could store"))
+            })?,
+            None => "",
+        };
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_leader_key(),
+            "the leader key",
+            "firmware 2.3.4 or later",
+        )?;
+        let req =
+            ApiRequest::post("/api/hid/shortcut/leader-key", json!({ "key": name })).idempotent();
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// The mouse jiggler's state (admin, 2.2.6 and later).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] before 2.2.6; [`Error::Decode`] for an unknown mode;
+    /// device and transport errors.
+    pub async fn mouse_jiggler(&self) -> Result<MouseJiggler> {
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_mouse_jiggler(),
+            "the mouse jiggler",
+            "firmware 2.2.6 or later",
+        )?;
+        #[derive(Deserialize)]
+        struct Wire {
+            enabled: bool,
+            #[serde(default)]
+            mode: String,
+        }
+        let wire: Wire = self
+            .client
+            .call(ApiRequest::get("/api/vm/mouse-jiggler"))
+            .await?;
+        let mode = match wire.mode.as_str() {
+            "" => None,
+            "absolute" => Some(JigglerMode::Absolute),
+            "relative" => Some(JigglerMode::Relative),
+            other => {
+                return Err(Error::Decode {
+                    endpoint: "GET /api/vm/mouse-jiggler".to_owned(),
+                    path: "data.mode".to_owned(),
+                    message: format!("unknown jiggler mode {other:?}"),
+                });
+            }
+        };
+        Ok(MouseJiggler {
+            enabled: wire.enabled,
+            mode,
+        })
+    }
+
+    /// Starts the mouse jiggler in `mode`, or stops it with `None` (admin, 2.2.6 and
+    /// later).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] before 2.2.6; device and transport errors.
+    pub async fn set_mouse_jiggler(&self, mode: Option<JigglerMode>) -> Result<()> {
+        let caps = self.client.capabilities().await?;
+        caps.require(
+            caps.has_mouse_jiggler(),
+            "the mouse jiggler",
+            "firmware 2.2.6 or later",
+        )?;
+        self.client
+            .call::<Value>(jiggler_request(mode))
+            .await
+            .map(drop)
+    }
 }
 
 #[cfg(test)]
@@ -386,6 +553,27 @@ mod tests {
             Some(json!({"content": "ä", "langue": "de"}))
         );
         assert!(de.report.skipped.is_empty());
+    }
+
+    #[test]
+    fn jiggler_requests_use_the_trailing_slash_route() {
+        let on = jiggler_request(Some(JigglerMode::Relative));
+        assert_eq!(on.endpoint(), "POST /api/vm/mouse-jiggler/");
+        assert_eq!(on.body, Some(json!({"enabled": true, "mode": "relative"})));
+        let off = jiggler_request(None);
+        assert_eq!(off.body, Some(json!({"enabled": false})));
+    }
+
+    #[test]
+    fn leader_keys_are_key_names() {
+        assert_eq!(parse_leader_key("").unwrap(), None);
+        assert_eq!(
+            parse_leader_key("ScrollLock").unwrap(),
+            Some(Keycode::SCROLL_LOCK)
+        );
+        let err = parse_leader_key("NoSuchKey").unwrap_err();
+        assert!(err.is_decode());
+        assert!(err.to_string().contains("data.key"), "{err}");
     }
 
     #[test]

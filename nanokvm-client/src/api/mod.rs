@@ -14,7 +14,8 @@ pub mod storage;
 use crate::client::Client;
 
 impl Client {
-    /// Device information and administration.
+    /// Device information and administration: names, reboot, versions, accounts,
+    /// SSH, mDNS and the virtual USB network and disk.
     #[must_use]
     pub fn device(&self) -> device::DeviceHandler<'_> {
         device::DeviceHandler { client: self }
@@ -26,13 +27,14 @@ impl Client {
         power::PowerHandler { client: self }
     }
 
-    /// HDMI capture and stream settings.
+    /// HDMI capture, stream settings and MJPEG frame detection.
     #[must_use]
     pub fn hdmi(&self) -> hdmi::HdmiHandler<'_> {
         hdmi::HdmiHandler { client: self }
     }
 
-    /// Paste, keyboard LEDs, HID mode, HID reset and shortcuts.
+    /// Paste, keyboard LEDs, HID mode, HID reset, shortcuts, the leader key and the
+    /// mouse jiggler.
     #[must_use]
     pub fn hid(&self) -> hid::HidHandler<'_> {
         hid::HidHandler { client: self }
@@ -44,7 +46,7 @@ impl Client {
         storage::StorageHandler { client: self }
     }
 
-    /// Wake-on-LAN.
+    /// Wake-on-LAN, the device's Wi-Fi and its DNS settings.
     #[must_use]
     pub fn network(&self) -> network::NetworkHandler<'_> {
         network::NetworkHandler { client: self }

@@ -1,11 +1,16 @@
-//! Wake-on-LAN and the device's list of remembered MAC addresses.
+//! Wake-on-LAN and the device's list of remembered MAC addresses, the device's Wi-Fi
+//! and its DNS settings.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::device::InterfaceKind;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::wire::{ApiRequest, Method, null_as_empty};
@@ -90,7 +95,167 @@ pub(crate) fn parse_wol_entry(line: &str) -> Option<WolEntry> {
     })
 }
 
-/// Wake-on-LAN. Obtain with [`Client::network`].
+/// The device's Wi-Fi, from `GET /api/network/wifi`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct WifiStatus {
+    /// Whether the device has Wi-Fi at all.
+    pub supported: bool,
+    /// Whether it is in access-point mode, waiting to be configured.
+    pub ap_mode: bool,
+    /// Whether it is connected to a network.
+    pub connected: bool,
+    /// The network's name while connected (`Wi-Fi` when the device does not know it).
+    pub ssid: Option<String>,
+}
+
+/// The most DNS servers the firmware accepts.
+pub const MAX_DNS_SERVERS: usize = 6;
+
+/// Where the device takes its DNS servers from.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum DnsMode {
+    /// From DHCP.
+    Dhcp,
+    /// From a list set by hand.
+    Manual,
+}
+
+/// DNS settings to apply with [`NetworkHandler::set_dns`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum DnsConfig {
+    /// Use the servers DHCP provides (the device must currently have some).
+    Dhcp,
+    /// Use these servers, 1 to [`MAX_DNS_SERVERS`] of them.
+    Manual(Vec<IpAddr>),
+}
+
+/// The device's DNS settings, from `GET /api/network/dns`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DnsSettings {
+    /// Where the servers come from.
+    pub mode: DnsMode,
+    /// The servers set by hand (kept while in DHCP mode).
+    pub servers: Vec<IpAddr>,
+    /// The servers in use now.
+    pub effective: Vec<IpAddr>,
+    /// The servers DHCP provides.
+    pub dhcp: Vec<IpAddr>,
+    /// The interface of the default route.
+    pub interface: DnsInterface,
+}
+
+/// The interface of the device's default route, as the DNS page shows it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DnsInterface {
+    /// Its name (`eth0`), if the device has a default route or an address.
+    pub name: Option<String>,
+    /// Wired or wireless, when known.
+    pub kind: Option<InterfaceKind>,
+    /// Its IPv4 address with the prefix length (`192.168.1.50/24`).
+    pub address: Option<String>,
+    /// Its subnet mask (`255.255.255.0`).
+    pub subnet_mask: Option<String>,
+    /// The default gateway.
+    pub gateway: Option<IpAddr>,
+    /// The DNS search domains DHCP provides.
+    pub search_domains: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct DnsWire {
+    mode: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    servers: Vec<IpAddr>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    effective: Vec<IpAddr>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    dhcp: Vec<IpAddr>,
+    #[serde(default)]
+    info: DnsInfoWire,
+}
+
+#[derive(Deserialize, Default)]
+struct DnsInfoWire {
+    #[serde(default)]
+    interface: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default, rename = "subnetMask")]
+    subnet_mask: String,
+    #[serde(default)]
+    gateway: String,
+    #[serde(default, rename = "searchDomains", deserialize_with = "null_as_empty")]
+    search_domains: Vec<String>,
+}
+
+/// Turns the wire shape into [`DnsSettings`] (pure).
+fn dns_from_wire(wire: DnsWire) -> Result<DnsSettings> {
+    let endpoint = "GET /api/network/dns";
+    let mode = match wire.mode.as_str() {
+        "dhcp" => DnsMode::Dhcp,
+        "manual" => DnsMode::Manual,
+        other => {
+            return Err(Error::Decode {
+                endpoint: endpoint.to_owned(),
+                path: "data.mode".to_owned(),
+                message: format!("unknown DNS mode {other:?}"),
+            });
+        }
+    };
+    let info = wire.info;
+    let gateway = if info.gateway.is_empty() {
+        None
+    } else {
+        Some(info.gateway.parse().map_err(|_| Error::Decode {
+            endpoint: endpoint.to_owned(),
+            path: "data.info.gateway".to_owned(),
+            message: format!("{:?} is not an IP address", info.gateway),
+        })?)
+    };
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    Ok(DnsSettings {
+        mode,
+        servers: wire.servers,
+        effective: wire.effective,
+        dhcp: wire.dhcp,
+        interface: DnsInterface {
+            name: some(info.interface),
+            kind: match info.kind.as_str() {
+                "" => None,
+                "Wired" => Some(InterfaceKind::Wired),
+                "Wireless" => Some(InterfaceKind::Wireless),
+                _ => Some(InterfaceKind::Other(info.kind)),
+            },
+            address: some(info.address),
+            subnet_mask: some(info.subnet_mask),
+            gateway,
+            search_domains: info.search_domains,
+        },
+    })
+}
+
+/// Builds the DNS request, checking the server list first (pure).
+pub(crate) fn dns_request(config: &DnsConfig) -> Result<ApiRequest> {
+    let body = match config {
+        DnsConfig::Dhcp => json!({ "mode": "dhcp" }),
+        DnsConfig::Manual(servers) => {
+            if servers.is_empty() || servers.len() > MAX_DNS_SERVERS {
+                return Err(Error::invalid(format!(
+                    "manual DNS needs 1 to {MAX_DNS_SERVERS} servers, not {}",
+                    servers.len()
+                )));
+            }
+            let servers: Vec<String> = servers.iter().map(ToString::to_string).collect();
+            json!({ "mode": "manual", "servers": servers })
+        }
+    };
+    Ok(ApiRequest::post("/api/network/dns", body).idempotent())
+}
+
+/// Wake-on-LAN, Wi-Fi and DNS. Obtain with [`Client::network`].
 #[derive(Clone, Copy, Debug)]
 pub struct NetworkHandler<'a> {
     pub(crate) client: &'a Client,
@@ -171,6 +336,98 @@ impl NetworkHandler<'_> {
             .idempotent();
         self.client.call::<Value>(req).await.map(drop)
     }
+
+    /// The device's Wi-Fi state (admin).
+    ///
+    /// # Errors
+    ///
+    /// Device, transport and decoding errors.
+    pub async fn wifi(&self) -> Result<WifiStatus> {
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(default)]
+            supported: bool,
+            #[serde(default, rename = "apMode")]
+            ap_mode: bool,
+            #[serde(default)]
+            connected: bool,
+            #[serde(default)]
+            ssid: String,
+        }
+        let wire: Wire = self
+            .client
+            .call(ApiRequest::get("/api/network/wifi"))
+            .await?;
+        Ok(WifiStatus {
+            supported: wire.supported,
+            ap_mode: wire.ap_mode,
+            ssid: (wire.connected && !wire.ssid.is_empty()).then_some(wire.ssid),
+            connected: wire.connected,
+        })
+    }
+
+    /// Connects the device to a Wi-Fi network (admin). The device answers once it is
+    /// connected or has given up, which takes up to about 20 seconds. Never repeated.
+    /// If the device reaches this client through that Wi-Fi, the connection may drop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an empty SSID or password (nothing sent); device
+    /// errors (-2 could not start, -3 did not connect in time) and transport errors.
+    pub async fn connect_wifi(&self, ssid: &str, password: &SecretString) -> Result<()> {
+        if ssid.is_empty() || password.expose_secret().is_empty() {
+            return Err(Error::invalid("Wi-Fi needs an SSID and a password"));
+        }
+        // The firmware takes the Wi-Fi password as it is, without the login's
+        // obfuscation.
+        let req = ApiRequest::post(
+            "/api/network/wifi/connect",
+            json!({ "ssid": ssid, "password": password.expose_secret() }),
+        )
+        .extra_timeout(Duration::from_secs(25));
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// Disconnects the device from Wi-Fi and forgets the network (admin); takes about
+    /// five seconds.
+    ///
+    /// # Errors
+    ///
+    /// Device and transport errors.
+    pub async fn disconnect_wifi(&self) -> Result<()> {
+        let req = ApiRequest::post("/api/network/wifi/disconnect", json!({}))
+            .extra_timeout(Duration::from_secs(10));
+        self.client.call::<Value>(req).await.map(drop)
+    }
+
+    /// The device's DNS settings (admin, 2.4.1 and later).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] before 2.4.1; device, transport and decoding errors.
+    pub async fn dns(&self) -> Result<DnsSettings> {
+        let caps = self.client.capabilities().await?;
+        caps.require(caps.has_dns(), "DNS settings", "firmware 2.4.1 or later")?;
+        let wire: DnsWire = self
+            .client
+            .call(ApiRequest::get("/api/network/dns"))
+            .await?;
+        dns_from_wire(wire)
+    }
+
+    /// Sets where the device takes its DNS servers from (admin, 2.4.1 and later).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for no or more than [`MAX_DNS_SERVERS`] servers (nothing
+    /// sent); [`Error::NotSupported`] before 2.4.1; device errors (-3 when DHCP currently
+    /// provides no servers) and transport errors.
+    pub async fn set_dns(&self, config: &DnsConfig) -> Result<()> {
+        let req = dns_request(config)?;
+        let caps = self.client.capabilities().await?;
+        caps.require(caps.has_dns(), "DNS settings", "firmware 2.4.1 or later")?;
+        self.client.call::<Value>(req).await.map(drop)
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +458,41 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn dns_settings_decode_and_requests_are_checked() {
+        let wire: DnsWire = serde_json::from_value(json!({
+            "mode": "manual", "servers": ["1.1.1.1", "2606:4700::1111"], "effective": null,
+            "dhcp": ["192.168.1.1"],
+            "info": {"interface": "eth0", "type": "Wired", "address": "192.168.1.50/24",
+                     "subnetMask": "255.255.255.0", "gateway": "", "searchDomains": ["lan"]}
+        }))
+        .unwrap();
+        let dns = dns_from_wire(wire).unwrap();
+        assert_eq!(dns.mode, DnsMode::Manual);
+        assert_eq!(dns.servers.len(), 2);
+        assert!(dns.effective.is_empty());
+        assert_eq!(dns.interface.kind, Some(InterfaceKind::Wired));
+        assert_eq!(dns.interface.gateway, None);
+        assert_eq!(dns.interface.search_domains, ["lan"]);
+
+        let manual = DnsConfig::Manual(vec!["9.9.9.9".parse().unwrap()]);
+        assert_eq!(
+            dns_request(&manual).unwrap().body,
+            Some(json!({"mode": "manual", "servers": ["9.9.9.9"]}))
+        );
+        assert_eq!(
+            dns_request(&DnsConfig::Dhcp).unwrap().body,
+            Some(json!({"mode": "dhcp"}))
+        );
+        assert!(
+            dns_request(&DnsConfig::Manual(Vec::new()))
+                .unwrap_err()
+                .is_invalid_input()
+        );
+        let seven = DnsConfig::Manual(vec!["9.9.9.9".parse().unwrap(); 7]);
+        assert!(dns_request(&seven).unwrap_err().is_invalid_input());
     }
 
     #[test]

@@ -19,9 +19,11 @@
 //! the caller decides whether to repeat anything.
 //!
 //! Frames are binary on firmware 2.3.2 and later and JSON arrays before; see
-//! `frame.rs`.
+//! `frame.rs`. The upgrade request is written by `handshake.rs` rather than tungstenite,
+//! which would log it, session cookie included, at trace level.
 
 mod frame;
+mod handshake;
 pub mod push;
 
 use std::sync::{Arc, Mutex};
@@ -32,15 +34,15 @@ use nanokvm_hid::{
     AbsolutePosition, AbsoluteReport, Chord, Encoder, KeySequence, KeyboardReport, Layout,
     MouseButtons, RelativeReport,
 };
-use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncRead, AsyncWrite};
+use secrecy::SecretString;
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest as _};
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::api::hid::KeyboardLeds;
 use crate::capabilities::WsFraming;
-use crate::client::{COOKIE_NAME, Client};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use frame::{Frame, LegacyEncoder, Report};
 use push::{CaptureStatus, Push};
@@ -357,6 +359,31 @@ impl WsSession {
             .await?;
         op.finish();
         Ok(())
+    }
+
+    /// Types a secret (a password at a login prompt) like [`WsSession::type_text`], with
+    /// one difference: if the layout cannot type some of it, the error says how many
+    /// characters, not which, so the secret does not end up in a log through the error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when a character cannot be typed on `layout` (nothing
+    /// sent); as [`WsSession::press_chord`].
+    pub async fn type_secret(
+        &self,
+        secret: &SecretString,
+        layout: Layout,
+        delay: Duration,
+    ) -> Result<()> {
+        use secrecy::ExposeSecret as _;
+        let text = secret.expose_secret();
+        if Encoder::new(layout).encode(text).is_err() {
+            let count = text.chars().filter(|&c| !layout.can_type(c)).count();
+            return Err(Error::invalid(format!(
+                "the secret has {count} character(s) the {layout} layout cannot type"
+            )));
+        }
+        self.type_text(text, layout, delay).await
     }
 
     /// Moves the pointer to an absolute position.
@@ -803,33 +830,75 @@ async fn open(
     } else {
         Box::new(tcp)
     };
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| connection_error(Box::new(e)))?;
-    if let Some(token) = token {
-        let mut value = tungstenite::http::HeaderValue::from_str(&format!(
-            "{COOKIE_NAME}={}",
-            token.expose_secret()
-        ))
-        .map_err(|_| Upgrade::Failed(Error::ws("the session token is not a valid header", None)))?;
-        value.set_sensitive(true);
-        request.headers_mut().insert("cookie", value);
-    }
-    if let Ok(agent) = tungstenite::http::HeaderValue::from_str(&client.inner.user_agent) {
-        request.headers_mut().insert("user-agent", agent);
-    }
-    match tokio::time::timeout(
-        client.inner.timeout,
-        tokio_tungstenite::client_async_with_config(request, stream, None),
+    // The host header as the URL names it: brackets around IPv6, the port if given.
+    let authority = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let key = tungstenite::handshake::client::generate_key();
+    let request = handshake::request(
+        url.path(),
+        &authority,
+        &key,
+        &client.inner.user_agent,
+        token,
     )
-    .await
-    {
-        Err(_) => Err(timed_out()),
-        Ok(Ok((socket, _))) => Ok(socket),
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            Err(Upgrade::Status(response.status().as_u16()))
+    .map_err(|handshake::BadRequest::Token| {
+        Upgrade::Failed(Error::ws("the session token is not a valid header", None))
+    })?;
+    let timeout = client.inner.timeout;
+    let upgrade = async {
+        let mut stream = stream;
+        stream
+            .write_all(&request)
+            .await
+            .map_err(|e| connection_error(Box::new(e)))?;
+        drop(request);
+        let mut reader = tokio::io::BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let before = head.len();
+            let read = reader
+                .read_line(&mut head)
+                .await
+                .map_err(|e| connection_error(Box::new(e)))?;
+            if read == 0 {
+                return Err(Upgrade::Failed(Error::ws(
+                    "the device closed the connection during the upgrade",
+                    None,
+                )));
+            }
+            if head[before..].trim().is_empty() {
+                break;
+            }
+            if head.len() > handshake::MAX_HEAD {
+                return Err(Upgrade::Failed(Error::ws(
+                    "the upgrade answer's headers are too long",
+                    None,
+                )));
+            }
         }
-        Ok(Err(e)) => Err(connection_error(Box::new(e))),
-    }
+        match handshake::check_response(head.trim_end(), &key) {
+            handshake::Answer::Upgraded => {}
+            handshake::Answer::Status(status) => return Err(Upgrade::Status(status)),
+            handshake::Answer::Invalid(reason) => {
+                return Err(Upgrade::Failed(Error::ws(reason, None)));
+            }
+        }
+        // The device may push right after the upgrade; those bytes are already buffered.
+        let early = reader.buffer().to_vec();
+        Ok(WebSocketStream::from_partially_read(
+            reader.into_inner(),
+            early,
+            tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await)
+    };
+    tokio::time::timeout(timeout, upgrade).await.map_err(|_| {
+        Upgrade::Failed(Error::Timeout {
+            endpoint: endpoint(),
+            after: timeout,
+        })
+    })?
 }

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use nanokvm_client::api::hid::PasteLayout;
+use nanokvm_client::api::device::{Service, VirtualDevice};
+use nanokvm_client::api::hid::{JigglerMode, PasteLayout};
 use nanokvm_client::api::storage::MountMode;
 use nanokvm_client::{Client, SecretString, WsSession};
 use nanokvm_hid::{Chord, KeyboardReport, Keycode, Layout, Modifiers, MouseButtons};
@@ -217,7 +218,11 @@ async fn sessions_reconnect_after_dropped_sockets_and_revoked_sessions() {
                 .type_text(" three", Layout::Us, Duration::ZERO)
                 .await
                 .expect("typing after a revocation");
-            assert!(screen_shows(&sim, "one two three").await, "{}", sim.screen_text());
+            assert!(
+                screen_shows(&sim, "one two three").await,
+                "{}",
+                sim.screen_text()
+            );
         }
         sim.shutdown().await.expect("clean shutdown");
     }
@@ -255,14 +260,10 @@ async fn typing_cut_by_a_dropped_socket_leaves_a_prefix_and_nothing_held() {
         "typed {typed:?}"
     );
     // The simulator released the key the socket held when it dropped it.
-    let last_keyboard = sim
-        .hid_reports()
-        .into_iter()
-        .rev()
-        .find_map(|r| match r {
-            HidReport::Keyboard(k) => Some(k),
-            _ => None,
-        });
+    let last_keyboard = sim.hid_reports().into_iter().rev().find_map(|r| match r {
+        HidReport::Keyboard(k) => Some(k),
+        _ => None,
+    });
     assert_eq!(last_keyboard, Some(KeyboardReport::RELEASE));
     sim.shutdown().await.expect("clean shutdown");
 }
@@ -280,7 +281,11 @@ async fn cancelled_operations_release_on_the_simulator() {
         }
     }
     session.tap("z").await.expect("tap");
-    assert!(screen_shows(&sim, "target login: Az").await, "{}", sim.screen_text());
+    assert!(
+        screen_shows(&sim, "target login: Az").await,
+        "{}",
+        sim.screen_text()
+    );
     let keyboard: Vec<KeyboardReport> = sim
         .hid_reports()
         .into_iter()
@@ -297,10 +302,7 @@ async fn cancelled_operations_release_on_the_simulator() {
     // Only the cancelled operation's guard can have released it before `z`.
     assert_eq!(keyboard.get(at + 1), Some(&KeyboardReport::RELEASE));
 
-    session
-        .move_to_normalized(0.25, 0.25)
-        .await
-        .expect("move");
+    session.move_to_normalized(0.25, 0.25).await.expect("move");
     {
         let click = session.click(MouseButtons::RIGHT);
         tokio::select! {
@@ -313,8 +315,147 @@ async fn cancelled_operations_release_on_the_simulator() {
         sim.wait_for(|m| m.buttons() == MouseButtons::NONE),
     )
     .await;
-    assert!(released.is_ok(), "still held: {:?}", sim.machine().buttons());
+    assert!(
+        released.is_ok(),
+        "still held: {:?}",
+        sim.machine().buttons()
+    );
     // The socket is still open, so the release came from the client, not a disconnect.
     assert_eq!(session.connection_count(), 1);
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn settings_routes_change_the_simulated_device() {
+    for version in VERSIONS {
+        let (sim, client) = start(version).await;
+        let hid = client.hid();
+        if version == FirmwareVersion::V2_3_1 {
+            let err = hid.leader_key().await.unwrap_err();
+            assert!(err.is_not_supported(), "{version:?}: {err:?}");
+        } else {
+            hid.set_leader_key(Some(Keycode::SCROLL_LOCK))
+                .await
+                .unwrap_or_else(|e| panic!("{version:?}: set leader key: {e}"));
+            assert_eq!(
+                hid.leader_key().await.ok(),
+                Some(Some(Keycode::SCROLL_LOCK))
+            );
+            hid.set_leader_key(None)
+                .await
+                .expect("clear the leader key");
+            assert_eq!(hid.leader_key().await.ok(), Some(None));
+        }
+
+        hid.set_mouse_jiggler(Some(JigglerMode::Absolute))
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: jiggler: {e}"));
+        let on = hid.mouse_jiggler().await.expect("jiggler state");
+        assert!(
+            on.enabled && on.mode == Some(JigglerMode::Absolute),
+            "{on:?}"
+        );
+        hid.set_mouse_jiggler(None).await.expect("jiggler off");
+        let off = hid.mouse_jiggler().await.expect("jiggler state");
+        assert!(!off.enabled, "{version:?}: {off:?}");
+
+        let device = client.device();
+        device.enable_service(Service::Mdns).await.expect("mDNS on");
+        assert!(device.service_enabled(Service::Mdns).await.expect("mDNS"));
+        device
+            .disable_service(Service::Mdns)
+            .await
+            .expect("mDNS off");
+        assert!(!device.service_enabled(Service::Mdns).await.expect("mDNS"));
+        device.enable_service(Service::Ssh).await.expect("SSH on");
+        assert!(device.service_enabled(Service::Ssh).await.expect("SSH"));
+
+        let before = device.virtual_devices().await.expect("virtual devices");
+        let now_on = device
+            .toggle_virtual_device(VirtualDevice::Network)
+            .await
+            .expect("toggle");
+        assert_eq!(now_on, !before.network, "{version:?}");
+        assert_eq!(
+            device
+                .virtual_devices()
+                .await
+                .expect("virtual devices")
+                .network,
+            now_on
+        );
+        sim.shutdown().await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn frame_detection_silences_a_static_screen() {
+    let (sim, client) = start(FirmwareVersion::V2_5_1).await;
+    client
+        .hdmi()
+        .enable_frame_detection()
+        .await
+        .expect("detection on");
+    let mut stream = client.frames(Duration::from_secs(5)).await.expect("stream");
+    assert!(
+        stream
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("first")
+            .is_some()
+    );
+    // Many frame intervals pass (5 ms each in fast time) without a new part.
+    let err = stream
+        .next_frame(Duration::from_millis(300))
+        .await
+        .expect_err("a static screen sends nothing");
+    assert!(err.is_timeout(), "{err:?}");
+    // A change on the screen gets through.
+    client
+        .hid()
+        .paste("x", PasteLayout::Us)
+        .await
+        .expect("paste");
+    assert!(
+        stream
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("changed")
+            .is_some()
+    );
+
+    client
+        .hdmi()
+        .disable_frame_detection()
+        .await
+        .expect("detection off");
+    for _ in 0..3 {
+        assert!(
+            stream
+                .next_frame(Duration::from_secs(5))
+                .await
+                .expect("frame")
+                .is_some()
+        );
+    }
+    // A pause switches detection off for its length, then on again.
+    client
+        .hdmi()
+        .pause_frame_detection(Duration::from_secs(1))
+        .await
+        .expect("pause");
+    let mut fresh = client.frames(Duration::from_secs(5)).await.expect("stream");
+    assert!(
+        fresh
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("first")
+            .is_some()
+    );
+    let err = fresh
+        .next_frame(Duration::from_millis(300))
+        .await
+        .expect_err("detection is back on after the pause");
+    assert!(err.is_timeout(), "{err:?}");
     sim.shutdown().await.expect("clean shutdown");
 }

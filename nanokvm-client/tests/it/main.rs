@@ -4,7 +4,9 @@
 mod api;
 mod auth;
 mod e2e;
+mod routes;
 mod screenshot;
+mod secrets;
 mod support;
 mod tls;
 mod ws;

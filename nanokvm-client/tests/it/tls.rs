@@ -21,8 +21,7 @@ const CA_PEM: &[u8] = include_bytes!("tls/ca.pem");
 /// `openssl x509 -noout -fingerprint -sha256` of `server.pem`, verbatim.
 const SERVER_SHA256: &str = include_str!("tls/server.sha256");
 /// A fingerprint of some other certificate.
-const OTHER_SHA256: &str =
-    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+const OTHER_SHA256: &str = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
 
 /// Starts a TLS front for `upstream` and returns its `https://` URL.
 async fn tls_front(upstream: SocketAddr) -> String {

@@ -459,7 +459,10 @@ async fn double_clicks_drags_and_scrolls_have_exact_binary_frames() {
     assert_eq!(device.frame().await, Seen::Binary(vec![2, 0, 0xFB, 3, 0]));
     session.double_click(MouseButtons::MIDDLE).await.unwrap();
     for buttons in [4, 0, 4, 0] {
-        assert_eq!(device.frame().await, Seen::Binary(vec![2, buttons, 0, 0, 0]));
+        assert_eq!(
+            device.frame().await,
+            Seen::Binary(vec![2, buttons, 0, 0, 0])
+        );
     }
 
     // Scrolling splits into wheel steps of at most 127; positive is up.
@@ -566,7 +569,10 @@ async fn typing_stops_when_the_connection_is_lost_half_way() {
         .await
         .unwrap_err();
     assert!(err.is_connection(), "{err:?}");
-    assert!(err.to_string().contains("lost during the operation"), "{err}");
+    assert!(
+        err.to_string().contains("lost during the operation"),
+        "{err}"
+    );
     for seen in [
         kb([0, 0, 4, 0, 0, 0, 0, 0]),
         kb([0; 8]),
@@ -588,7 +594,10 @@ async fn a_cancelled_click_and_drag_release_the_buttons() {
     let mut device = FakeDevice::start("2.5.0", None).await;
     let session = device.client().ws().await.unwrap();
     device.next().await;
-    session.move_to(AbsolutePosition::new(10, 20)).await.unwrap();
+    session
+        .move_to(AbsolutePosition::new(10, 20))
+        .await
+        .unwrap();
     assert_eq!(device.frame().await, abs(0, 10, 20));
     {
         let click = session.click(MouseButtons::LEFT);

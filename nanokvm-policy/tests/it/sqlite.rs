@@ -551,6 +551,7 @@ fn uses_are_pruned_once_no_window_counts_them() {
     let store = SqliteStore::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     let minute = key("m", Window::Fixed(60));
     let sliding = key("s", Window::Sliding(10));
+    let other = key("o", Window::Sliding(1));
     let t0 = Timestamp::from_unix_secs(1_772_532_000);
     for i in 0..30 {
         let now = t0.after(std::time::Duration::from_millis(i * 100));
@@ -561,14 +562,17 @@ fn uses_are_pruned_once_no_window_counts_them() {
         assert!(store.commit(id).is_ok());
     }
     assert_eq!(store.stored_uses().ok(), Some(60));
-    // 20 s later the sliding uses are gone; the minute ones still count.
-    let id = reserved(store.reserve(&[request(&minute, 1000, 1)], t0.after(secs(20))));
-    assert!(store.commit(id).is_ok());
-    assert_eq!(store.stored_uses().ok(), Some(31));
-    assert_eq!(store.usage(&minute, t0.after(secs(20))).ok(), Some(31));
-    let id = reserved(store.reserve(&[request(&sliding, 1000, 1)], t0.after(secs(60))));
+    // 20 s later, touching the sliding counter prunes its uses; the minute ones count.
+    let id = reserved(store.reserve(&[request(&sliding, 1000, 1)], t0.after(secs(20))));
+    assert!(store.rollback(id).is_ok());
+    assert_eq!(store.stored_uses().ok(), Some(30));
+    assert_eq!(store.usage(&minute, t0.after(secs(20))).ok(), Some(30));
+    assert_eq!(store.usage(&minute, t0.after(secs(60))).ok(), Some(0));
+    // Counters nobody touches are dropped whole once nothing in them counts.
+    let id = reserved(store.reserve(&[request(&other, 1000, 1)], t0.after(secs(120))));
     assert!(store.commit(id).is_ok());
     assert_eq!(store.stored_uses().ok(), Some(1));
+    assert_eq!(store.usage(&minute, t0.after(secs(120))).ok(), Some(0));
 }
 
 #[test]

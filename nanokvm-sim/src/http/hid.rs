@@ -26,8 +26,10 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             lock(&shared.settings).hid_mode.clone().into(),
         )])),
         ("POST", "/api/hid/mode") => {
-            let Ok(mode) = ctx.form().string("Mode", "mode") else {
-                return fail(-1, "invalid arguments");
+            // `Mode` is `required`: an empty value fails validation like a bad body.
+            let mode = match ctx.form().string("Mode", "mode") {
+                Ok(mode) if !mode.is_empty() => mode,
+                _ => return fail(-1, "invalid arguments"),
             };
             if mode != "normal" && mode != "hid-only" {
                 return fail(-2, "invalid arguments");

@@ -5,13 +5,16 @@
 //! not a 405; a path that differs only by a trailing slash is redirected; and which
 //! routes exist depends on the firmware version played.
 
+mod application;
 mod auth;
 mod bind;
 mod download;
+mod extensions;
 mod hid;
 mod network;
 mod storage;
 mod stream;
+mod system;
 mod upload;
 mod vm;
 mod ws;
@@ -29,7 +32,9 @@ use crate::json::{self, J};
 use crate::record::RequestRecord;
 use crate::state::{Shared, lock};
 
+pub(crate) use application::UpdateServer;
 pub(crate) use bind::Form;
+pub(crate) use system::Folder;
 
 /// Largest request body read; anything bigger is answered as a binding failure.
 const BODY_LIMIT: usize = 4 << 20;
@@ -176,13 +181,43 @@ fn access(shared: &Shared, method: &Method, path: &str) -> Option<Access> {
         ("POST", "/api/download/image/cancel") if v250 => Admin,
         ("POST", "/api/network/wol") | ("GET", "/api/network/wol/mac") => Any,
         ("DELETE", "/api/network/wol/mac") | ("POST", "/api/network/wol/mac/name") => Admin,
-        ("GET", "/api/application/version") => Admin,
+        ("GET" | "POST", "/api/vm/swap" | "/api/vm/memory/limit" | "/api/vm/oled") => Admin,
+        ("POST", "/api/vm/tls") => Admin,
+        ("GET", "/api/vm/autostart" | "/api/vm/script" | "/api/vm/terminal") => Admin,
+        ("DELETE", "/api/vm/script") => Admin,
+        ("POST", "/api/vm/script/upload" | "/api/vm/script/run") => Admin,
+        ("POST", "/api/network/wifi") => Public,
+        ("POST", "/api/network/wifi/verify") if v250 => Public,
+        ("GET", "/api/network/wifi") => Admin,
+        ("POST", "/api/network/wifi/connect" | "/api/network/wifi/disconnect") => Admin,
+        ("GET" | "POST", "/api/network/dns") if v250 => Admin,
+        ("GET", "/api/extensions/tailscale/status") => Admin,
+        (
+            "POST",
+            "/api/extensions/tailscale/install"
+            | "/api/extensions/tailscale/uninstall"
+            | "/api/extensions/tailscale/up"
+            | "/api/extensions/tailscale/down"
+            | "/api/extensions/tailscale/login"
+            | "/api/extensions/tailscale/logout"
+            | "/api/extensions/tailscale/start"
+            | "/api/extensions/tailscale/stop"
+            | "/api/extensions/tailscale/restart",
+        ) => Admin,
+        ("GET", "/api/application/version" | "/api/application/preview") => Admin,
+        ("POST", "/api/application/update" | "/api/application/preview") => Admin,
+        ("GET" | "POST", "/api/application/update-server") if head => Admin,
         _ => match (m, segments.as_slice()) {
             ("PUT" | "DELETE", ["", "api", "auth", "users", name]) if head && !name.is_empty() => {
                 Admin
             }
             ("POST", ["", "api", "auth", "users", name, "password"])
                 if head && !name.is_empty() =>
+            {
+                Admin
+            }
+            ("GET" | "POST" | "DELETE", ["", "api", "vm", "autostart", name])
+                if !name.is_empty() && !system::autostart_name(name).contains('/') =>
             {
                 Admin
             }
@@ -245,6 +280,7 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
     match (method.as_str(), path.as_str()) {
         ("GET", "/api/ws") => return ws::upgrade(shared, req, principal).await,
         ("GET", "/api/stream/mjpeg") => return stream::mjpeg(shared, principal).await,
+        ("GET", "/api/vm/terminal") => return system::terminal(shared, req).await,
         // Uploads are streamed to disk, whatever their size.
         ("POST", "/api/download/file") => {
             let (parts, body) = req.into_parts();
@@ -278,21 +314,38 @@ async fn route(ctx: Ctx) -> Response {
     let p = ctx.path.clone();
     if p.starts_with("/api/auth/") {
         auth::route(ctx).await
+    } else if is_system(&p) {
+        system::route(ctx).await
     } else if p.starts_with("/api/vm/") {
         vm::route(ctx).await
+    } else if p.starts_with("/api/extensions/") {
+        extensions::route(ctx).await
     } else if p.starts_with("/api/hid/") {
         hid::route(ctx).await
     } else if p.starts_with("/api/storage/") {
         storage::route(ctx).await
     } else if p.starts_with("/api/download/") {
         download::route(ctx).await
-    } else if p.starts_with("/api/network/") || p.starts_with("/api/application/") {
+    } else if p.starts_with("/api/network/") {
         network::route(ctx).await
+    } else if p.starts_with("/api/application/") {
+        application::route(ctx).await
     } else if p.starts_with("/api/stream/") {
         stream::route(ctx).await
     } else {
         not_found()
     }
+}
+
+/// Whether a path belongs to the housekeeping routes in `system`.
+fn is_system(path: &str) -> bool {
+    ["swap", "memory/limit", "oled", "tls", "autostart", "script"]
+        .iter()
+        .any(|p| {
+            path.strip_prefix("/api/vm/")
+                .and_then(|rest| rest.strip_prefix(p))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
 }
 
 /// gin's `RedirectTrailingSlash`: 301 for GET, 307 otherwise.

@@ -1,4 +1,12 @@
-//! `/api/network/*` (Wake-on-LAN) and `/api/application/version`.
+//! `/api/network/*`: Wake-on-LAN, Wi-Fi and DNS.
+//!
+//! The simulated device has no Wi-Fi chip (`/etc/kvm/wifi_exist` absent), so the Wi-Fi
+//! routes answer as such a device does, delays included. Its wired network is the
+//! loopback interface it reports in `/api/vm/info`, and its DHCP server hands out
+//! `127.0.0.1` as the DNS server.
+
+use std::net::IpAddr;
+use std::time::Duration;
 
 use axum::response::Response;
 
@@ -92,9 +100,122 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             *entry = format!("{mac} {name}");
             ok_null()
         }
-        // The simulated device is offline: the update server cannot be reached.
-        ("GET", "/api/application/version") => fail(-1, "failed to query latest version"),
+        ("GET", "/api/network/wifi") => ok(J::obj([
+            ("supported", false.into()),
+            ("apMode", false.into()),
+            ("connected", false.into()),
+            ("ssid", "".into()),
+        ])),
+        // The AP-mode routes check the mode first: not supported, after 2 s.
+        ("POST", "/api/network/wifi" | "/api/network/wifi/verify") => {
+            shared.time.sleep(Duration::from_secs(2)).await;
+            fail(-1, "invalid mode")
+        }
+        ("POST", "/api/network/wifi/connect") => {
+            let form = ctx.form();
+            let (Ok(ssid), Ok(password)) = (
+                form.string("Ssid", "Ssid"),
+                form.string("Password", "Password"),
+            ) else {
+                return fail(-1, "invalid parameters");
+            };
+            if ssid.is_empty() || password.is_empty() {
+                return fail(-1, "invalid parameters");
+            }
+            // Seven polls, 2 s apart, for a connection that never comes.
+            shared.time.sleep(Duration::from_secs(14)).await;
+            fail(-3, "failed to get wifi status")
+        }
+        ("POST", "/api/network/wifi/disconnect") => {
+            shared.time.sleep(Duration::from_secs(5)).await;
+            ok_null()
+        }
+        ("GET", "/api/network/dns") => {
+            let s = lock(&shared.settings);
+            let dhcp = vec![DHCP_DNS.to_owned()];
+            let manual = s.dns_servers.clone();
+            let effective = if s.dns_manual {
+                manual.clone()
+            } else {
+                dhcp.clone()
+            };
+            ok(J::obj([
+                ("mode", if s.dns_manual { "manual" } else { "dhcp" }.into()),
+                ("servers", J::str_list_or_null(manual)),
+                ("effective", J::str_list_or_null(effective)),
+                ("dhcp", J::str_list_or_null(dhcp)),
+                (
+                    "info",
+                    J::obj([
+                        ("interface", "eth0".into()),
+                        ("type", "Wired".into()),
+                        ("address", "127.0.0.1".into()),
+                        ("subnetMask", "255.0.0.0".into()),
+                        ("gateway", "127.0.0.1".into()),
+                        ("searchDomains", J::Null),
+                    ]),
+                ),
+            ]))
+        }
+        ("POST", "/api/network/dns") => set_dns(&ctx),
         _ => super::not_found(),
+    }
+}
+
+/// The DNS server the simulated DHCP server hands out.
+const DHCP_DNS: &str = "127.0.0.1";
+
+/// `POST /api/network/dns`: `{"mode":"manual"|"dhcp","servers":[..]}`.
+fn set_dns(ctx: &Ctx) -> Response {
+    let form = ctx.form();
+    let (Ok(mode), Ok(servers)) = (form.string("mode", "mode"), form.value("servers")) else {
+        return fail(-1, "invalid arguments");
+    };
+    let servers: Vec<String> = match servers {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(items)) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    serde_json::Value::String(s) => out.push(s),
+                    serde_json::Value::Null => out.push(String::new()),
+                    _ => return fail(-1, "invalid arguments"),
+                }
+            }
+            out
+        }
+        Some(_) => return fail(-1, "invalid arguments"),
+    };
+    match mode.as_str() {
+        "manual" => {
+            let mut normalized: Vec<String> = Vec::new();
+            for server in &servers {
+                let server = server.trim();
+                if server.is_empty() {
+                    continue;
+                }
+                let Ok(ip) = server.parse::<IpAddr>() else {
+                    return fail(-2, &format!("invalid dns server: {server}"));
+                };
+                let ip = ip.to_string();
+                if !normalized.contains(&ip) {
+                    normalized.push(ip);
+                }
+            }
+            if normalized.is_empty() {
+                return fail(-2, "dns servers are required");
+            }
+            let mut s = lock(&ctx.shared.settings);
+            s.dns_manual = true;
+            s.dns_servers = normalized;
+            ok_null()
+        }
+        "dhcp" => {
+            lock(&ctx.shared.settings).dns_manual = false;
+            ok_null()
+        }
+        // `required,oneof=manual dhcp` fails validation first.
+        _ => fail(-1, "invalid arguments"),
     }
 }
 

@@ -32,7 +32,10 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
                 ),
                 ("mdns", mdns.into()),
                 ("image", "v1.4.2".into()),
-                ("application", fw.as_str().into()),
+                (
+                    "application",
+                    lock(&shared.settings).app_version.clone().into(),
+                ),
                 ("deviceKey", "nanokvm-sim-device-key".into()),
             ]))
         }

@@ -37,14 +37,33 @@ pub(crate) async fn upgrade(
     }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+        Err(_) => return bad_handshake(),
     };
     let token = principal.and_then(|p| p.token);
     ws.on_upgrade(move |socket| run(shared, socket, token))
 }
 
+/// gorilla/websocket's answer to a request that is not a WebSocket handshake.
+pub(crate) fn bad_handshake() -> Response {
+    let mut r = (StatusCode::BAD_REQUEST, "Bad Request\n").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        "x-content-type-options",
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::SEC_WEBSOCKET_VERSION,
+        axum::http::HeaderValue::from_static("13"),
+    );
+    r
+}
+
 /// 2.5.1's origin rule: absent is fine, present must name the same host and port.
-fn origin_matches(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn origin_matches(headers: &axum::http::HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };

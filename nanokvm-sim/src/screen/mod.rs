@@ -612,7 +612,10 @@ mod tests {
         assert_eq!(screen.encodes(), 3);
         assert_ne!(a.jpeg(), c.jpeg());
         let small = screen.frame(&tx, 60, (640, 480));
-        assert_eq!((small.width(), small.height(), screen.encodes()), (640, 480, 4));
+        assert_eq!(
+            (small.width(), small.height(), screen.encodes()),
+            (640, 480, 4)
+        );
     }
 
     #[test]
@@ -634,7 +637,10 @@ mod tests {
         let quarter = resample(&fb, 1, 1);
         assert_eq!(quarter.pixel(0, 0), [100, 50, 0]);
         let double = resample(&fb, 8, 4);
-        assert_eq!((double.pixel(3, 3), double.pixel(4, 0)), ([200, 100, 0], [0, 0, 0]));
+        assert_eq!(
+            (double.pixel(3, 3), double.pixel(4, 0)),
+            ([200, 100, 0], [0, 0, 0])
+        );
     }
 
     #[test]

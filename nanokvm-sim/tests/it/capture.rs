@@ -7,15 +7,26 @@ use crate::stream::{Mjpeg, Picture, post, small, ticks_after};
 use crate::support::{fast, login, request};
 use crate::ws::{connect, next_text};
 
-/// Reads parts until one has the given size; the setting applies from the next capture.
+/// A baseline JPEG's size, from its SOF0 segment.
+fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+    let at = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    let be = |i: usize| u32::from(u16::from_be_bytes([jpeg[i], jpeg[i + 1]]));
+    (be(at + 7), be(at + 5))
+}
+
+/// Reads parts until one has the given size (the setting applies from the next
+/// capture), and decodes that one fully.
 async fn frame_of_size(s: &mut Mjpeg, width: u32, height: u32) -> bool {
     for _ in 0..200 {
         let Some(jpeg) = s.part().await else {
             return false;
         };
-        let p = Picture::decode(&jpeg);
-        if (p.width, p.height) == (width, height) {
-            return true;
+        if jpeg_size(&jpeg) == (width, height) {
+            let p = Picture::decode(&jpeg);
+            return (p.width, p.height) == (width, height);
         }
     }
     false
@@ -28,19 +39,43 @@ async fn the_resolution_setting_scales_the_captured_frames() {
     let mut s = Mjpeg::open(sim.addr(), "/api/stream/mjpeg", &t).await;
     assert_eq!(s.head().await.status, 200);
     assert!(frame_of_size(&mut s, 320, 200).await, "native size first");
-    post(&sim, &t, "/api/vm/screen", r#"{"type":"resolution","value":480}"#).await;
+    post(
+        &sim,
+        &t,
+        "/api/vm/screen",
+        r#"{"type":"resolution","value":480}"#,
+    )
+    .await;
     assert!(frame_of_size(&mut s, 640, 480).await);
     assert_eq!(
         (sim.screenshot().width(), sim.screenshot().height()),
         (640, 480)
     );
     // A height outside the firmware's table is accepted and ignored.
-    post(&sim, &t, "/api/vm/screen", r#"{"type":"resolution","value":333}"#).await;
+    post(
+        &sim,
+        &t,
+        "/api/vm/screen",
+        r#"{"type":"resolution","value":333}"#,
+    )
+    .await;
     assert_eq!(sim.screenshot().height(), 480);
-    // Go converts the value to uint16, so 65536 + 720 picks 720.
-    post(&sim, &t, "/api/vm/screen", r#"{"type":"resolution","value":66256}"#).await;
-    assert!(frame_of_size(&mut s, 1280, 720).await);
-    post(&sim, &t, "/api/vm/screen", r#"{"type":"resolution","value":0}"#).await;
+    // Go converts the value to uint16, so 65536 + 600 picks 600.
+    post(
+        &sim,
+        &t,
+        "/api/vm/screen",
+        r#"{"type":"resolution","value":66136}"#,
+    )
+    .await;
+    assert!(frame_of_size(&mut s, 800, 600).await);
+    post(
+        &sim,
+        &t,
+        "/api/vm/screen",
+        r#"{"type":"resolution","value":0}"#,
+    )
+    .await;
     assert!(frame_of_size(&mut s, 320, 200).await);
 }
 
@@ -126,7 +161,9 @@ async fn capture_status_is_pushed_when_it_changes() {
     let greeting = next_text(&mut late).await;
     let text = greeting["data"].as_str().unwrap();
     assert!(
-        text.starts_with(r#"{"ok":true,"result":0,"message":"","mode":"mjpeg","severity":"","updatedAt":""#),
+        text.starts_with(
+            r#"{"ok":true,"result":0,"message":"","mode":"mjpeg","severity":"","updatedAt":""#
+        ),
         "{text}"
     );
     assert_eq!(next_text(&mut late).await["type"], "h264-mode-status");
@@ -148,14 +185,19 @@ async fn legacy_firmware_pushes_nothing() {
     // A keyboard report in the legacy format is accepted; the first thing the socket
     // could deliver is its close, not a push.
     use futures_util::{SinkExt, StreamExt};
-    ws.send(tokio_tungstenite::tungstenite::Message::Text("[1,4,0,0,0,0]".into()))
-        .await
-        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        "[1,4,0,0,0,0]".into(),
+    ))
+    .await
+    .unwrap();
     sim.wait_for(|m| m.screen_text().ends_with("a")).await;
     sim.drop_websockets();
     let next = ws.next().await;
     assert!(
-        !matches!(next, Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))),
+        !matches!(
+            next,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))
+        ),
         "{next:?}"
     );
 }

@@ -1,13 +1,17 @@
 //! Integration tests for nanokvm-sim: conformance of the wire shapes, driven with raw
 //! HTTP/1.1 and raw WebSocket frames rather than any client library.
 
+mod application;
 mod auth;
+mod bad_input;
 mod capture;
+mod conformance;
 mod download;
 mod hid;
 mod origin;
 mod stream;
 mod support;
+mod system;
 mod upload;
 mod vm;
 mod ws;

@@ -3,9 +3,11 @@
 //! It serves one payload under several paths, each with a different framing:
 //! `/files/<name>` with a `Content-Length`, `/chunked/<name>` chunked, `/redirect/<name>`
 //! a 302 to `/files/<name>`, `/slow/<name>` half the payload and then the rest only once
-//! the test calls [`Origin::release`], and anything else a 404. It records every
-//! request line, so tests can check that 2.3.1 sends its `HEAD` first.
+//! the test calls [`Origin::release`], extra files at exact paths (query ignored), and
+//! anything else a 404. It records every request line, so tests can check that 2.3.1
+//! sends its `HEAD` first.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +24,12 @@ pub struct Origin {
 
 impl Origin {
     pub async fn start(payload: Vec<u8>) -> Self {
+        Self::with_files(payload, HashMap::new()).await
+    }
+
+    /// Also serves `files`, each at its exact path.
+    pub async fn with_files(payload: Vec<u8>, files: HashMap<String, Vec<u8>>) -> Self {
+        let files = Arc::new(files);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -32,6 +40,7 @@ impl Origin {
             while let Ok((tcp, _)) = listener.accept().await {
                 tokio::spawn(serve(
                     tcp,
+                    Arc::clone(&files),
                     Arc::clone(&payload),
                     Arc::clone(&r),
                     Arc::clone(&n),
@@ -70,6 +79,7 @@ impl Drop for Origin {
 
 async fn serve(
     tcp: TcpStream,
+    files: Arc<HashMap<String, Vec<u8>>>,
     payload: Arc<Vec<u8>>,
     requests: Arc<Mutex<Vec<String>>>,
     release: Arc<Notify>,
@@ -95,7 +105,15 @@ async fn serve(
     let fixed = |status: &str, extra: &str, len: usize| {
         format!("HTTP/1.1 {status}\r\n{extra}Content-Length: {len}\r\nConnection: close\r\n\r\n")
     };
-    if path.starts_with("/files/") {
+    let exact = path.split('?').next().unwrap_or("");
+    if let Some(body) = files.get(exact) {
+        let _ = tcp
+            .write_all(fixed("200 OK", "", body.len()).as_bytes())
+            .await;
+        if !head_only {
+            let _ = tcp.write_all(body).await;
+        }
+    } else if path.starts_with("/files/") {
         let _ = tcp
             .write_all(fixed("200 OK", "", payload.len()).as_bytes())
             .await;

@@ -1,0 +1,331 @@
+//! Exact requests for the settings routes: leader key, mouse jiggler, frame detection,
+//! SSH and mDNS, virtual USB devices, Wi-Fi and DNS, and their version gates.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use nanokvm_client::SecretString;
+use nanokvm_client::api::device::{Service, VirtualDevice, VirtualDevices};
+use nanokvm_client::api::hid::{JigglerMode, MouseJiggler};
+use nanokvm_client::api::network::{DnsConfig, DnsMode, WifiStatus};
+use nanokvm_hid::Keycode;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer};
+
+use crate::support::{TOKEN, client, device, ok, requests_to};
+
+async fn expect(server: &MockServer, verb: &str, route: &str, sent: Option<Value>, reply: Value) {
+    let mut mock = Mock::given(method(verb))
+        .and(path(route))
+        .and(header("cookie", format!("nano-kvm-token={TOKEN}").as_str()));
+    if let Some(sent) = sent {
+        mock = mock.and(body_json(sent));
+    }
+    mock.respond_with(ok(reply)).expect(1).mount(server).await;
+}
+
+#[tokio::test]
+async fn leader_key_and_mouse_jiggler() {
+    let server = device("2.5.0", "PCIE").await;
+    expect(
+        &server,
+        "GET",
+        "/api/hid/shortcut/leader-key",
+        None,
+        json!({"key": "AltRight"}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/hid/shortcut/leader-key",
+        Some(json!({"key": "ScrollLock"})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/mouse-jiggler",
+        None,
+        json!({"enabled": true, "mode": "relative"}),
+    )
+    .await;
+    // The POST route has a trailing slash; without it the firmware answers 307.
+    expect(
+        &server,
+        "POST",
+        "/api/vm/mouse-jiggler/",
+        Some(json!({"enabled": true, "mode": "absolute"})),
+        Value::Null,
+    )
+    .await;
+    let client = client(&server);
+    assert_eq!(
+        client.hid().leader_key().await.unwrap(),
+        Some(Keycode::ALT_RIGHT)
+    );
+    client
+        .hid()
+        .set_leader_key(Some(Keycode::SCROLL_LOCK))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.hid().mouse_jiggler().await.unwrap(),
+        MouseJiggler {
+            enabled: true,
+            mode: Some(JigglerMode::Relative)
+        }
+    );
+    client
+        .hid()
+        .set_mouse_jiggler(Some(JigglerMode::Absolute))
+        .await
+        .unwrap();
+    // A usage without a name cannot be stored, and nothing is sent.
+    let err = client
+        .hid()
+        .set_leader_key(Some(Keycode::from_usage(0xA5)))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err:?}");
+    assert_eq!(
+        requests_to(&server, "/api/hid/shortcut/leader-key")
+            .await
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn older_firmware_lacks_leader_key_dns_and_jiggler() {
+    let server = device("2.2.5", "Alpha").await;
+    Mock::given(method("GET"))
+        .respond_with(ok(Value::Null))
+        .expect(0)
+        .named("no route beyond identity")
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let errors = [
+        client.hid().leader_key().await.unwrap_err(),
+        client.hid().set_leader_key(None).await.unwrap_err(),
+        client.hid().mouse_jiggler().await.unwrap_err(),
+        client.hid().set_mouse_jiggler(None).await.unwrap_err(),
+        client.network().dns().await.unwrap_err(),
+        client
+            .network()
+            .set_dns(&DnsConfig::Dhcp)
+            .await
+            .unwrap_err(),
+    ];
+    for err in &errors {
+        assert!(err.is_not_supported(), "{err:?}");
+        assert!(err.to_string().contains("firmware 2.2.5 on Alpha"), "{err}");
+    }
+    assert_eq!(
+        errors[0].to_string(),
+        "the leader key is not supported by firmware 2.2.5 on Alpha (needs firmware 2.3.4 or later)"
+    );
+    assert_eq!(
+        errors[4].to_string(),
+        "DNS settings is not supported by firmware 2.2.5 on Alpha (needs firmware 2.4.1 or later)"
+    );
+    // Nothing beyond the login and the identity was sent (an unknown route would have
+    // been a 404, which also reads as "not supported", so check the requests).
+    let sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert!(
+        sent.iter()
+            .all(|p| ["/api/auth/login", "/api/vm/info", "/api/vm/hardware"].contains(&p.as_str())),
+        "{sent:?}"
+    );
+
+    let pro = device("1.2.13", "Pro").await;
+    let client = crate::support::client(&pro);
+    let err = client.hdmi().enable_frame_detection().await.unwrap_err();
+    assert!(err.is_not_supported(), "{err:?}");
+    assert!(
+        requests_to(&pro, "/api/stream/mjpeg/detect")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn frame_detection_services_and_virtual_devices() {
+    let server = device("2.5.1", "PCIE").await;
+    for enabled in [true, false] {
+        expect(
+            &server,
+            "POST",
+            "/api/stream/mjpeg/detect",
+            Some(json!({"enabled": enabled})),
+            Value::Null,
+        )
+        .await;
+    }
+    expect(
+        &server,
+        "POST",
+        "/api/stream/mjpeg/detect/stop",
+        Some(json!({"duration": 1})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/ssh",
+        None,
+        json!({"enabled": true}),
+    )
+    .await;
+    expect(&server, "POST", "/api/vm/ssh/disable", None, Value::Null).await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/mdns",
+        None,
+        json!({"enabled": false}),
+    )
+    .await;
+    expect(&server, "POST", "/api/vm/mdns/enable", None, Value::Null).await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/device/virtual",
+        None,
+        json!({"network": true, "media": false, "disk": false}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/device/virtual",
+        Some(json!({"device": "disk"})),
+        json!({"on": true}),
+    )
+    .await;
+    let client = client(&server);
+    let hdmi = client.hdmi();
+    hdmi.enable_frame_detection().await.unwrap();
+    hdmi.disable_frame_detection().await.unwrap();
+    hdmi.pause_frame_detection(Duration::from_secs(1))
+        .await
+        .unwrap();
+    let err = hdmi
+        .pause_frame_detection(Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err:?}");
+
+    let device = client.device();
+    assert!(device.service_enabled(Service::Ssh).await.unwrap());
+    device.disable_service(Service::Ssh).await.unwrap();
+    assert!(!device.service_enabled(Service::Mdns).await.unwrap());
+    device.enable_service(Service::Mdns).await.unwrap();
+    assert_eq!(
+        device.virtual_devices().await.unwrap(),
+        VirtualDevices {
+            network: true,
+            disk: false
+        }
+    );
+    assert!(
+        device
+            .toggle_virtual_device(VirtualDevice::Disk)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn wifi_and_dns() {
+    let server = device("2.5.0", "Beta").await;
+    expect(
+        &server,
+        "GET",
+        "/api/network/wifi",
+        None,
+        json!({"supported": true, "apMode": false, "connected": true, "ssid": "lab"}),
+    )
+    .await;
+    // The Wi-Fi password travels as it is: the firmware does not de-obfuscate it.
+    expect(
+        &server,
+        "POST",
+        "/api/network/wifi/connect",
+        Some(json!({"ssid": "lab", "password": "wifi-secret"})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/network/wifi/disconnect",
+        None,
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/network/dns",
+        None,
+        json!({"mode": "dhcp", "servers": null, "effective": ["192.168.1.1"],
+               "dhcp": ["192.168.1.1"],
+               "info": {"interface": "eth0", "type": "Wired", "address": "192.168.1.50/24",
+                        "subnetMask": "255.255.255.0", "gateway": "192.168.1.1",
+                        "searchDomains": null}}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/network/dns",
+        Some(json!({"mode": "manual", "servers": ["1.1.1.1", "2606:4700:4700::1111"]})),
+        Value::Null,
+    )
+    .await;
+    let client = client(&server);
+    let network = client.network();
+    assert_eq!(
+        network.wifi().await.unwrap(),
+        WifiStatus {
+            supported: true,
+            ap_mode: false,
+            connected: true,
+            ssid: Some("lab".to_owned())
+        }
+    );
+    network
+        .connect_wifi("lab", &SecretString::from("wifi-secret"))
+        .await
+        .unwrap();
+    let err = network
+        .connect_wifi("", &SecretString::from("x"))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input());
+    network.disconnect_wifi().await.unwrap();
+
+    let dns = network.dns().await.unwrap();
+    let router: IpAddr = "192.168.1.1".parse().unwrap();
+    assert_eq!(dns.mode, DnsMode::Dhcp);
+    assert!(dns.servers.is_empty());
+    assert_eq!(dns.effective, [router]);
+    assert_eq!(dns.interface.gateway, Some(router));
+    assert_eq!(dns.interface.address.as_deref(), Some("192.168.1.50/24"));
+    let servers = vec![
+        "1.1.1.1".parse().unwrap(),
+        "2606:4700:4700::1111".parse().unwrap(),
+    ];
+    network.set_dns(&DnsConfig::Manual(servers)).await.unwrap();
+}
