@@ -342,6 +342,12 @@ impl Capabilities {
         !self.is_pro()
     }
 
+    /// Whether AI control modes and the built-in MCP server exist (2.5.0).
+    #[must_use]
+    pub fn has_ai_control(&self) -> bool {
+        self.at_least(2, 5, 0)
+    }
+
     /// Whether a download can be cancelled and checked against a SHA-256 (2.5.0).
     #[must_use]
     pub fn has_download_cancel(&self) -> bool {

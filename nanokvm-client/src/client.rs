@@ -280,8 +280,9 @@ pub(crate) struct Inner {
 /// the negotiated capabilities.
 ///
 /// Area handlers group the API: [`Client::device`], [`Client::power`],
-/// [`Client::hdmi`], [`Client::hid`], [`Client::storage`], [`Client::network`], plus
-/// [`Client::screenshot`] and [`Client::ws`] for the keyboard and mouse session.
+/// [`Client::hdmi`], [`Client::hid`], [`Client::storage`], [`Client::network`],
+/// [`Client::system`], [`Client::ai`], plus [`Client::screenshot`] and [`Client::ws`]
+/// for the keyboard and mouse session.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,

@@ -6,7 +6,8 @@
 //!   expires, and reads the firmware version and hardware once to decide what the device
 //!   can do ([`Capabilities`]).
 //! - Area handlers: [`Client::device`], [`Client::power`], [`Client::hdmi`],
-//!   [`Client::hid`], [`Client::storage`], [`Client::network`].
+//!   [`Client::hid`], [`Client::storage`], [`Client::network`], [`Client::system`],
+//!   [`Client::ai`].
 //! - [`WsSession`] ([`Client::ws`]): the keyboard and mouse session, which reconnects,
 //!   releases whatever it holds when an operation fails or is dropped, and never
 //!   finishes an operation on a new connection.

@@ -20,6 +20,15 @@
 //! `decision` record per call, and an `outcome` record for each call that went ahead.
 //! The key for redacted arguments is `FILE.key`, created when missing.
 //!
+//! `--replay` reads an audit log (as written by the gate or `--audit`) instead of calls,
+//! and decides each call it records against `POLICY`: every `outcome` record (its
+//! outcome decides commit or rollback; calls that were refused approval count as `ok`)
+//! and every `decision` record with verdict `deny`. Other records are skipped. Each
+//! output line carries two more fields: `seq`, the record's sequence number, and `was`,
+//! the verdict recorded. Arguments the log redacted are replayed as that many `\u{FFFD}`
+//! characters, so length limits and weights still apply while patterns on the text
+//! cannot match.
+//!
 //! Exit codes: 0 after the last line; 1 when the policy does not load, the counter store
 //! or the audit log fails, or standard input cannot be read; 2 for bad usage.
 #![allow(clippy::print_stderr)]
@@ -34,28 +43,32 @@ use nanokvm_policy::{
 };
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: policy_eval POLICY [--state DIR] [--audit FILE] < calls.jsonl
+const USAGE: &str = "usage: policy_eval POLICY [--state DIR] [--audit FILE] [--replay] < calls.jsonl
   POLICY        a policy document (.json, or .yaml/.yml)
   --state DIR   keep counters in DIR/counters.sqlite across runs
   --audit FILE  append decision and outcome records to the audit log FILE
-                (key in FILE.key)";
+                (key in FILE.key)
+  --replay      read an audit log instead of calls and decide the calls it records";
 
 /// The command line.
 struct Options {
     policy: PathBuf,
     state: Option<PathBuf>,
     audit: Option<PathBuf>,
+    replay: bool,
 }
 
 fn parse_args(args: &[String]) -> Option<Options> {
     let mut policy = None;
     let mut state = None;
     let mut audit = None;
+    let mut replay = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--state" if state.is_none() => state = Some(PathBuf::from(rest.next()?)),
             "--audit" if audit.is_none() => audit = Some(PathBuf::from(rest.next()?)),
+            "--replay" if !replay => replay = true,
             a if !a.starts_with('-') && policy.is_none() => policy = Some(PathBuf::from(a)),
             _ => return None,
         }
@@ -64,6 +77,7 @@ fn parse_args(args: &[String]) -> Option<Options> {
         policy: policy?,
         state,
         audit,
+        replay,
     })
 }
 
@@ -108,6 +122,7 @@ fn main() -> ExitCode {
     let run = Run {
         audit,
         policy_hash: policy.hash_hex(),
+        replay: options.replay,
     };
     let policy = policy.as_ref().clone();
     match &options.state {
@@ -133,6 +148,7 @@ fn main() -> ExitCode {
 struct Run {
     audit: Option<AuditLog>,
     policy_hash: String,
+    replay: bool,
 }
 
 impl Run {
@@ -150,7 +166,20 @@ impl Run {
             if line.trim().is_empty() {
                 continue;
             }
-            let result = match self.evaluate(engine, &line) {
+            let evaluated = if self.replay {
+                match replayed_call(&line) {
+                    Ok(None) => continue,
+                    Ok(Some((call, seq, was))) => self.evaluate(engine, &call.to_string()).map(|mut v| {
+                        v["seq"] = json!(seq);
+                        v["was"] = json!(was);
+                        v
+                    }),
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.evaluate(engine, &line)
+            };
+            let result = match evaluated {
                 Ok(v) => v,
                 Err(Failure::Input(message)) => json!({
                     "verdict": "deny", "rule": "(invalid input)", "message": message, "retry_after_s": null
@@ -256,6 +285,52 @@ impl Run {
         log.append(&event)
             .map(drop)
             .map_err(|e| Failure::Fatal(e.to_string()))
+    }
+}
+
+/// The call an audit record stands for, as an input line, with the record's `seq` and
+/// verdict; `None` for records that do not end a call.
+fn replayed_call(line: &str) -> Result<Option<(Value, u64, String)>, Failure> {
+    let record: Value = serde_json::from_str(line)
+        .map_err(|e| Failure::Fatal(format!("the audit log has a line that is not JSON: {e}")))?;
+    let field = |name: &str| record.get(name).and_then(Value::as_str).unwrap_or_default();
+    let seq = record.get("seq").and_then(Value::as_u64).ok_or_else(|| {
+        Failure::Fatal("the audit log has a record without `seq`: is it an audit log?".into())
+    })?;
+    let was = field("verdict").to_owned();
+    let outcome = match (field("kind"), was.as_str(), field("outcome")) {
+        ("outcome", _, "error") => "error",
+        ("outcome", _, _) | ("decision", "deny", _) => "ok",
+        _ => return Ok(None),
+    };
+    let mut args = record.get("args").cloned().unwrap_or_else(|| json!({}));
+    unredact(&mut args);
+    let call = json!({
+        "tool": field("tool"),
+        "args": args,
+        "principal": record.get("principal"),
+        "session": record.get("session"),
+        "device": record.get("device"),
+        "at": field("at"),
+        "outcome": outcome,
+    });
+    Ok(Some((call, seq, was)))
+}
+
+/// Replaces every redacted value by as many U+FFFD characters as it had.
+fn unredact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("redacted") == Some(&Value::Bool(true)) {
+                let n = map.get("chars").and_then(Value::as_u64).unwrap_or(0);
+                let n = usize::try_from(n).unwrap_or(0).min(1 << 20);
+                *value = Value::String("\u{FFFD}".repeat(n));
+                return;
+            }
+            map.values_mut().for_each(unredact);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unredact),
+        _ => {}
     }
 }
 

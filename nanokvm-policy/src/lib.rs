@@ -110,3 +110,8 @@ pub use store::{
     CounterKey, CounterRequest, CounterStore, MemoryStore, Refusal, ReservationId, Reserve,
 };
 pub use time::Timestamp;
+
+/// Compiles the code in the crate's README, so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -132,6 +132,48 @@ impl Statuses {
     }
 }
 
+/// The H.264 viewer counts that `h264-mode-status` reports.
+#[derive(Clone, Debug)]
+pub(crate) struct H264Modes {
+    /// New at every start of the device.
+    generation: String,
+    revision: u64,
+    direct: i64,
+    webrtc: i64,
+}
+
+impl H264Modes {
+    pub(crate) fn new() -> Self {
+        Self {
+            generation: util::uuid(),
+            revision: 0,
+            direct: 0,
+            webrtc: 0,
+        }
+    }
+
+    /// The push's inner object.
+    pub(crate) fn to_json(&self) -> J {
+        J::obj([
+            ("generation", self.generation.clone().into()),
+            (
+                "revision",
+                J::Int(i64::try_from(self.revision).unwrap_or(i64::MAX)),
+            ),
+            ("direct", J::Int(self.direct)),
+            ("webrtc", J::Int(self.webrtc)),
+            ("mixed", (self.direct > 0 && self.webrtc > 0).into()),
+        ])
+    }
+
+    /// A direct viewer came (`+1`) or went (`-1`). The firmware pushes the status only
+    /// when `mixed` flips, which needs a WebRTC viewer the simulator never has.
+    pub(crate) fn direct(&mut self, delta: i64) {
+        self.revision += 1;
+        self.direct = (self.direct + delta).max(0);
+    }
+}
+
 impl Shared {
     /// Whether the capture runs: switched on, and not switched off for idleness.
     pub(crate) fn capture_running(&self) -> bool {

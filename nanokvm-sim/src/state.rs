@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::config::{Config, Role};
 use crate::crypto;
 use crate::faults::Faults;
-use crate::hdmi::{Demand, Statuses};
+use crate::hdmi::{Demand, H264Modes, Statuses};
 use crate::http::{Folder, UpdateServer};
 use crate::machine::{self, MachineState, PowerState};
 use crate::record::{HidReport, Records};
@@ -161,6 +161,8 @@ pub(crate) struct Shared {
     pub idle_timer: Mutex<Option<tokio::task::AbortHandle>>,
     /// The capture status per mode, pushed over `/api/ws`.
     pub capture: Statuses,
+    /// The H.264 viewers per transport.
+    pub h264: Mutex<H264Modes>,
 }
 
 impl Shared {
@@ -246,6 +248,7 @@ impl Shared {
             hdmi: watch::Sender::new(Demand::default()),
             idle_timer: Mutex::new(None),
             capture: Statuses::new(),
+            h264: Mutex::new(H264Modes::new()),
         }
     }
 
@@ -374,6 +377,7 @@ impl Shared {
         self.ws_kill.send_modify(|v| *v += 1);
         self.video.cut();
         self.reset_transfers();
+        *lock(&self.h264) = H264Modes::new();
         self.reboots.send_modify(|n| *n += 1);
     }
 }

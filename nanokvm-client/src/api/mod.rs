@@ -4,12 +4,14 @@
 //! Area modules build their requests with pure functions and decode wire structs into
 //! the domain types they export; none of them touches the network directly.
 
+pub mod ai;
 pub mod device;
 pub mod hdmi;
 pub mod hid;
 pub mod network;
 pub mod power;
 pub mod storage;
+pub mod system;
 
 use crate::client::Client;
 
@@ -50,5 +52,18 @@ impl Client {
     #[must_use]
     pub fn network(&self) -> network::NetworkHandler<'_> {
         network::NetworkHandler { client: self }
+    }
+
+    /// The device's own settings: OLED, swap, memory limit, HTTPS, autostart and user
+    /// scripts, updates and Tailscale.
+    #[must_use]
+    pub fn system(&self) -> system::SystemHandler<'_> {
+        system::SystemHandler { client: self }
+    }
+
+    /// AI control modes and the built-in MCP server's configuration.
+    #[must_use]
+    pub fn ai(&self) -> ai::AiHandler<'_> {
+        ai::AiHandler { client: self }
     }
 }

@@ -1,14 +1,20 @@
 //! Exact requests for the settings routes: leader key, mouse jiggler, frame detection,
-//! SSH and mDNS, virtual USB devices, Wi-Fi and DNS, and their version gates.
+//! SSH and mDNS, virtual USB devices, Wi-Fi and DNS, the device's system settings, AI
+//! control and the MCP key, and their version gates.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use nanokvm_client::SecretString;
+use nanokvm_client::api::ai::ControlMode;
 use nanokvm_client::api::device::{Service, VirtualDevice, VirtualDevices};
 use nanokvm_client::api::hid::{JigglerMode, MouseJiggler};
 use nanokvm_client::api::network::{DnsConfig, DnsMode, WifiStatus};
+use nanokvm_client::api::system::{
+    OledSleep, ScriptMode, TailscaleAction, TailscaleState, UpdateServer,
+};
 use nanokvm_hid::Keycode;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer};
@@ -328,4 +334,265 @@ async fn wifi_and_dns() {
         "2606:4700:4700::1111".parse().unwrap(),
     ];
     network.set_dns(&DnsConfig::Manual(servers)).await.unwrap();
+}
+
+#[tokio::test]
+async fn system_settings() {
+    let server = device("2.5.1", "PCIE").await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/oled",
+        None,
+        json!({"exist": true, "sleep": 60}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/oled",
+        Some(json!({"sleep": 0})),
+        Value::Null,
+    )
+    .await;
+    expect(&server, "GET", "/api/vm/swap", None, json!({"size": 256})).await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/swap",
+        Some(json!({"size": 0})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/memory/limit",
+        None,
+        json!({"enabled": true, "limit": 80}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/memory/limit",
+        Some(json!({"enabled": false})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/tls",
+        Some(json!({"enabled": true})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/autostart",
+        None,
+        json!({"files": ["net.sh"]}),
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/autostart/net.sh",
+        None,
+        json!("echo hi\n"),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/autostart/net.sh",
+        Some(json!({"content": "echo bye\n"})),
+        json!("net.sh"),
+    )
+    .await;
+    expect(
+        &server,
+        "DELETE",
+        "/api/vm/autostart/net.sh",
+        None,
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/vm/script",
+        None,
+        json!({"files": null}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/vm/script/run",
+        Some(json!({"name": "hello.sh", "type": "foreground"})),
+        json!({"log": "hello\n"}),
+    )
+    .await;
+    expect(
+        &server,
+        "DELETE",
+        "/api/vm/script",
+        Some(json!({"name": "hello.sh"})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/application/preview",
+        Some(json!({"enable": true})),
+        Value::Null,
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/application/update-server",
+        None,
+        json!({"enabled": true, "url": "https://updates.lan"}),
+    )
+    .await;
+    expect(
+        &server,
+        "GET",
+        "/api/extensions/tailscale/status",
+        None,
+        json!({"state": "running", "name": "kvm", "ip": "100.64.0.1", "account": ""}),
+    )
+    .await;
+    expect(
+        &server,
+        "POST",
+        "/api/extensions/tailscale/restart",
+        None,
+        Value::Null,
+    )
+    .await;
+    let client = client(&server);
+    let system = client.system();
+    assert_eq!(
+        system.oled().await.unwrap(),
+        Some(OledSleep::After(Duration::from_secs(60)))
+    );
+    system.set_oled_sleep(OledSleep::Never).await.unwrap();
+    assert_eq!(system.swap_mb().await.unwrap(), 256);
+    system.set_swap_mb(0).await.unwrap();
+    assert_eq!(system.memory_limit_mb().await.unwrap(), Some(80));
+    system.set_memory_limit_mb(None).await.unwrap();
+    assert!(
+        system
+            .set_memory_limit_mb(Some(10))
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    system.enable_https().await.unwrap();
+    assert_eq!(system.autostart_scripts().await.unwrap(), ["net.sh"]);
+    assert_eq!(
+        system.autostart_script("net.sh").await.unwrap(),
+        "echo hi\n"
+    );
+    system
+        .set_autostart_script("net.sh", "echo bye\n")
+        .await
+        .unwrap();
+    system.delete_autostart_script("net.sh").await.unwrap();
+    assert!(
+        system
+            .autostart_script("../etc/passwd")
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    assert!(system.scripts().await.unwrap().is_empty());
+    let log = system
+        .run_script("hello.sh", ScriptMode::Foreground, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(log, "hello\n");
+    system.delete_script("hello.sh").await.unwrap();
+    system.enable_preview_updates().await.unwrap();
+    assert_eq!(
+        system.update_server().await.unwrap(),
+        UpdateServer {
+            enabled: true,
+            url: "https://updates.lan".to_owned()
+        }
+    );
+    let tailscale = system.tailscale().await.unwrap();
+    assert_eq!(tailscale.state, TailscaleState::Running);
+    assert_eq!(tailscale.ip.as_deref(), Some("100.64.0.1"));
+    assert_eq!(tailscale.account, None);
+    system
+        .tailscale_action(TailscaleAction::Restart)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ai_control_and_the_mcp_key() {
+    let server = device("2.5.0", "Beta").await;
+    expect(
+        &server,
+        "GET",
+        "/api/ai/control/status",
+        None,
+        json!({"mode": "picoclaw", "transitioning": false, "changed_at": "2026-01-01T00:00:00Z"}),
+    )
+    .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/ai/control/mode"))
+        .and(body_json(json!({"mode": "off"})))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({"code": -2, "message": "control mode is switching"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let key = "nag_mcp_SECRETKEYVALUE";
+    expect(
+        &server,
+        "POST",
+        "/api/mcp/config",
+        Some(json!({"enabled": true})),
+        json!({"enabled": true, "apiKey": key, "controlMode": "mcp", "transitioning": false}),
+    )
+    .await;
+    let client = client(&server);
+    let ai = client.ai();
+    let status = ai.control_status().await.unwrap();
+    assert_eq!(status.mode, ControlMode::PicoClaw);
+    assert_eq!(status.last_error, None);
+    // These routes put their error text under `message`.
+    let err = ai.set_control_mode(&ControlMode::Off).await.unwrap_err();
+    assert_eq!(err.device_code(), Some(-2));
+    assert!(
+        err.to_string().ends_with("control mode is switching"),
+        "{err}"
+    );
+
+    let config = ai.enable_mcp().await.unwrap();
+    assert!(config.enabled && config.control_mode == ControlMode::Mcp);
+    assert_eq!(
+        config.api_key.as_ref().map(ExposeSecret::expose_secret),
+        Some(key)
+    );
+    assert!(!format!("{config:?}").contains("SECRETKEYVALUE"));
+
+    let old = device("2.4.3", "Beta").await;
+    let err = crate::support::client(&old)
+        .ai()
+        .mcp_config()
+        .await
+        .unwrap_err();
+    assert!(err.is_not_supported(), "{err:?}");
 }

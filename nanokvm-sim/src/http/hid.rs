@@ -104,8 +104,9 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             ok_null()
         }
         ("DELETE", "/api/hid/shortcut") => {
-            let Ok(id) = ctx.form().string("Id", "id") else {
-                return fail(-1, "invalid arguments");
+            let id = match ctx.form().string("Id", "id") {
+                Ok(id) if !id.is_empty() => id,
+                _ => return fail(-1, "invalid arguments"),
             };
             let mut s = lock(&shared.settings);
             let before = s.shortcuts.len();

@@ -10,6 +10,7 @@ mod auth;
 mod bind;
 mod download;
 mod extensions;
+mod h264;
 mod hid;
 mod network;
 mod storage;
@@ -170,7 +171,7 @@ fn access(shared: &Shared, method: &Method, path: &str) -> Option<Access> {
         ("POST", "/api/hid/mode" | "/api/hid/reset") => Admin,
         ("POST" | "DELETE", "/api/hid/shortcut") if v250 => Admin,
         ("POST", "/api/hid/shortcut/leader-key") if v250 => Admin,
-        ("GET", "/api/ws" | "/api/stream/mjpeg") => Any,
+        ("GET", "/api/ws" | "/api/stream/mjpeg" | "/api/stream/h264/direct") => Any,
         ("POST", "/api/stream/mjpeg/detect" | "/api/stream/mjpeg/detect/stop") => Any,
         ("GET", "/api/storage/image" | "/api/storage/image/mounted" | "/api/storage/cdrom") => {
             Admin
@@ -281,6 +282,7 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
         ("GET", "/api/ws") => return ws::upgrade(shared, req, principal).await,
         ("GET", "/api/stream/mjpeg") => return stream::mjpeg(shared, principal).await,
         ("GET", "/api/vm/terminal") => return system::terminal(shared, req).await,
+        ("GET", "/api/stream/h264/direct") => return h264::direct(shared, req, principal).await,
         // Uploads are streamed to disk, whatever their size.
         ("POST", "/api/download/file") => {
             let (parts, body) = req.into_parts();

@@ -65,8 +65,9 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             )]))
         }
         ("DELETE", "/api/network/wol/mac") => {
-            let Ok(mac) = ctx.form().string("Mac", "mac") else {
-                return fail(-1, "invalid arguments");
+            let mac = match ctx.form().string("Mac", "mac") {
+                Ok(mac) if !mac.is_empty() => mac,
+                _ => return fail(-1, "invalid arguments"),
             };
             let Some(mac) = normalise_mac(&mac) else {
                 return fail(-2, "invalid MAC address");
@@ -83,7 +84,7 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
                 return fail(-1, "invalid arguments");
             };
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            if name.is_empty() {
+            if name.is_empty() || mac.is_empty() {
                 return fail(-1, "invalid arguments");
             }
             let Some(mac) = normalise_mac(&mac) else {

@@ -20,8 +20,7 @@ use super::Principal;
 use crate::config::FirmwareVersion;
 use crate::json::{self, J};
 use crate::machine::Leds;
-use crate::state::Shared;
-use crate::util;
+use crate::state::{Shared, lock};
 
 /// The read deadline refreshed by every incoming message (2.5.0 and later).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -78,7 +77,7 @@ pub(crate) fn origin_matches(headers: &axum::http::HeaderMap) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-fn push(kind: &str, data: &J) -> Message {
+pub(crate) fn push(kind: &str, data: &J) -> Message {
     let inner = data.encode();
     let text = format!(
         "{{\"type\":{},\"data\":{}}}",
@@ -120,16 +119,8 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, token: Option<String>) 
             .iter()
             .map(|c| push("capture-status", &c.to_json()))
             .collect();
-        greetings.push(push(
-            "h264-mode-status",
-            &J::obj([
-                ("generation", util::uuid().into()),
-                ("revision", J::Int(0)),
-                ("direct", J::Int(0)),
-                ("webrtc", J::Int(0)),
-                ("mixed", false.into()),
-            ]),
-        ));
+        let h264 = lock(&shared.h264).to_json();
+        greetings.push(push("h264-mode-status", &h264));
         greetings.push(led_message(&last_leds));
         for m in greetings {
             if socket.send(m).await.is_err() {

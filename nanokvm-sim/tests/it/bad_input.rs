@@ -162,6 +162,7 @@ async fn mistyped_fields_fail_the_whole_bind() {
         ("/api/hid/paste", r#"{"content":true}"#),
         ("/api/hid/paste", r#"{"content":"x","langue":7}"#),
         ("/api/hid/mode", r#"{"mode":null}"#),
+        ("/api/network/wol/mac/name", r#"{"mac":"","name":"x"}"#),
         ("/api/storage/image/mount", r#"{"file":[1]}"#),
         (
             "/api/storage/image/mount",

@@ -293,6 +293,13 @@ fn rows(fw: FirmwareVersion) -> Vec<Row> {
         row(
             "DELETE",
             "/api/hid/shortcut",
+            Some(r#"{"id":""}"#),
+            Admin,
+            since_250(fw, err(-1, "invalid arguments")),
+        ),
+        row(
+            "DELETE",
+            "/api/hid/shortcut",
             Some(r#"{"id":"none"}"#),
             Admin,
             since_250(fw, err(-2, "shortcut not found")),
@@ -451,6 +458,13 @@ fn rows(fw: FirmwareVersion) -> Vec<Row> {
             ok_null(),
         ),
         row("GET", "/api/network/wol/mac", None, Any, ok(r#"{"macs":[]}"#)),
+        row(
+            "DELETE",
+            "/api/network/wol/mac",
+            Some(r#"{"mac":""}"#),
+            Admin,
+            err(-1, "invalid arguments"),
+        ),
         // --- application
         row(
             "GET",
@@ -589,6 +603,13 @@ fn rows(fw: FirmwareVersion) -> Vec<Row> {
         row(
             "GET",
             "/api/ws",
+            None,
+            Any,
+            Want::Status(400, "Bad Request\n".to_owned()),
+        ),
+        row(
+            "GET",
+            "/api/stream/h264/direct",
             None,
             Any,
             Want::Status(400, "Bad Request\n".to_owned()),

@@ -7,6 +7,7 @@ mod bad_input;
 mod capture;
 mod conformance;
 mod download;
+mod h264;
 mod hid;
 mod origin;
 mod stream;
