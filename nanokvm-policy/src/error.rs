@@ -29,7 +29,7 @@ pub enum Error {
     /// The counter store failed; the call it was deciding is denied.
     #[error("counter store failed to {operation}: {message}")]
     Store {
-        /// What the store was doing: `reserve`, `commit` or `rollback`.
+        /// What the store was doing: `open`, `reserve`, `commit`, `rollback`, `usage` or `count`.
         operation: &'static str,
         /// Why it failed.
         message: String,

@@ -190,7 +190,8 @@ impl Shared {
         self.capture_running() && warm && self.hdmi_signal()
     }
 
-    fn stop_idle_timer(&self) {
+    /// Cancels the pending idle switch-off, if any.
+    pub(crate) fn stop_idle_timer(&self) {
         if let Some(timer) = lock(&self.idle_timer).take() {
             timer.abort();
         }

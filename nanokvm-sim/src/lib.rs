@@ -18,6 +18,9 @@
 //! - The screen is a real framebuffer encoded to JPEG only when it changes:
 //!   [`Simulator::screenshot`] returns it as a [`Screenshot`], and `GET
 //!   /api/stream/mjpeg` streams it as the firmware does ([`VideoStats`] counts the work).
+//! - Image downloads from a URL (really fetched, over plain HTTP) and multipart ISO
+//!   uploads land in the data directory; [`Simulator::download_state`] and
+//!   [`Simulator::wait_for_download`] follow them as a [`DownloadState`].
 //! - [`encrypt_password`] produces the password field the web UI would send.
 //!
 //! # Example

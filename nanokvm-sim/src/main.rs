@@ -11,7 +11,7 @@ use nanokvm_sim::{FirmwareVersion, Simulator, TimeScale};
 
 const USAGE: &str = "usage: nanokvm-sim [--listen ADDR] [--firmware 2.5.1|2.5.0|2.3.1] \
 [--user NAME] [--password PASSWORD] [--data-dir DIR] [--layout NAME] [--time-scale FACTOR] \
-[--no-auth] [--powered-off]";
+[--update-server URL] [--no-auth] [--powered-off]";
 
 fn parse(args: &[String]) -> Result<nanokvm_sim::SimulatorBuilder, String> {
     let mut builder = Simulator::builder().listen(SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -46,6 +46,7 @@ fn parse(args: &[String]) -> Result<nanokvm_sim::SimulatorBuilder, String> {
                 let f: f64 = value()?.parse().map_err(|e| format!("--time-scale: {e}"))?;
                 builder.time_scale(TimeScale::new(f))
             }
+            "--update-server" => builder.update_server(value()?),
             "--no-auth" => builder.authentication(false),
             "--powered-off" => builder.powered_on(false),
             other => return Err(format!("unknown argument {other:?}")),

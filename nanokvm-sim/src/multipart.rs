@@ -171,7 +171,7 @@ impl PartHead {
 
 /// Why reading the multipart body failed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Error {
+pub(crate) enum Broken {
     /// `NextPart` failed: the structure is not multipart.
     Structure,
     /// A part's body ended without its boundary, or the connection failed.
@@ -294,7 +294,7 @@ where
     }
 
     /// Reads more input; `false` at the end.
-    async fn fill(&mut self) -> Result<bool, Error> {
+    async fn fill(&mut self) -> Result<bool, Broken> {
         if self.at_eof {
             return Ok(false);
         }
@@ -305,7 +305,7 @@ where
                     self.buf.extend_from_slice(&bytes);
                     return Ok(true);
                 }
-                Some(Err(_)) => return Err(Error::Body),
+                Some(Err(_)) => return Err(Broken::Body),
                 None => {
                     self.at_eof = true;
                     return Ok(false);
@@ -315,16 +315,16 @@ where
     }
 
     /// One line including its `\n`, or what is left at the end of the input.
-    async fn line(&mut self) -> Result<(Vec<u8>, bool), Error> {
+    async fn line(&mut self) -> Result<(Vec<u8>, bool), Broken> {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 if i >= MAX_LINE {
-                    return Err(Error::Structure);
+                    return Err(Broken::Structure);
                 }
                 return Ok((self.buf.drain(..=i).collect(), true));
             }
             if self.buf.len() >= MAX_LINE {
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             }
             if !self.fill().await? {
                 return Ok((std::mem::take(&mut self.buf), false));
@@ -350,7 +350,7 @@ where
 
     /// The next part's head, or `None` after the closing boundary. An unread rest of
     /// the current part is skipped.
-    pub(crate) async fn next_part(&mut self) -> Result<Option<PartHead>, Error> {
+    pub(crate) async fn next_part(&mut self) -> Result<Option<PartHead>, Broken> {
         if self.in_part.is_some() {
             // Go's `Part.Close` drains the part and ignores what went wrong.
             while let Ok(Some(_)) = self.read().await {}
@@ -363,7 +363,7 @@ where
                 if self.is_final(&line) {
                     return Ok(None);
                 }
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             }
             if self.is_delimiter(&line) {
                 self.parts_read += 1;
@@ -375,7 +375,7 @@ where
                 return Ok(None);
             }
             if expect_new_part {
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             }
             if self.parts_read == 0 {
                 continue;
@@ -384,22 +384,22 @@ where
                 expect_new_part = true;
                 continue;
             }
-            return Err(Error::Structure);
+            return Err(Broken::Structure);
         }
     }
 
     /// The part's MIME header, up to the blank line.
-    async fn headers(&mut self) -> Result<PartHead, Error> {
+    async fn headers(&mut self) -> Result<PartHead, Broken> {
         let mut fields: Vec<(String, String)> = Vec::new();
         let mut size = 0;
         loop {
             let (line, complete) = self.line().await?;
             if !complete {
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             }
             size += line.len();
             if size > MAX_HEADERS {
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             }
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\r', '\n']);
@@ -409,17 +409,17 @@ where
             if text.starts_with([' ', '\t']) {
                 // A continuation of the previous field.
                 let Some(last) = fields.last_mut() else {
-                    return Err(Error::Structure);
+                    return Err(Broken::Structure);
                 };
                 last.1.push(' ');
                 last.1.push_str(text.trim());
                 continue;
             }
             let Some((name, value)) = text.split_once(':') else {
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             };
             if name.is_empty() || !name.chars().all(is_token_char) {
-                return Err(Error::Structure);
+                return Err(Broken::Structure);
             }
             fields.push((name.to_ascii_lowercase(), value.trim().to_owned()));
         }
@@ -431,7 +431,7 @@ where
     }
 
     /// The next piece of the current part's body; `None` at its end.
-    pub(crate) async fn read(&mut self) -> Result<Option<Bytes>, Error> {
+    pub(crate) async fn read(&mut self) -> Result<Option<Bytes>, Broken> {
         let Some(total) = self.in_part else {
             return Ok(None);
         };
@@ -452,7 +452,7 @@ where
                     self.in_part = None;
                     return Ok(Some(piece));
                 }
-                Scan::Truncated(0) => return Err(Error::Body),
+                Scan::Truncated(0) => return Err(Broken::Body),
                 Scan::Truncated(n) => return Ok(Some(self.take(n, total))),
             }
         }
@@ -488,7 +488,7 @@ mod tests {
     }
 
     /// Every part as (form name, file name, body), or the first error.
-    fn read_all(body: &[u8], split: usize) -> Result<Vec<(String, String, Vec<u8>)>, Error> {
+    fn read_all(body: &[u8], split: usize) -> Result<Vec<(String, String, Vec<u8>)>, Broken> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -527,14 +527,14 @@ body\r\n--XyZnot-a-boundary\r\n--XyZ--\r\n";
 
     #[test]
     fn broken_bodies_fail_where_go_fails() {
-        assert_eq!(read_all(b"", 10), Err(Error::Structure));
+        assert_eq!(read_all(b"", 10), Err(Broken::Structure));
         assert_eq!(read_all(b"--XyZ--", 10), Ok(Vec::new()));
         let no_end = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc";
-        assert_eq!(read_all(no_end, 3), Err(Error::Body));
+        assert_eq!(read_all(no_end, 3), Err(Broken::Body));
         let bad_header = b"--XyZ\r\nno colon here\r\n\r\nabc\r\n--XyZ--\r\n";
-        assert_eq!(read_all(bad_header, 5), Err(Error::Structure));
+        assert_eq!(read_all(bad_header, 5), Err(Broken::Structure));
         let long = [b"x".repeat(5000).as_slice(), b"\r\n--XyZ--\r\n"].concat();
-        assert_eq!(read_all(&long, 100), Err(Error::Structure));
+        assert_eq!(read_all(&long, 100), Err(Broken::Structure));
     }
 
     #[test]

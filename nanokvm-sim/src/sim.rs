@@ -557,6 +557,7 @@ impl Simulator {
             let _ = stop.send(());
         }
         self.shared.reset_transfers();
+        self.shared.stop_idle_timer();
         self.shared.ws_kill.send_modify(|v| *v += 1);
         self.shared.video.cut();
     }

@@ -35,7 +35,9 @@ use nanokvm_hid::{
     MouseButtons, RelativeReport,
 };
 use secrecy::SecretString;
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{
+    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -858,7 +860,10 @@ async fn open(
         let mut head = String::new();
         loop {
             let before = head.len();
-            let read = reader
+            // Bounded, so that an answer without line breaks cannot grow `head` forever.
+            let room = (handshake::MAX_HEAD + 1).saturating_sub(before) as u64;
+            let read = (&mut reader)
+                .take(room)
                 .read_line(&mut head)
                 .await
                 .map_err(|e| connection_error(Box::new(e)))?;
@@ -868,14 +873,14 @@ async fn open(
                     None,
                 )));
             }
-            if head[before..].trim().is_empty() {
-                break;
-            }
             if head.len() > handshake::MAX_HEAD {
                 return Err(Upgrade::Failed(Error::ws(
                     "the upgrade answer's headers are too long",
                     None,
                 )));
+            }
+            if head[before..].trim().is_empty() {
+                break;
             }
         }
         match handshake::check_response(head.trim_end(), &key) {

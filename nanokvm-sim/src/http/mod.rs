@@ -295,10 +295,7 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
     let (parts, body) = req.into_parts();
-    let (body, body_too_large) = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => (b, false),
-        Err(_) => (Bytes::new(), true),
-    };
+    let (body, body_too_large) = read_body(body).await;
     let ctx = Ctx {
         shared,
         method,
@@ -348,6 +345,32 @@ fn is_system(path: &str) -> bool {
                 .and_then(|rest| rest.strip_prefix(p))
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         })
+}
+
+/// Reads a request body up to [`BODY_LIMIT`]. A longer body is still read to its end,
+/// and discarded, as Go's decoder reads it: answering before the client has finished
+/// sending would make the client's kernel reset the connection and lose the answer.
+async fn read_body(body: Body) -> (Bytes, bool) {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut too_large = false;
+    while let Some(piece) = stream.next().await {
+        let Ok(piece) = piece else {
+            return (Bytes::new(), true);
+        };
+        if too_large || kept.len() + piece.len() > BODY_LIMIT {
+            too_large = true;
+            kept = Vec::new();
+            continue;
+        }
+        kept.extend_from_slice(&piece);
+    }
+    if too_large {
+        (Bytes::new(), true)
+    } else {
+        (Bytes::from(kept), false)
+    }
 }
 
 /// gin's `RedirectTrailingSlash`: 301 for GET, 307 otherwise.

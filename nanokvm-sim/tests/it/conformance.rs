@@ -86,6 +86,20 @@ fn rows(fw: FirmwareVersion) -> Vec<Row> {
     };
     vec![
         // --- auth
+        row(
+            "POST",
+            "/api/auth/login",
+            Some(r#"{"username":"admin","password":"admin"}"#),
+            Access::Public,
+            err(-2, "invalid username or password"),
+        ),
+        row(
+            "POST",
+            "/api/auth/login",
+            Some(r#"{"username":"admin"}"#),
+            Access::Public,
+            err(-1, "invalid parameters"),
+        ),
         row("GET", "/api/auth/password", None, Any, ok(r#"{"isUpdated":false}"#)),
         row(
             "GET",

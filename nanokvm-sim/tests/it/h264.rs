@@ -40,12 +40,11 @@ async fn a_direct_viewer_is_counted_pinged_and_gets_no_frames() {
 
     let mut direct = open_direct(&sim, &t).await;
     // The server pings; nothing else arrives.
-    loop {
-        match direct.next().await.unwrap().unwrap() {
-            Message::Ping(_) => break,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    let first_message = direct.next().await.unwrap().unwrap();
+    assert!(
+        matches!(first_message, Message::Ping(_)),
+        "{first_message:?}"
+    );
     let mut ws = connect(&sim, &t).await;
     let capture = next_text(&mut ws).await;
     assert_eq!(capture["type"], "capture-status");
