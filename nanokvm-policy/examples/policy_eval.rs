@@ -43,7 +43,8 @@ use nanokvm_policy::{
 };
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: policy_eval POLICY [--state DIR] [--audit FILE] [--replay] < calls.jsonl
+const USAGE: &str =
+    "usage: policy_eval POLICY [--state DIR] [--audit FILE] [--replay] < calls.jsonl
   POLICY        a policy document (.json, or .yaml/.yml)
   --state DIR   keep counters in DIR/counters.sqlite across runs
   --audit FILE  append decision and outcome records to the audit log FILE
@@ -169,11 +170,13 @@ impl Run {
             let evaluated = if self.replay {
                 match replayed_call(&line) {
                     Ok(None) => continue,
-                    Ok(Some((call, seq, was))) => self.evaluate(engine, &call.to_string()).map(|mut v| {
-                        v["seq"] = json!(seq);
-                        v["was"] = json!(was);
-                        v
-                    }),
+                    Ok(Some((call, seq, was))) => {
+                        self.evaluate(engine, &call.to_string()).map(|mut v| {
+                            v["seq"] = json!(seq);
+                            v["was"] = json!(was);
+                            v
+                        })
+                    }
                     Err(e) => Err(e),
                 }
             } else {

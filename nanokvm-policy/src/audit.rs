@@ -1,5 +1,7 @@
 //! The audit log: one JSON line per decision and per executed call, chained by SHA-256
-//! so that an edited, removed, inserted or reordered record is detected.
+//! so that an edited, removed, inserted or reordered record is detected, and anchored by
+//! a keyed head so that records cut off the end, or an edited last record, are detected
+//! by whoever holds the key.
 //!
 //! Every record starts with `seq` (1, 2, 3, ... without gaps, across rotations) and
 //! `prev`, the lowercase hex SHA-256 of the previous record's exact line bytes without
@@ -22,12 +24,67 @@
 //! continues the chain in a fresh file; [`verify`] checks files in chain order and
 //! [`verify_dir_chain`] finds the rotated files itself.
 //!
-//! What the chain cannot show by itself: that records were cut off the end, or that the
-//! very last record was edited, since nothing follows them. Keep the last `seq` and hash
-//! ([`VerifyReport::last_hash`]) somewhere else to check those too. One process writes a
-//! log at a time; two writers on one file would fork the chain. Rotate with
-//! [`AuditLog::rotate`], not with an outside tool: an open log keeps writing to the file
-//! it opened, whatever its name has become.
+//! One process writes a log at a time; two writers on one file would fork the chain.
+//! Rotate with [`AuditLog::rotate`], not with an outside tool: an open log keeps writing
+//! to the file it opened, whatever its name has become.
+//!
+//! # The keyed head
+//!
+//! A chain by itself cannot show that records were cut off its end, or that its very last
+//! record was edited, since nothing follows them. So after each append, once the record's
+//! line is synced, the log replaces a sidecar file `<log>.head` (`audit.jsonl.head`) with
+//! one JSON object, `{"seq": N, "hash": "<hex>", "mac": "<hex>"}`: the seq of the record
+//! just written, the lowercase hex SHA-256 of its line (without the newline), and the
+//! lowercase hex HMAC-SHA256 under the log's [`AuditKey`] of these bytes:
+//!
+//! ```text
+//! 0xFF "nanokvm-audit-head/v1 " <seq in decimal> " " <hash in lowercase hex>
+//! ```
+//!
+//! The leading byte `0xFF` starts no UTF-8 text. Redacted arguments are MACed under the
+//! same key, but always as text, so no digest found in the log can pass for a head's MAC.
+//!
+//! The head is written to `<log>.head.tmp` and renamed over the old one, so it is always
+//! one whole head, old or new. It is not synced: the record is synced before its head is
+//! written, so after a crash the head on disk can lag the log but never lead it. Rotation
+//! leaves the head alone; it names the chain's last record, whichever file holds it.
+//! Opening a log that holds no record anywhere writes a head for seq 0, whose hash is
+//! [`GENESIS_PREV`]: it vouches for the empty chain.
+//!
+//! [`AuditLog::verify_with_key`] checks the whole chain as [`verify_dir_chain`] does, then
+//! the head: its MAC is valid under the key, the chain reaches its seq, and the record
+//! with that seq hashes to its `hash`. Someone who can write the log's files but does not
+//! hold the key can then not, unseen:
+//!
+//! - cut records off the end: the chain stops short of the head's seq, which is reported
+//!   as "records after seq X were removed";
+//! - edit the last record, or any record up to the head's seq: the hash at the head's seq
+//!   differs, or the chain breaks;
+//! - forge, alter or delete the head: its MAC fails, or it is missing.
+//!
+//! [`AuditLog::open`] checks the head as well, so that a reopened writer does not go on
+//! from (and anchor afresh) a log that was cut or edited: it refuses a head whose MAC
+//! fails (another key, or a forgery) and a valid head the log contradicts. A missing or
+//! unreadable head is only warned about through `tracing`, because logs written before
+//! heads existed have none, and a power cut on a file system that can persist a rename
+//! before the renamed file's data may leave the head empty. The next append writes a
+//! new head that anchors the log as it then is, so verify a log found without its head
+//! with the key before reopening it.
+//!
+//! What the head does not cover:
+//!
+//! - Records after the head's seq are protected by the chain alone. A head that lags the
+//!   log is accepted, because a crash between a record's sync and its head's rename
+//!   leaves exactly that (and a power cut may leave the unsynced head several records
+//!   behind). Those records can be cut off, and the last of them edited, unseen.
+//!   [`VerifyReport::anchored_seq`] tells where the anchor stands.
+//! - Replay: an older head is as valid as the newest. Whoever kept a copy of an older head
+//!   can cut the log back to that head's seq and put the copy back, and the log then looks
+//!   like one whose head lags. A verifier that remembers the `anchored_seq` of its last
+//!   run and refuses one that went down, or a copy of the head kept elsewhere, closes
+//!   this.
+//! - Whoever holds the key can write any head. The head guards the log against those who
+//!   can write its directory but cannot read the key, so keep the key from them.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -36,7 +93,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hmac::{Hmac, Mac};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -57,14 +114,49 @@ const TYPING_TOOLS: [&str; 4] = [
 /// Argument names redacted for every tool (compared without letter case).
 const SECRET_NAMES: [&str; 4] = ["text", "password", "secret", "token"];
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 fn lowercase_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b & 15)]));
     }
     s
+}
+
+/// Appends `bytes` to `out` as lowercase hex, without allocating.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    for b in bytes {
+        out.push(HEX_DIGITS[usize::from(b >> 4)]);
+        out.push(HEX_DIGITS[usize::from(b & 15)]);
+    }
+}
+
+/// 32 bytes from 64 hex digits (either case), or `None`.
+fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut bytes = [0; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(bytes)
+}
+
+/// `n` in decimal, written into the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        // `n % 10` is a single digit, so the cast keeps it whole.
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -162,24 +254,20 @@ impl AuditKey {
             )
         };
         let text = std::str::from_utf8(bytes).map_err(|_| invalid())?.trim();
-        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid());
-        }
-        let mut key = [0; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
-        }
-        Ok(Self(key))
+        parse_hex32(text).map(Self).ok_or_else(invalid)
+    }
+
+    /// An HMAC-SHA256 state keyed with this key, ready to be cloned and fed.
+    fn keyed(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
     }
 
     /// The hex HMAC-SHA256 of `text` under this key: the `hmac` of a redacted argument
     /// that held `text`.
     #[must_use]
     pub fn digest(&self, text: &str) -> String {
-        // HMAC takes keys of any length, so this cannot fail.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
-            return String::new();
-        };
+        let mut mac = self.keyed();
         mac.update(text.as_bytes());
         lowercase_hex(&mac.finalize().into_bytes())
     }
@@ -437,6 +525,206 @@ fn rotated_path(path: &Path, first_seq: u64) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What a head's MAC covers starts with these bytes, and goes on with the seq in decimal,
+/// a space and the hash. No UTF-8 text starts with `0xFF`, so no redacted argument's
+/// digest (a MAC of text under the same key) can ever equal a head's MAC.
+const HEAD_DOMAIN: &[u8] = b"\xffnanokvm-audit-head/v1 ";
+
+/// `path` with `suffix` added to its file name.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The problem with a well-formed head whose MAC fails.
+const FORGED: &str =
+    "its MAC is not valid under this key: it was forged or altered, or made with another key";
+
+/// A head as read from its file, before its MAC is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Head {
+    seq: u64,
+    hash: String,
+    mac: String,
+}
+
+/// What reading a head found.
+enum HeadState {
+    /// There is no head file.
+    Missing,
+    /// The file does not hold a head; why.
+    Unreadable(String),
+    /// A well-formed head for this seq whose MAC fails under the key.
+    Forged(u64),
+    /// A head whose MAC holds.
+    Valid(Head),
+}
+
+/// The log's keyed head: its file, the file it is written aside to, and the keyed MAC.
+struct Anchor {
+    path: PathBuf,
+    aside: PathBuf,
+    mac: Hmac<Sha256>,
+}
+
+impl Anchor {
+    fn new(log: &Path, key: &AuditKey) -> Self {
+        Self {
+            path: sidecar(log, ".head"),
+            aside: sidecar(log, ".head.tmp"),
+            mac: key.keyed(),
+        }
+    }
+
+    /// The MAC of the head naming record `seq`, whose line hashes to `hash`.
+    fn mac_of(&self, seq: u64, hash: &str) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(HEAD_DOMAIN);
+        mac.update(decimal(seq, &mut [0; 20]));
+        mac.update(b" ");
+        mac.update(hash.as_bytes());
+        mac
+    }
+
+    /// Replaces the head with one naming record `seq`, using `buf` for the bytes. The
+    /// head is written aside and renamed into place, so it is always whole; it is not
+    /// synced, since the record it names already is (see the module documentation).
+    fn write(&self, buf: &mut Vec<u8>, seq: u64, hash: &str) -> io::Result<()> {
+        let mac = self.mac_of(seq, hash).finalize().into_bytes();
+        buf.clear();
+        buf.extend_from_slice(br#"{"seq":"#);
+        buf.extend_from_slice(decimal(seq, &mut [0; 20]));
+        buf.extend_from_slice(br#","hash":""#);
+        buf.extend_from_slice(hash.as_bytes());
+        buf.extend_from_slice(br#"","mac":""#);
+        push_hex(buf, &mac);
+        buf.extend_from_slice(b"\"}\n");
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(&self.aside)?.write_all(buf)?;
+        fs::rename(&self.aside, &self.path)
+    }
+
+    /// Reads the head and checks its MAC.
+    fn read(&self) -> io::Result<HeadState> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HeadState::Missing),
+            Err(e) => return Err(e),
+        };
+        let head: Head = match serde_json::from_slice(&bytes) {
+            Ok(head) => head,
+            Err(e) => return Ok(HeadState::Unreadable(format!("it is not a head: {e}"))),
+        };
+        // The MAC covers the hash as written, so only the canonical form is accepted.
+        let canonical = |h: &str| h.len() == 64 && h.bytes().all(|b| HEX_DIGITS.contains(&b));
+        if !canonical(&head.hash) {
+            return Ok(HeadState::Unreadable(
+                "its `hash` is not 64 lowercase hex digits".into(),
+            ));
+        }
+        let Some(mac) = parse_hex32(&head.mac) else {
+            return Ok(HeadState::Unreadable(
+                "its `mac` is not 64 hex digits".into(),
+            ));
+        };
+        // `verify_slice` compares in constant time.
+        Ok(match self.mac_of(head.seq, &head.hash).verify_slice(&mac) {
+            Ok(()) => HeadState::Valid(head),
+            Err(_) => HeadState::Forged(head.seq),
+        })
+    }
+
+    fn rejected(&self, seq: Option<u64>, problem: impl Into<String>) -> Error {
+        Error::AuditHead {
+            head: self.path.clone(),
+            seq,
+            problem: problem.into(),
+        }
+    }
+
+    /// The head, if `state` is a valid one, or what is wrong with it.
+    fn require_valid(&self, state: HeadState) -> Result<Head, Error> {
+        match state {
+            HeadState::Valid(head) => Ok(head),
+            HeadState::Missing => Err(self.rejected(
+                None,
+                "the head is missing: it was deleted, or the log was last written without one",
+            )),
+            HeadState::Unreadable(why) => Err(self.rejected(None, why)),
+            HeadState::Forged(seq) => Err(self.rejected(Some(seq), FORGED)),
+        }
+    }
+}
+
+/// What is wrong when a chain whose last record is `last_seq` does not hold what a valid
+/// `head` vouches for, or `None`. `found` is the hash of the chain's record with the
+/// head's seq, if it has one.
+fn contradiction(head: &Head, last_seq: u64, found: Option<&str>) -> Option<String> {
+    if head.seq > last_seq {
+        return Some(format!(
+            "records after seq {last_seq} were removed: the head vouches for seq {}",
+            head.seq
+        ));
+    }
+    // The empty chain's "last record" is the genesis.
+    let found = if head.seq == 0 {
+        Some(GENESIS_PREV)
+    } else {
+        found
+    };
+    match found {
+        Some(hash) if hash == head.hash => None,
+        Some(_) => Some(format!(
+            "record {} does not hash to the head's `hash`: it was edited or replaced",
+            head.seq
+        )),
+        None => Some(format!(
+            "record {}, which the head vouches for, is missing or unreadable",
+            head.seq
+        )),
+    }
+}
+
+/// The hash of the record with `seq` in the chain whose current file is `path`, found by
+/// the files' first seqs; `None` when no file holds a readable record with that seq.
+fn record_hash_at(path: &Path, seq: u64) -> io::Result<Option<String>> {
+    for file in chain_files(path)?.iter().rev() {
+        let bytes = fs::read(file)?;
+        let Some(Ok(first)) = bytes.split(|&b| b == b'\n').next().map(record_seq) else {
+            continue;
+        };
+        if first > seq {
+            continue;
+        }
+        let Some(line) = usize::try_from(seq - first)
+            .ok()
+            .and_then(|i| bytes.split(|&b| b == b'\n').nth(i))
+        else {
+            return Ok(None);
+        };
+        return Ok((record_seq(line) == Ok(seq)).then(|| sha256_hex(line)));
+    }
+    Ok(None)
+}
+
+/// The files of the chain whose current file is `path`, oldest first: its rotated
+/// siblings, then the current file when it exists.
+fn chain_files(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = rotated_files(path)?.into_iter().map(|(_, p)| p).collect();
+    if path.exists() {
+        paths.push(path.to_owned());
+    }
+    Ok(paths)
+}
+
 /// The write side of the log, behind the mutex.
 #[derive(Debug)]
 struct Writer {
@@ -452,6 +740,8 @@ struct Writer {
     /// Why the log can no longer be written safely, after a failed write that could not
     /// be undone.
     broken: Option<String>,
+    /// The bytes of the head, kept between appends so that writing one allocates nothing.
+    head_buf: Vec<u8>,
 }
 
 /// An append-only, hash-chained audit log in one file (plus its rotated predecessors).
@@ -467,7 +757,8 @@ struct Writer {
 ///
 /// # let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("audit.jsonl");
-/// let log = AuditLog::open(&path, AuditKey::from_bytes([7; 32]))?;
+/// let key = AuditKey::from_bytes([7; 32]);
+/// let log = AuditLog::open(&path, key.clone())?;
 /// let seq = log.append(&AuditEvent {
 ///     at: Timestamp::parse_rfc3339("2026-03-03T10:15:00Z")?,
 ///     kind: AuditKind::Decision,
@@ -480,11 +771,14 @@ struct Writer {
 /// assert_eq!(seq, 1);
 /// assert!(!std::fs::read_to_string(&path)?.contains("hunter2"));
 /// assert_eq!(verify_dir_chain(&path)?.records, 1);
+/// // With the key, the head `audit.jsonl.head` vouches for record 1 too.
+/// assert_eq!(AuditLog::verify_with_key(&path, &key)?.anchored_seq, Some(1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct AuditLog {
     path: PathBuf,
     key: AuditKey,
+    anchor: Anchor,
     torn_tail: Option<u64>,
     writer: Mutex<Writer>,
 }
@@ -506,10 +800,18 @@ impl AuditLog {
     /// A last line without its newline (a write torn by a crash, never acknowledged) is
     /// cut off; [`AuditLog::torn_tail`] tells how many bytes went.
     ///
+    /// The keyed head `<path>.head` is checked against the chain, so that a log cut short
+    /// or edited is not continued (which would anchor it afresh). A head that lags the
+    /// chain is fine. A missing or unreadable head is warned about (through `tracing`)
+    /// and left for the next append to replace; a log that holds no record at all gets a
+    /// head for seq 0 at once. See the module documentation.
+    ///
     /// # Errors
     ///
-    /// [`Error::Audit`] when the file cannot be opened, read or repaired, or its last
-    /// record is not a record, so the chain cannot be continued.
+    /// [`Error::Audit`] when a file cannot be opened, read, repaired or written, or the
+    /// last record is not a record, so the chain cannot be continued.
+    /// [`Error::AuditHead`] when the head's MAC fails under `key` (another key, or a
+    /// forged head), or the chain lacks or contradicts the record the head vouches for.
     pub fn open(path: impl AsRef<Path>, key: AuditKey) -> Result<Self, Error> {
         let path = path.as_ref().to_owned();
         let fail = |e: io::Error| audit_error("open", &path, e);
@@ -552,8 +854,12 @@ impl AuditLog {
             let (seq, prev) = Self::resume_from_rotated(&path)?;
             (seq, prev, None)
         };
+        let anchor = Anchor::new(&path, &key);
+        let mut head_buf = Vec::with_capacity(160);
+        Self::check_head(&path, &anchor, seq, &prev, &mut head_buf)?;
         Ok(Self {
             key,
+            anchor,
             torn_tail,
             writer: Mutex::new(Writer {
                 file,
@@ -562,9 +868,58 @@ impl AuditLog {
                 prev,
                 file_first_seq,
                 broken: None,
+                head_buf,
             }),
             path,
         })
+    }
+
+    /// Checks the head against a chain that ends at record `seq` with hash `prev`, as
+    /// [`AuditLog::open`] describes; writes the seq-0 head of an empty chain.
+    fn check_head(
+        path: &Path,
+        anchor: &Anchor,
+        seq: u64,
+        prev: &str,
+        head_buf: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let state = anchor
+            .read()
+            .map_err(|e| audit_error("open", &anchor.path, e))?;
+        let why = match state {
+            HeadState::Valid(head) => {
+                let found = if head.seq == seq {
+                    Some(prev.to_owned())
+                } else if head.seq < seq {
+                    // Only after a crash, so reading the record back is rare.
+                    record_hash_at(path, head.seq).map_err(|e| audit_error("open", path, e))?
+                } else {
+                    None
+                };
+                return match contradiction(&head, seq, found.as_deref()) {
+                    None => Ok(()),
+                    Some(problem) => Err(anchor.rejected(Some(head.seq), problem)),
+                };
+            }
+            HeadState::Forged(s) => return Err(anchor.rejected(Some(s), FORGED)),
+            HeadState::Missing => None,
+            HeadState::Unreadable(why) => Some(why),
+        };
+        if seq == 0 {
+            anchor
+                .write(head_buf, 0, GENESIS_PREV)
+                .map_err(|e| audit_error("open", &anchor.path, e))?;
+        }
+        if seq > 0 || why.is_some() {
+            tracing::warn!(
+                log = %path.display(),
+                head = %anchor.path.display(),
+                problem = why.as_deref().unwrap_or("it is missing"),
+                "the audit log's head is missing or unreadable; the next append writes a new \
+                 one, which anchors the log as it is now"
+            );
+        }
+        Ok(())
     }
 
     /// The chain state at the end of the newest rotated file, or the genesis.
@@ -619,14 +974,18 @@ impl AuditLog {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends `event` as the next record, redacting its arguments, and syncs the file
-    /// before returning the record's seq.
+    /// Appends `event` as the next record, redacting its arguments, syncs the file, and
+    /// then replaces the keyed head with one naming the new record, before returning the
+    /// record's seq.
     ///
     /// # Errors
     ///
     /// [`Error::Audit`] when the record cannot be written and synced. A partly written
     /// record is cut off again; if even that fails, every later append fails too, until
-    /// the log is reopened (which repairs the tail).
+    /// the log is reopened (which repairs the tail). Also [`Error::Audit`] when the
+    /// record is written but its head cannot be: the record stays in the chain (the next
+    /// append carries on after it), but until a later head is written it is protected by
+    /// the chain alone.
     pub fn append(&self, event: &AuditEvent) -> Result<u64, Error> {
         let mut w = self.lock();
         if let Some(reason) = &w.broken {
@@ -667,8 +1026,16 @@ impl AuditLog {
         }
         w.len += line.len() as u64;
         w.seq = seq;
-        w.prev = hash;
         w.file_first_seq.get_or_insert(seq);
+        let headed = self.anchor.write(&mut w.head_buf, seq, &hash);
+        w.prev = hash;
+        headed.map_err(|e| {
+            audit_error(
+                "append to",
+                &self.path,
+                format!("record {seq} is written, but its head is not: {e}"),
+            )
+        })?;
         Ok(seq)
     }
 
@@ -718,9 +1085,45 @@ impl AuditLog {
         w.file_first_seq = None;
         Ok(target)
     }
+
+    /// Verifies the whole chain of the log whose current file is `path`, as
+    /// [`verify_dir_chain`] does, and then its keyed head `<path>.head`: the head's MAC
+    /// is valid under `key`, the chain reaches the head's seq, and the record with that
+    /// seq hashes to the head's `hash`. This detects records cut off the end and an
+    /// edited last record, which the chain alone cannot show; records after the head's
+    /// seq (a head that lags after a crash) are checked by the chain alone, and an older
+    /// head put back passes for one that lags. The report's
+    /// [`anchored_seq`](VerifyReport::anchored_seq) is the head's seq.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify_dir_chain`] for the chain, whose breaks are reported first; then
+    /// [`Error::AuditHead`] when the head is missing, unreadable or fails its MAC, when
+    /// the chain ends before the head's seq ("records after seq X were removed"), or when
+    /// the record at the head's seq does not hash to the head's `hash`.
+    pub fn verify_with_key(path: impl AsRef<Path>, key: &AuditKey) -> Result<VerifyReport, Error> {
+        let path = path.as_ref();
+        let paths = existing_chain_files(path)?;
+        let anchor = Anchor::new(path, key);
+        let state = anchor
+            .read()
+            .map_err(|e| audit_error("verify", &anchor.path, e))?;
+        let want = match &state {
+            HeadState::Valid(head) => Some(head.seq),
+            _ => None,
+        };
+        // The chain first: a break in it says more, and where.
+        let (mut report, found) = verify_chain(&paths, want)?;
+        let head = anchor.require_valid(state)?;
+        if let Some(problem) = contradiction(&head, report.last_seq, found.as_deref()) {
+            return Err(anchor.rejected(Some(head.seq), problem));
+        }
+        report.anchored_seq = Some(head.seq);
+        Ok(report)
+    }
 }
 
-/// What [`verify`] checked.
+/// What [`verify`], [`verify_dir_chain`] or [`AuditLog::verify_with_key`] checked.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub struct VerifyReport {
@@ -732,9 +1135,13 @@ pub struct VerifyReport {
     pub last_seq: u64,
     /// Files read.
     pub files: usize,
-    /// The hex SHA-256 of the last record (the next `prev`): keep it elsewhere to detect
-    /// later truncation or an edit of the last record.
+    /// The hex SHA-256 of the last record (the next `prev`).
     pub last_hash: String,
+    /// The seq the keyed head vouches for, from [`AuditLog::verify_with_key`]; `None`
+    /// from the keyless [`verify`] and [`verify_dir_chain`]. Records after it, up to
+    /// `last_seq`, are protected by the chain alone; it should never go down from one
+    /// verification to the next (see the module documentation on replay).
+    pub anchored_seq: Option<u64>,
 }
 
 /// Checks the chain across `paths`, given in chain order (oldest rotated file first,
@@ -748,12 +1155,23 @@ pub struct VerifyReport {
 /// [`Error::AuditChain`] naming the file, line and seq of the first record that breaks
 /// the chain, and what is wrong; [`Error::Audit`] when a file cannot be read.
 pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, Error> {
+    verify_chain(paths, None).map(|(report, _)| report)
+}
+
+/// [`verify`], also returning the hash of the record with seq `want` when the chain has
+/// it.
+fn verify_chain(
+    paths: &[PathBuf],
+    want: Option<u64>,
+) -> Result<(VerifyReport, Option<String>), Error> {
+    let mut found = None;
     let mut report = VerifyReport {
         records: 0,
         first_seq: 0,
         last_seq: 0,
         files: 0,
         last_hash: GENESIS_PREV.to_owned(),
+        anchored_seq: None,
     };
     for path in paths {
         let bytes = fs::read(path).map_err(|e| audit_error("verify", path, e))?;
@@ -829,9 +1247,12 @@ pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, Error> {
             report.records += 1;
             report.last_seq = seq;
             report.last_hash = sha256_hex(line);
+            if want == Some(seq) {
+                found = Some(report.last_hash.clone());
+            }
         }
     }
-    Ok(report)
+    Ok((report, found))
 }
 
 /// The first seq a rotated file's name carries (`audit.jsonl.000000000042` is 42).
@@ -852,15 +1273,12 @@ fn rotated_first_seq(path: &Path) -> Option<u64> {
 ///
 /// As [`verify`]; [`Error::Audit`] when there is neither a current nor a rotated file.
 pub fn verify_dir_chain(path: impl AsRef<Path>) -> Result<VerifyReport, Error> {
-    let path = path.as_ref();
-    let mut paths: Vec<PathBuf> = rotated_files(path)
-        .map_err(|e| audit_error("verify", path, e))?
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect();
-    if path.exists() {
-        paths.push(path.to_owned());
-    }
+    verify(&existing_chain_files(path.as_ref())?)
+}
+
+/// [`chain_files`], refusing a log of which no file exists.
+fn existing_chain_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
+    let paths = chain_files(path).map_err(|e| audit_error("verify", path, e))?;
     if paths.is_empty() {
         return Err(audit_error(
             "verify",
@@ -868,7 +1286,7 @@ pub fn verify_dir_chain(path: impl AsRef<Path>) -> Result<VerifyReport, Error> {
             "neither the log nor any rotated file exists",
         ));
     }
-    verify(&paths)
+    Ok(paths)
 }
 
 #[cfg(test)]

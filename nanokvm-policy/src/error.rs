@@ -110,6 +110,18 @@ pub enum Error {
         /// Why it could not be read.
         message: String,
     },
+    /// The audit log's keyed head (`<log>.head`) does not vouch for the log: it is
+    /// missing, unreadable or forged (or made with another key), or the log no longer
+    /// holds the record it names: records were cut off the end, or that record was edited.
+    #[error("audit head {} rejected: {problem}", head.display())]
+    AuditHead {
+        /// The head file.
+        head: std::path::PathBuf,
+        /// The seq the head names, when it could be read.
+        seq: Option<u64>,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// ` (argument `x`)` for a named argument, nothing for the whole arguments.

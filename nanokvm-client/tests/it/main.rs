@@ -1,5 +1,6 @@
-//! Integration tests: exact request shapes and error paths against wiremock, and the
-//! WebSocket session against an in-test server.
+//! Integration tests: exact request shapes and error paths against wiremock, the
+//! WebSocket session against an in-test server, HTTPS through a TLS front, secrets in
+//! logs and errors, and end-to-end runs against the simulator.
 
 mod api;
 mod auth;

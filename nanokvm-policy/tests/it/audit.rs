@@ -1,13 +1,16 @@
 //! The audit log: the chain across appends, reopening and rotation; verification
-//! against edited, removed, inserted, reordered and cut records; torn tails; redaction;
-//! key files; appends from several threads.
+//! against edited, removed, inserted, reordered and cut records; the keyed head against
+//! cut tails, an edited last record and forged or deleted heads, and its limits (a
+//! lagging or replayed head); torn tails; redaction; key files; appends from several
+//! threads.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
 use nanokvm_policy::{
-    AuditEvent, AuditKey, AuditKind, AuditLog, Error, GENESIS_PREV, Timestamp, verify,
-    verify_dir_chain,
+    AuditEvent, AuditKey, AuditKind, AuditLog, Error, GENESIS_PREV, Timestamp, VerifyReport,
+    verify, verify_dir_chain,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -86,7 +89,7 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// `(line, seq)` of the chain error, or a panic naming what came instead.
-fn chain_break(result: Result<nanokvm_policy::VerifyReport, Error>) -> (u64, Option<u64>, String) {
+fn chain_break(result: Result<VerifyReport, Error>) -> (u64, Option<u64>, String) {
     match result {
         Err(Error::AuditChain {
             line, seq, problem, ..
@@ -481,4 +484,389 @@ fn verify_dir_chain_needs_some_file() {
             ..
         })
     ));
+}
+
+fn head_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".head");
+    PathBuf::from(name)
+}
+
+fn verify_keyed(path: &Path) -> Result<VerifyReport, Error> {
+    AuditLog::verify_with_key(path, &AuditKey::from_bytes(KEY))
+}
+
+fn anchored(path: &Path) -> (u64, Option<u64>) {
+    let report = verify_keyed(path).unwrap_or_else(|e| panic!("{e}"));
+    (report.last_seq, report.anchored_seq)
+}
+
+/// `(seq, problem)` of the head's rejection, or a panic naming what came instead.
+fn head_rejected(result: Result<impl std::fmt::Debug, Error>) -> (Option<u64>, String) {
+    match result {
+        Err(Error::AuditHead { seq, problem, .. }) => (seq, problem),
+        other => panic!("expected the head to be rejected, got {other:?}"),
+    }
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The MAC of a head as the module documentation defines it, computed here on its own.
+fn documented_mac(key: [u8; 32], seq: u64, hash: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(b"\xff");
+    mac.update(format!("nanokvm-audit-head/v1 {seq} {hash}").as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn the_head_names_the_last_record_under_the_key() {
+    let dir = tempdir();
+    let path = log_with(&dir, 3);
+    let head = head_of(&path);
+    assert_eq!(head, dir.path().join("audit.jsonl.head"));
+    let last = sha256_hex(&lines(&path)[2]);
+    let expected = json!({"seq": 3, "hash": last, "mac": documented_mac(KEY, 3, &last)});
+    let text = String::from_utf8(read(&head)).unwrap_or_default();
+    assert_eq!(record(text.trim_end()), expected, "{text}");
+    assert!(text.ends_with("}\n"), "{text}");
+    assert_eq!(anchored(&path), (3, Some(3)));
+    // The keyless functions vouch for no head.
+    assert_eq!(
+        verify_dir_chain(&path).ok().map(|r| r.anchored_seq),
+        Some(None)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&head)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok();
+        assert_eq!(mode, Some(0o600));
+    }
+    // Nothing is left aside, and the head is not taken for a rotated file.
+    assert!(!dir.path().join("audit.jsonl.head.tmp").exists());
+    assert_eq!(verify_dir_chain(&path).map(|r| r.files).ok(), Some(1));
+}
+
+#[test]
+fn cutting_records_off_the_end_is_caught_only_with_the_key() {
+    let dir = tempdir();
+    let path = log_with(&dir, 5);
+    let original = lines(&path);
+    for keep in [4, 3, 1] {
+        write_lines(&path, &original[..keep]);
+        assert!(
+            verify_dir_chain(&path).is_ok(),
+            "the chain alone cannot tell"
+        );
+        let (seq, problem) = head_rejected(verify_keyed(&path));
+        assert_eq!(seq, Some(5));
+        assert!(
+            problem.contains(&format!("records after seq {keep} were removed")),
+            "{problem}"
+        );
+    }
+    assert!(fs::write(&path, b"").is_ok());
+    let (_, problem) = head_rejected(verify_keyed(&path));
+    assert!(problem.contains("records after seq 0"), "{problem}");
+    write_lines(&path, &original);
+    assert_eq!(anchored(&path), (5, Some(5)));
+}
+
+#[test]
+fn editing_the_last_record_is_caught_only_with_the_key() {
+    let dir = tempdir();
+    let path = log_with(&dir, 4);
+    let original = lines(&path);
+    let mut edited = original.clone();
+    edited[3] = edited[3].replace(r#""verdict":"allow""#, r#""verdict":"deny""#);
+    assert_ne!(edited, original);
+    write_lines(&path, &edited);
+    assert!(
+        verify_dir_chain(&path).is_ok(),
+        "the chain alone cannot tell"
+    );
+    let (seq, problem) = head_rejected(verify_keyed(&path));
+    assert_eq!(seq, Some(4));
+    assert!(
+        problem.contains("record 4 does not hash to the head's `hash`"),
+        "{problem}"
+    );
+    // An earlier edit breaks the chain, which is reported first, with its place.
+    let mut earlier = original;
+    earlier[1] = earlier[1].replace(r#""verdict":"allow""#, r#""verdict":"deny""#);
+    write_lines(&path, &earlier);
+    let (line, seq, _) = chain_break(verify_keyed(&path));
+    assert_eq!((line, seq), (3, Some(3)));
+}
+
+#[test]
+fn a_forged_altered_foreign_or_deleted_head_is_rejected() {
+    let dir = tempdir();
+    let path = log_with(&dir, 3);
+    let head = head_of(&path);
+    let good = read(&head);
+    let value = record(std::str::from_utf8(&good).unwrap_or_default().trim_end());
+    let l = lines(&path);
+    let forged_mac = {
+        let mut v = value.clone();
+        v["mac"] = json!("00".repeat(32));
+        v
+    };
+    // Moving the head back to record 2, keeping the MAC of record 3.
+    let moved = {
+        let mut v = value.clone();
+        v["seq"] = json!(2);
+        v["hash"] = json!(sha256_hex(&l[1]));
+        v
+    };
+    let uppercase_hash = {
+        let mut v = value.clone();
+        v["hash"] = json!(v["hash"].as_str().unwrap_or_default().to_uppercase());
+        v
+    };
+    let other_key = {
+        let mut v = value.clone();
+        v["mac"] = json!(documented_mac([1; 32], 3, &sha256_hex(&l[2])));
+        v
+    };
+    // The digest of a redacted argument is a MAC under the same key, but of text.
+    let typed_digest = {
+        let mut v = value;
+        let text = format!("nanokvm-audit-head/v1 3 {}", sha256_hex(&l[2]));
+        v["mac"] = json!(AuditKey::from_bytes(KEY).digest(&text));
+        v
+    };
+    // (name, head file bytes, seq named, problem named)
+    let cases = [
+        (
+            "forged mac",
+            forged_mac.to_string(),
+            Some(3),
+            "not valid under this key",
+        ),
+        (
+            "moved",
+            moved.to_string(),
+            Some(2),
+            "not valid under this key",
+        ),
+        (
+            "other key",
+            other_key.to_string(),
+            Some(3),
+            "not valid under this key",
+        ),
+        (
+            "typed digest",
+            typed_digest.to_string(),
+            Some(3),
+            "not valid under this key",
+        ),
+        (
+            "uppercase",
+            uppercase_hash.to_string(),
+            None,
+            "lowercase hex",
+        ),
+        ("empty", String::new(), None, "not a head"),
+        ("junk", "{\"seq\":3}".into(), None, "not a head"),
+    ];
+    for (name, bytes, seq, problem) in cases {
+        assert!(fs::write(&head, bytes).is_ok());
+        let (found_seq, found) = head_rejected(verify_keyed(&path));
+        assert_eq!(found_seq, seq, "{name}: {found}");
+        assert!(found.contains(problem), "{name}: {found}");
+    }
+    assert!(fs::remove_file(&head).is_ok());
+    let (seq, problem) = head_rejected(verify_keyed(&path));
+    assert_eq!(seq, None);
+    assert!(problem.contains("missing"), "{problem}");
+    // The right key is needed too.
+    assert!(fs::write(&head, &good).is_ok());
+    let (_, problem) = head_rejected(AuditLog::verify_with_key(
+        &path,
+        &AuditKey::from_bytes([1; 32]),
+    ));
+    assert!(problem.contains("not valid under this key"), "{problem}");
+    assert_eq!(anchored(&path), (3, Some(3)));
+}
+
+#[test]
+fn a_lagging_head_passes_and_a_replayed_one_is_the_residual_limit() {
+    let dir = tempdir();
+    let path = log_with(&dir, 3);
+    let head = head_of(&path);
+    let older = read(&head);
+    let log = open(&path);
+    assert_eq!(append(&log, 4), 4);
+    assert_eq!(append(&log, 5), 5);
+    drop(log);
+    // What a crash between a record's sync and its head's rename leaves behind.
+    assert!(fs::write(&head, &older).is_ok());
+    assert_eq!(anchored(&path), (5, Some(3)));
+    // The records after the head are protected by the chain alone: cutting them off
+    // back to the head's seq, with the older head put back, looks the same. Only a
+    // verifier that remembers the anchored seq of its last run (5 here) can tell.
+    let all = lines(&path);
+    write_lines(&path, &all[..3]);
+    assert_eq!(anchored(&path), (3, Some(3)));
+    let mut last_edited = all.clone();
+    last_edited[4] = last_edited[4].replace(r#""verdict":"allow""#, r#""verdict":"deny""#);
+    write_lines(&path, &last_edited);
+    assert_eq!(anchored(&path), (5, Some(3)));
+    // The anchored record itself is still covered.
+    let mut anchored_edited = all.clone();
+    anchored_edited[2] = anchored_edited[2].replace(r#""verdict":"allow""#, r#""verdict":"deny""#);
+    write_lines(&path, &anchored_edited[..3]);
+    let (seq, problem) = head_rejected(verify_keyed(&path));
+    assert_eq!(seq, Some(3));
+    assert!(problem.contains("record 3 does not hash"), "{problem}");
+
+    // Reopening with a lagging head is fine, and the next append catches it up.
+    write_lines(&path, &all);
+    let log = open(&path);
+    assert_eq!(append(&log, 6), 6);
+    drop(log);
+    assert_eq!(anchored(&path), (6, Some(6)));
+}
+
+#[test]
+fn rotation_keeps_the_head_on_the_chains_last_record() {
+    let dir = tempdir();
+    let path = log_with(&dir, 3);
+    let log = open(&path);
+    let first = log.rotate().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(anchored(&path), (3, Some(3)), "the current file is empty");
+    assert_eq!(append(&log, 4), 4);
+    let second = log.rotate().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(append(&log, 5), 5);
+    assert_eq!(append(&log, 6), 6);
+    drop(log);
+    let report = verify_keyed(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (report.records, report.files, report.anchored_seq),
+        (6, 3, Some(6))
+    );
+    // Removing the current file, or cutting the last record of a rotated file while
+    // the current one is empty, is caught.
+    let current = read(&path);
+    assert!(fs::remove_file(&path).is_ok());
+    assert!(verify_dir_chain(&path).is_ok());
+    let (_, problem) = head_rejected(verify_keyed(&path));
+    assert!(
+        problem.contains("records after seq 4 were removed"),
+        "{problem}"
+    );
+    assert!(fs::write(&path, &current).is_ok());
+    assert_eq!(anchored(&path), (6, Some(6)));
+
+    let dir = tempdir();
+    let path = log_with(&dir, 3);
+    let rotated = open(&path).rotate().unwrap_or_else(|e| panic!("{e}"));
+    write_lines(&rotated, &lines(&rotated)[..2]);
+    let (_, problem) = head_rejected(verify_keyed(&path));
+    assert!(
+        problem.contains("records after seq 2 were removed"),
+        "{problem}"
+    );
+    let _ = (first, second);
+}
+
+#[test]
+fn opening_checks_the_head_so_a_cut_log_is_not_continued() {
+    let dir = tempdir();
+    let path = log_with(&dir, 5);
+    let original = lines(&path);
+    let key = AuditKey::from_bytes(KEY);
+
+    write_lines(&path, &original[..3]);
+    let (seq, problem) = head_rejected(AuditLog::open(&path, key.clone()));
+    assert_eq!(seq, Some(5));
+    assert!(
+        problem.contains("records after seq 3 were removed"),
+        "{problem}"
+    );
+
+    let mut edited = original.clone();
+    edited[4] = edited[4].replace(r#""verdict":"allow""#, r#""verdict":"deny""#);
+    write_lines(&path, &edited);
+    let (_, problem) = head_rejected(AuditLog::open(&path, key.clone()));
+    assert!(problem.contains("record 5 does not hash"), "{problem}");
+
+    write_lines(&path, &original);
+    let (_, problem) = head_rejected(AuditLog::open(&path, AuditKey::from_bytes([1; 32])));
+    assert!(problem.contains("not valid under this key"), "{problem}");
+
+    // A lagging head whose record sits in a rotated file is looked up there.
+    let head = head_of(&path);
+    let dir2 = tempdir();
+    let path2 = log_with(&dir2, 3);
+    let older = read(&head_of(&path2));
+    let log = open(&path2);
+    let rotated = log.rotate().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(append(&log, 4), 4);
+    drop(log);
+    assert!(fs::write(head_of(&path2), &older).is_ok());
+    assert_eq!(open(&path2).last_seq(), 4);
+    let mut r = lines(&rotated);
+    r[2] = r[2].replace(r#""verdict":"allow""#, r#""verdict":"deny""#);
+    write_lines(&rotated, &r);
+    let (seq, problem) = head_rejected(AuditLog::open(&path2, key));
+    assert_eq!(seq, Some(3));
+    assert!(problem.contains("record 3 does not hash"), "{problem}");
+    assert!(head.exists());
+}
+
+#[test]
+fn logs_without_a_head_still_open_and_the_first_append_anchors_them() {
+    let dir = tempdir();
+    let path = log_with(&dir, 2);
+    let head = head_of(&path);
+    // A log written before heads existed, or whose head was deleted or left empty.
+    for damage in [None, Some(&b""[..]), Some(&b"{\"seq\":"[..])] {
+        match damage {
+            None => assert!(fs::remove_file(&head).is_ok()),
+            Some(bytes) => assert!(fs::write(&head, bytes).is_ok()),
+        }
+        assert!(head_rejected(verify_keyed(&path)).1.len() > 0);
+        let log = open(&path);
+        let before = log.last_seq();
+        assert_eq!(append(&log, before + 1), before + 1);
+        drop(log);
+        assert_eq!(anchored(&path), (before + 1, Some(before + 1)));
+    }
+
+    // A new log is anchored at seq 0 at once, so deleting everything is caught.
+    let fresh = dir.path().join("fresh.jsonl");
+    drop(open(&fresh));
+    assert_eq!(anchored(&fresh), (0, Some(0)));
+    let log = open(&fresh);
+    assert_eq!(append(&log, 1), 1);
+    drop(log);
+    assert!(fs::write(&fresh, b"").is_ok());
+    assert!(fs::remove_file(head_of(&fresh)).is_ok());
+    let (_, problem) = head_rejected(verify_keyed(&fresh));
+    assert!(problem.contains("missing"), "{problem}");
+}
+
+#[test]
+fn a_torn_tail_behind_the_head_is_repaired_and_still_anchored() {
+    let dir = tempdir();
+    let path = log_with(&dir, 3);
+    let mut bytes = read(&path);
+    bytes.extend_from_slice(br#"{"seq":4,"prev":"#);
+    assert!(fs::write(&path, &bytes).is_ok());
+    let log = open(&path);
+    assert!(log.torn_tail().is_some());
+    assert_eq!(anchored(&path), (3, Some(3)));
+    assert_eq!(append(&log, 4), 4);
+    assert_eq!(anchored(&path), (4, Some(4)));
 }

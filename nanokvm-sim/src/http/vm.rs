@@ -136,7 +136,8 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
                 (Ok(enabled), Ok(mode)) => {
                     let mut s = lock(&shared.settings);
                     s.jiggler_enabled = enabled.unwrap_or(false);
-                    if !mode.is_empty() {
+                    // Disabling leaves the mode as it was, as the firmware's `Disable` does.
+                    if s.jiggler_enabled && !mode.is_empty() {
                         s.jiggler_mode = mode;
                     }
                     ok_null()
@@ -147,7 +148,7 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
         ("GET", "/api/vm/ssh") => ok(J::obj([("enabled", lock(&shared.settings).ssh.into())])),
         ("GET", "/api/vm/mdns") => ok(J::obj([("enabled", lock(&shared.settings).mdns.into())])),
         ("POST", "/api/vm/ssh/enable" | "/api/vm/ssh/disable") => {
-            lock(&shared.settings).ssh = ctx.path.ends_with("enable");
+            lock(&shared.settings).ssh = ctx.path.ends_with("/enable");
             ok_null()
         }
         ("POST", "/api/vm/mdns/enable" | "/api/vm/mdns/disable") => {
