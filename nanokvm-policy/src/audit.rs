@@ -744,10 +744,11 @@ struct Writer {
     head_buf: Vec<u8>,
 }
 
-/// An append-only, hash-chained audit log in one file (plus its rotated predecessors).
+/// An append-only, hash-chained audit log in one file (plus its rotated predecessors),
+/// anchored by a keyed head in `<file>.head`.
 ///
 /// `Send + Sync`: appends from several threads are serialised, and each one is on disk
-/// before it returns.
+/// before it returns, its head written after it.
 ///
 /// # Example
 ///

@@ -638,6 +638,9 @@ async fn every_decision_and_outcome_is_audited_without_typed_text() {
     assert!(recs[4]["error"].as_str().is_some_and(|e| !e.is_empty()));
     let report = nanokvm_policy::verify_dir_chain(&path).expect("an intact chain");
     assert_eq!(report.records, 5);
+    let key = nanokvm_policy::AuditKey::from_bytes([7; 32]);
+    let anchored = nanokvm_policy::AuditLog::verify_with_key(&path, &key).expect("anchored");
+    assert_eq!(anchored.anchored_seq, Some(5));
     sim.shutdown().await.expect("clean shutdown");
 }
 
@@ -704,20 +707,17 @@ async fn shadow_mode_runs_what_it_would_deny_and_says_so() {
     sim.shutdown().await.expect("clean shutdown");
 }
 
-/// A log that cannot be written (every write to `/dev/full` fails) stops every call
-/// before it reaches the device.
-#[cfg(target_os = "linux")]
+/// A log that cannot be written stops every call before it reaches the device. The
+/// log's head anchor cannot be replaced (a directory sits where its temporary file goes),
+/// so every append fails after open.
 #[tokio::test]
 async fn nothing_runs_when_the_audit_log_cannot_be_written() {
     let sim = sim().await;
-    let Ok(log) =
-        nanokvm_policy::AuditLog::open("/dev/full", nanokvm_policy::AuditKey::from_bytes([1; 32]))
-    else {
-        // The log refused the device file up front: that also keeps calls from running
-        // unaudited, and there is nothing more to check here.
-        sim.shutdown().await.expect("clean shutdown");
-        return;
-    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("audit.jsonl");
+    let log = nanokvm_policy::AuditLog::open(&path, nanokvm_policy::AuditKey::from_bytes([1; 32]))
+        .expect("the log opens");
+    std::fs::create_dir(dir.path().join("audit.jsonl.head.tmp")).expect("block the head");
     let gate = Gate::builder(client(&sim), MemoryStore::new())
         .policy(policy(json!({
             "version": "1", "default": "allow",
