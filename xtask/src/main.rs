@@ -30,6 +30,7 @@ Tasks:
   ci      run every check CI runs, stopping at the first failure:
           fmt --check, clippy, tests (tidy checks included), docs,
           the fuzz targets, and a publish dry run of nanokvm-hid
+          and nanokvm-client
   fmt     format the workspace (cargo fmt --all)
   help    print this message
 
@@ -203,6 +204,10 @@ fn ci_steps(root: &Path) -> Vec<Step> {
             "--allow-dirty",
             "-p",
             "nanokvm-hid",
+            // Published together, so the client's dependency on nanokvm-hid resolves to
+            // the package beside it rather than to crates.io.
+            "-p",
+            "nanokvm-client",
         ],
     ));
     steps
