@@ -95,9 +95,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::error::Error;
+use crate::hex::{HEX_DIGITS, lowercase_hex, parse_hex32, push_hex, sha256_hex};
 use crate::time::Timestamp;
 
 /// `prev` of the first record ever: 64 zeros.
@@ -114,37 +115,6 @@ const TYPING_TOOLS: [&str; 4] = [
 /// Argument names redacted for every tool (compared without letter case).
 const SECRET_NAMES: [&str; 4] = ["text", "password", "secret", "token"];
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-fn lowercase_hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(HEX_DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
-
-/// Appends `bytes` to `out` as lowercase hex, without allocating.
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    for b in bytes {
-        out.push(HEX_DIGITS[usize::from(b >> 4)]);
-        out.push(HEX_DIGITS[usize::from(b & 15)]);
-    }
-}
-
-/// 32 bytes from 64 hex digits (either case), or `None`.
-fn parse_hex32(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut bytes = [0; 32];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(bytes)
-}
-
 /// `n` in decimal, written into the end of `buf`.
 fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
@@ -157,10 +127,6 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
             return &buf[start..];
         }
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    lowercase_hex(&Sha256::digest(bytes))
 }
 
 fn audit_error(operation: &'static str, path: &Path, e: impl fmt::Display) -> Error {

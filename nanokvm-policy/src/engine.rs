@@ -179,13 +179,29 @@ impl Decision {
     /// `{"verdict", "rule", "message", "retry_after_s"}`.
     #[must_use]
     pub fn to_json(&self) -> Value {
-        json!({
-            "verdict": self.verdict.as_str(),
-            "rule": self.rule,
-            "message": self.message,
-            "retry_after_s": self.retry_after_s,
-        })
+        report_json(
+            self.verdict,
+            self.rule.as_deref(),
+            &self.message,
+            self.retry_after_s,
+        )
     }
+}
+
+/// `{"verdict", "rule", "message", "retry_after_s"}`: how decisions and denials are
+/// reported.
+fn report_json(
+    verdict: Verdict,
+    rule: Option<&str>,
+    message: &str,
+    retry_after_s: Option<u64>,
+) -> Value {
+    json!({
+        "verdict": verdict.as_str(),
+        "rule": rule,
+        "message": message,
+        "retry_after_s": retry_after_s,
+    })
 }
 
 /// The decision engine: a policy, a counter store and the keystroke lines of every
@@ -224,7 +240,15 @@ impl<S: CounterStore> Engine<S> {
     /// Replaces the policy. Counters and typed lines are kept, so a reload cannot reset
     /// a limit.
     pub fn set_policy(&self, policy: Policy) {
-        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(policy));
+        self.set_shared_policy(Arc::new(policy));
+    }
+
+    /// Replaces the policy with one shared with its owner (a [`PolicyFile`]'s last good
+    /// policy), without copying it. Counters and typed lines are kept.
+    ///
+    /// [`PolicyFile`]: crate::PolicyFile
+    pub fn set_shared_policy(&self, policy: Arc<Policy>) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Some(policy);
     }
 
     /// Drops the policy: from now on every call is denied with `(no policy)`.
@@ -581,12 +605,12 @@ impl Denial {
     /// `{"verdict", "rule", "message", "retry_after_s"}` (plus `approval_binding`).
     #[must_use]
     pub fn to_json(&self) -> Value {
-        let mut value = json!({
-            "verdict": self.verdict.as_str(),
-            "rule": self.rule,
-            "message": self.message,
-            "retry_after_s": self.retry_after_s,
-        });
+        let mut value = report_json(
+            self.verdict,
+            self.rule.as_deref(),
+            &self.message,
+            self.retry_after_s,
+        );
         if let Some(b) = &self.approval_binding {
             value["approval_binding"] = json!(b);
         }

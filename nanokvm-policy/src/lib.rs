@@ -82,6 +82,7 @@ mod audit;
 mod engine;
 mod error;
 pub mod gate;
+mod hex;
 mod keystrokes;
 mod load;
 mod policy;

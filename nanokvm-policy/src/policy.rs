@@ -73,13 +73,7 @@ impl Policy {
     /// [`Policy::hash`] as 64 lowercase hex digits.
     #[must_use]
     pub fn hash_hex(&self) -> String {
-        self.hash
-            .iter()
-            .fold(String::with_capacity(64), |mut s, b| {
-                use fmt::Write;
-                let _ = write!(s, "{b:02x}");
-                s
-            })
+        crate::hex::lowercase_hex(&self.hash)
     }
 
     /// The posture for tools not named under `tools`.

@@ -173,7 +173,7 @@ impl PolicyFile {
         let current = self.current();
         let same = engine.policy().is_some_and(|p| p.hash() == current.hash());
         if !same {
-            engine.set_policy(Policy::clone(&current));
+            engine.set_shared_policy(current);
         }
     }
 

@@ -7,20 +7,10 @@ use nanokvm_client::api::hid::{HidMode, PasteLayout, SkippedChar};
 use nanokvm_client::api::power::PowerButton;
 use nanokvm_client::api::storage::{DownloadStatus, MountMode};
 use serde_json::{Value, json};
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer};
+use wiremock::Mock;
+use wiremock::matchers::{method, path};
 
-use crate::support::{TOKEN, client, device, fail, ok, requests_to};
-
-async fn expect(server: &MockServer, verb: &str, route: &str, sent: Option<Value>, reply: Value) {
-    let mut mock = Mock::given(method(verb))
-        .and(path(route))
-        .and(header("cookie", format!("nano-kvm-token={TOKEN}").as_str()));
-    if let Some(sent) = sent {
-        mock = mock.and(body_json(sent));
-    }
-    mock.respond_with(ok(reply)).expect(1).mount(server).await;
-}
+use crate::support::{client, device, expect, fail, ok, requests_to};
 
 #[tokio::test]
 async fn device_area() {

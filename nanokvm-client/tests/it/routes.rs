@@ -16,20 +16,10 @@ use nanokvm_client::api::system::{
 use nanokvm_hid::Keycode;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer};
+use wiremock::Mock;
+use wiremock::matchers::{body_json, method, path};
 
-use crate::support::{TOKEN, client, device, ok, requests_to};
-
-async fn expect(server: &MockServer, verb: &str, route: &str, sent: Option<Value>, reply: Value) {
-    let mut mock = Mock::given(method(verb))
-        .and(path(route))
-        .and(header("cookie", format!("nano-kvm-token={TOKEN}").as_str()));
-    if let Some(sent) = sent {
-        mock = mock.and(body_json(sent));
-    }
-    mock.respond_with(ok(reply)).expect(1).mount(server).await;
-}
+use crate::support::{client, device, expect, ok, requests_to};
 
 #[tokio::test]
 async fn leader_key_and_mouse_jiggler() {

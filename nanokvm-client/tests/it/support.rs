@@ -6,7 +6,7 @@ use cbc::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
 use md5::{Digest, Md5};
 use nanokvm_client::{Client, SecretString};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub const TOKEN: &str = "tok.en.jwt";
@@ -126,4 +126,22 @@ pub async fn requests_to(server: &MockServer, route: &str) -> Vec<Request> {
         .into_iter()
         .filter(|r| r.url.path() == route)
         .collect()
+}
+
+/// Expects exactly one authenticated `verb route` request (with `sent` as its JSON body,
+/// when given) and answers it with `reply` as the envelope's data.
+pub async fn expect(
+    server: &MockServer,
+    verb: &str,
+    route: &str,
+    sent: Option<Value>,
+    reply: Value,
+) {
+    let mut mock = Mock::given(method(verb))
+        .and(path(route))
+        .and(header("cookie", format!("nano-kvm-token={TOKEN}").as_str()));
+    if let Some(sent) = sent {
+        mock = mock.and(body_json(sent));
+    }
+    mock.respond_with(ok(reply)).expect(1).mount(server).await;
 }

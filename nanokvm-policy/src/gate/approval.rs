@@ -12,7 +12,6 @@ use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::time::Timestamp;
 
@@ -84,8 +83,7 @@ pub trait Approver: Send + Sync {
 #[must_use]
 pub fn binding(tool: &str, args: &Value, device: &str, policy_hash: &str) -> String {
     let canonical = json!([tool, args, device, policy_hash]).to_string();
-    let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::sha256_hex(canonical.as_bytes())
 }
 
 /// Approvals granted ahead of their call, each usable once until it expires.

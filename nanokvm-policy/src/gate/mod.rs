@@ -25,7 +25,6 @@ mod action;
 mod approval;
 mod exec;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -168,7 +167,7 @@ impl<S: CounterStore> GateBuilder<S> {
         let engine = Engine::new(self.store);
         engine.set_layout(&self.device, self.layout);
         if let Some(file) = &self.policy_file {
-            engine.set_policy((*file.current()).clone());
+            file.apply_to(&engine);
         } else if let Some(policy) = self.policy {
             engine.set_policy(policy);
         }
@@ -403,10 +402,9 @@ impl<S: CounterStore> Gate<S> {
             }
             *last = Some(Instant::now());
         }
-        match file.check() {
+        match file.check_and_apply(&self.inner.engine) {
             Reload::Unchanged => {}
             Reload::Reloaded { .. } => {
-                self.inner.engine.set_policy((*file.current()).clone());
                 *lock(&self.inner.reload_error) = None;
                 tracing::info!(device = %self.inner.device, "policy reloaded");
             }
@@ -439,7 +437,7 @@ impl<S: CounterStore> Gate<S> {
         let mut decision = engine.decide(&call, self.now());
         if decision.verdict == Verdict::ApprovalRequired {
             let bound = binding(tool, args, device, &policy_hash);
-            self.audit_decision(ctx, tool, args, &decision, &policy_hash, None)?;
+            self.audit_decision(ctx, tool, args, &decision, &policy_hash)?;
             let request = ApprovalRequest {
                 tool: tool.to_owned(),
                 args: args.clone(),
@@ -485,7 +483,7 @@ impl<S: CounterStore> Gate<S> {
                 }
             }
         }
-        if let Err(e) = self.audit_decision(ctx, tool, args, &decision, &policy_hash, None) {
+        if let Err(e) = self.audit_decision(ctx, tool, args, &decision, &policy_hash) {
             // Nothing runs unaudited: give back what the decision reserved.
             if let Some(r) = decision.reservation.take() {
                 let _ = engine.rollback(r);
@@ -511,7 +509,7 @@ impl<S: CounterStore> Gate<S> {
             policy_hash,
             reservation: decision.reservation.take(),
             started: Instant::now(),
-            finished: AtomicBool::new(false),
+            finished: false,
         })
     }
 
@@ -543,13 +541,7 @@ impl<S: CounterStore> Gate<S> {
             principal: Some(ctx.principal.clone()),
             session: Some(ctx.session.clone()),
             device: Some(self.inner.device.clone()),
-            verdict: String::new(),
-            rule: None,
-            message: None,
-            policy_hash: None,
-            duration_ms: None,
-            outcome: None,
-            error: None,
+            ..AuditEvent::default()
         }
     }
 
@@ -567,7 +559,6 @@ impl<S: CounterStore> Gate<S> {
         args: &Value,
         decision: &Decision,
         policy_hash: &str,
-        outcome: Option<&str>,
     ) -> Result<(), Error> {
         if self.inner.audit.is_none() {
             return Ok(());
@@ -577,7 +568,6 @@ impl<S: CounterStore> Gate<S> {
         event.rule.clone_from(&decision.rule);
         event.message = Some(decision.message.clone());
         event.policy_hash = Some(policy_hash.to_owned());
-        event.outcome = outcome.map(str::to_owned);
         if decision.verdict == Verdict::Deny {
             event.outcome = Some("denied".to_owned());
         }
@@ -619,7 +609,7 @@ pub struct Permit<S: CounterStore> {
     policy_hash: String,
     reservation: Option<Reservation>,
     started: Instant,
-    finished: AtomicBool,
+    finished: bool,
 }
 
 impl<S: CounterStore> std::fmt::Debug for Permit<S> {
@@ -655,7 +645,7 @@ impl<S: CounterStore> Permit<S> {
         outcome: Result<(), (bool, String)>,
         elapsed: Duration,
     ) -> Result<(), Error> {
-        self.finished.store(true, Ordering::SeqCst);
+        self.finished = true;
         let engine = &self.gate.inner.engine;
         let settled = match (&outcome, self.reservation.take()) {
             (_, None) => Ok(()),
@@ -685,7 +675,7 @@ impl<S: CounterStore> Permit<S> {
 
 impl<S: CounterStore> Drop for Permit<S> {
     fn drop(&mut self) {
-        if self.finished.load(Ordering::SeqCst) {
+        if self.finished {
             return;
         }
         let elapsed = self.started.elapsed();
