@@ -7,8 +7,8 @@
 //! [`Bytes`], which every MJPEG client and every [`Screenshot`] share without copying.
 //!
 //! The picture is a text console: the machine's lines in a bitmap font ([`font`]), wrapped
-//! at the screen's width and scrolled so that the last line is visible, a cursor after the
-//! last character while the machine runs, and the mouse pointer on top. A machine that is
+//! at the screen's width and scrolled so that the last line is visible, a cursor under the
+//! input line's cursor position while the machine runs, and the mouse pointer on top. A machine that is
 //! off shows a black screen (the capture itself then has no signal; see `video`).
 
 mod font;
@@ -196,8 +196,17 @@ impl View {
         }
         rows.truncate(layout.rows);
         rows.reverse();
-        let cursor = (machine.power() == PowerState::On && !rows.is_empty())
-            .then(|| (rows.last().map_or(0, Vec::len), rows.len() - 1));
+        // The last line takes `len / cols + 1` rows (see above), and the cursor's char index
+        // into it picks one of them, counted from the line's first row.
+        let cursor = if machine.power() == PowerState::On && !rows.is_empty() {
+            let len = machine.lines().last().map_or(0, |l| l.chars().count());
+            let at = machine.cursor_column().min(len);
+            (rows.len() - 1)
+                .checked_sub(len / layout.cols - at / layout.cols)
+                .map(|row| (at % layout.cols, row))
+        } else {
+            None
+        };
         Self {
             version: machine.screen_version(),
             powered,
@@ -559,6 +568,30 @@ mod tests {
         let view = View::of(&m, &layout);
         assert_eq!(view.rows.len(), layout.rows);
         assert_eq!(view.cursor, Some((0, layout.rows - 1)));
+    }
+
+    #[test]
+    fn the_cursor_follows_the_input_cursor_across_wrapped_rows() {
+        let layout = Layout::new(320, 200);
+        let mut m = machine(true);
+        for _ in 0..60 {
+            type_a(&mut m);
+        }
+        let press = |m: &mut MachineState, usage: u8| {
+            m.keyboard(&KeyboardReport::single(
+                Modifiers::NONE,
+                Some(Keycode::from_usage(usage)),
+            ));
+            m.keyboard(&KeyboardReport::RELEASE);
+        };
+        // Home: the start of the input, after the 14-character prompt on the first row.
+        press(&mut m, 0x4A);
+        assert_eq!(View::of(&m, &layout).cursor, Some((14, 5)));
+        // Right 40 times: char 54 of the line, on the second row.
+        for _ in 0..40 {
+            press(&mut m, 0x4F);
+        }
+        assert_eq!(View::of(&m, &layout).cursor, Some((3, 6)));
     }
 
     #[test]
