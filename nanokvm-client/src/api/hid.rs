@@ -3,12 +3,15 @@
 //!
 //! Paste (`POST /api/hid/paste`) types on the device itself, one character every 30 ms
 //! (50 ms before 2.3.1), and answers when done. The firmware silently skips characters
-//! its map lacks; this module computes and reports them, checks the per-version length
-//! limit before sending, and scales the timeout to the text.
+//! its map lacks; this module holds that map ([`PasteLayout::stroke`]), so it can report
+//! the skipped characters and the exact keyboard reports a paste writes to the target
+//! ([`PasteLayout::reports`]), checks the per-version length limit before sending, and
+//! scales the timeout to the text.
 
+use std::fmt;
 use std::time::Duration;
 
-use nanokvm_hid::Keycode;
+use nanokvm_hid::{KeyboardReport, Keycode, Stroke};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,24 +33,262 @@ pub enum PasteLayout {
 }
 
 impl PasteLayout {
+    /// The value of the request's `langue` field; the US map is the default, sent
+    /// without one.
     fn wire(self) -> Option<&'static str> {
         match self {
             Self::Us => None,
-            Self::De => Some("de"),
-            Self::Fr => Some("fr"),
+            Self::De | Self::Fr => Some(self.name()),
         }
+    }
+
+    /// The layout's short name: `us`, `de` or `fr` (the firmware's `langue` values).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Us => "us",
+            Self::De => "de",
+            Self::Fr => "fr",
+        }
+    }
+
+    /// The key and modifiers the firmware's paste writes for `c` on this layout, or
+    /// `None` when the firmware skips `c` (`\r` included, so a CRLF types one Enter).
+    ///
+    /// This is the firmware's own map (`server/service/hid/paste.go`), quirks
+    /// included: the German and French maps replace some entries of the US map and
+    /// keep the rest at their US key positions, so on those layouts a few characters
+    /// come out as others on the target (German `=` is typed on the US `=` key, which a
+    /// German keyboard reads as `´`; French `<` and `>` land on `.` and `/`). Typing
+    /// through [`nanokvm_hid`] with a proper layout has no such gaps.
+    #[must_use]
+    pub fn stroke(self, c: char) -> Option<Stroke> {
+        let (modifiers, usage) = match self {
+            Self::Us => None,
+            Self::De => firmware_map::de(c),
+            Self::Fr => firmware_map::fr(c),
+        }
+        .or_else(|| firmware_map::us(c))?;
+        Some(Stroke::new(modifiers, Keycode::from_usage(usage)))
     }
 
     /// Whether the firmware's map for this layout types `c`.
     #[must_use]
     pub fn can_type(self, c: char) -> bool {
-        if c == '\n' || c == '\t' || (' '..='~').contains(&c) {
-            return true;
+        self.stroke(c).is_some()
+    }
+
+    /// Exactly the keyboard reports the firmware writes to the target for a paste of
+    /// `text` with this layout, and the characters it skips with their index (counted
+    /// in characters).
+    ///
+    /// For each character the map types, a press report `[modifiers, 0, key, 0, 0, 0,
+    /// 0, 0]` immediately followed by the all-zero release; a skipped character writes
+    /// nothing; one more release follows the last character. The firmware waits after
+    /// each typed character, which reports do not show.
+    #[must_use]
+    pub fn reports(self, text: &str) -> (Vec<KeyboardReport>, Vec<SkippedChar>) {
+        let mut reports = Vec::with_capacity(2 * text.len() + 1);
+        let mut skipped = Vec::new();
+        for (index, ch) in text.chars().enumerate() {
+            match self.stroke(ch) {
+                Some(stroke) => reports.extend(stroke.reports()),
+                None => skipped.push(SkippedChar { ch, index }),
+            }
         }
-        match self {
-            Self::Us => false,
-            Self::De => "äöüÄÖÜß´°§€²³".contains(c),
-            Self::Fr => "éèçàùµ£¨°§€".contains(c),
+        reports.push(KeyboardReport::RELEASE);
+        (reports, skipped)
+    }
+}
+
+impl fmt::Display for PasteLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The firmware's paste map (spec section 5.2), as `(modifiers, HID usage)` pairs.
+///
+/// The German and French functions hold only the entries those layouts replace or add;
+/// [`PasteLayout::stroke`] falls back to [`us`](firmware_map::us) for everything else,
+/// as the firmware does (it copies the US map and overwrites entries).
+mod firmware_map {
+    use nanokvm_hid::Modifiers;
+
+    type Key = Option<(Modifiers, u8)>;
+
+    const fn plain(usage: u8) -> Key {
+        Some((Modifiers::NONE, usage))
+    }
+
+    /// Left Shift, modifier byte 2.
+    const fn shift(usage: u8) -> Key {
+        Some((Modifiers::LEFT_SHIFT, usage))
+    }
+
+    /// Right Alt (AltGr), modifier byte 0x40.
+    const fn altgr(usage: u8) -> Key {
+        Some((Modifiers::RIGHT_ALT, usage))
+    }
+
+    /// The usage of the ASCII character `c`, counting from `first` at `base` (a run of
+    /// letters or digits on consecutive keys).
+    const fn offset(c: char, first: char, base: u8) -> u8 {
+        base + (c as u8 - first as u8)
+    }
+
+    /// The US QWERTY base map: printable ASCII, Enter and Tab.
+    pub(super) fn us(c: char) -> Key {
+        match c {
+            'a'..='z' => plain(offset(c, 'a', 4)),
+            'A'..='Z' => shift(offset(c, 'A', 4)),
+            '1'..='9' => plain(offset(c, '1', 30)),
+            '0' => plain(39),
+            '!' => shift(30),
+            '@' => shift(31),
+            '#' => shift(32),
+            '$' => shift(33),
+            '%' => shift(34),
+            '^' => shift(35),
+            '&' => shift(36),
+            '*' => shift(37),
+            '(' => shift(38),
+            ')' => shift(39),
+            '\n' => plain(40),
+            '\t' => plain(43),
+            ' ' => plain(44),
+            '-' => plain(45),
+            '_' => shift(45),
+            '=' => plain(46),
+            '+' => shift(46),
+            '[' => plain(47),
+            '{' => shift(47),
+            ']' => plain(48),
+            '}' => shift(48),
+            '\\' => plain(49),
+            '|' => shift(49),
+            ';' => plain(51),
+            ':' => shift(51),
+            '\'' => plain(52),
+            '"' => shift(52),
+            '`' => plain(53),
+            '~' => shift(53),
+            ',' => plain(54),
+            '<' => shift(54),
+            '.' => plain(55),
+            '>' => shift(55),
+            '/' => plain(56),
+            '?' => shift(56),
+            _ => None,
+        }
+    }
+
+    /// What `langue: "de"` (German QWERTZ) replaces or adds.
+    pub(super) fn de(c: char) -> Key {
+        match c {
+            'y' => plain(29),
+            'Y' => shift(29),
+            'z' => plain(28),
+            'Z' => shift(28),
+            'ä' => plain(52),
+            'Ä' => shift(52),
+            'ö' => plain(51),
+            'Ö' => shift(51),
+            'ü' => plain(47),
+            'Ü' => shift(47),
+            'ß' => plain(45),
+            '^' => plain(53),
+            '/' => shift(36),
+            '(' => shift(37),
+            ')' => shift(38),
+            '&' => shift(35),
+            '`' => shift(46),
+            '"' => shift(31),
+            '?' => shift(45),
+            '{' => altgr(36),
+            '[' => altgr(37),
+            ']' => altgr(38),
+            '}' => altgr(39),
+            '\\' => altgr(45),
+            '@' => altgr(20),
+            '+' => plain(48),
+            '*' => shift(48),
+            '~' => altgr(48),
+            '#' => plain(49),
+            '\'' => shift(49),
+            '<' => plain(100),
+            '>' => shift(100),
+            '|' => altgr(100),
+            ';' => shift(54),
+            ':' => shift(55),
+            '-' => plain(56),
+            '_' => shift(56),
+            '´' => plain(46),
+            '°' => shift(53),
+            '§' => shift(32),
+            '€' => altgr(8),
+            '²' => altgr(31),
+            '³' => altgr(32),
+            _ => None,
+        }
+    }
+
+    /// What `langue: "fr"` (French AZERTY) replaces or adds.
+    pub(super) fn fr(c: char) -> Key {
+        match c {
+            'a' => plain(20),
+            'A' => shift(20),
+            'q' => plain(4),
+            'Q' => shift(4),
+            'z' => plain(26),
+            'Z' => shift(26),
+            'w' => plain(29),
+            'W' => shift(29),
+            'm' => plain(51),
+            'M' => shift(51),
+            // Digits need Shift on AZERTY.
+            '1'..='9' => shift(offset(c, '1', 30)),
+            '0' => shift(39),
+            '&' => plain(30),
+            'é' => plain(31),
+            '"' => plain(32),
+            '\'' => plain(33),
+            '(' => plain(34),
+            '-' => plain(35),
+            'è' => plain(36),
+            '_' => plain(37),
+            'ç' => plain(38),
+            'à' => plain(39),
+            ')' => plain(45),
+            '°' => shift(45),
+            '^' => plain(47),
+            '¨' => shift(47),
+            '$' => plain(48),
+            '£' => shift(48),
+            '*' => plain(49),
+            'µ' => shift(49),
+            'ù' => plain(52),
+            '%' => shift(52),
+            ',' => plain(16),
+            '?' => shift(16),
+            ';' => plain(54),
+            '.' => shift(54),
+            ':' => plain(55),
+            '/' => shift(55),
+            '!' => plain(56),
+            '§' => shift(56),
+            '~' => altgr(31),
+            '#' => altgr(32),
+            '{' => altgr(33),
+            '[' => altgr(34),
+            '|' => altgr(35),
+            '`' => altgr(36),
+            '\\' => altgr(37),
+            '@' => altgr(39),
+            ']' => altgr(45),
+            '}' => altgr(46),
+            '€' => altgr(8),
+            _ => None,
         }
     }
 }
@@ -89,21 +330,19 @@ pub(crate) fn plan_paste(
     }
     caps.require(
         caps.paste_supports(layout),
-        &format!("paste with layout {layout:?}"),
+        &format!("paste with layout {layout}"),
         match layout {
             PasteLayout::Fr => "firmware 2.4.1 or later",
             _ => "firmware 2.3.1 or later",
         },
     )?;
     caps.paste_limit().check(text).map_err(Error::invalid)?;
-    let mut report = PasteReport::default();
-    for (index, ch) in text.chars().enumerate() {
-        if layout.can_type(ch) {
-            report.typed += 1;
-        } else {
-            report.skipped.push(SkippedChar { ch, index });
-        }
-    }
+    // The same table that says which reports the firmware writes says what it skips.
+    let (reports, skipped) = layout.reports(text);
+    let report = PasteReport {
+        typed: (reports.len() - 1) / 2,
+        skipped,
+    };
     let typing = caps.paste_delay_per_char() * u32::try_from(report.typed).unwrap_or(u32::MAX);
     let mut body = json!({ "content": text });
     if let Some(langue) = layout.wire() {
@@ -553,6 +792,114 @@ mod tests {
             Some(json!({"content": "ä", "langue": "de"}))
         );
         assert!(de.report.skipped.is_empty());
+    }
+
+    /// `(modifier byte, usage)` of the firmware's stroke for `c`.
+    fn key(layout: PasteLayout, c: char) -> Option<(u8, u8)> {
+        layout
+            .stroke(c)
+            .map(|s| (s.modifiers.bits(), s.key.usage()))
+    }
+
+    #[test]
+    fn the_paste_map_matches_the_spec() {
+        use PasteLayout::{De, Fr, Us};
+        let table = [
+            (Us, 'a', Some((0, 4))),
+            (Us, 'Z', Some((2, 29))),
+            (Us, '0', Some((0, 39))),
+            (Us, ')', Some((2, 39))),
+            (Us, '~', Some((2, 53))),
+            (Us, '\n', Some((0, 40))),
+            (Us, '\t', Some((0, 43))),
+            (Us, ' ', Some((0, 44))),
+            (Us, '?', Some((2, 56))),
+            (Us, '\r', None),
+            (Us, 'é', None),
+            (Us, 'ä', None),
+            (De, 'z', Some((0, 28))),
+            (De, 'Y', Some((2, 29))),
+            (De, '@', Some((0x40, 20))),
+            (De, 'Ü', Some((2, 47))),
+            (De, '€', Some((0x40, 8))),
+            (De, '|', Some((0x40, 100))),
+            // Not replaced: the US entry, even where a German keyboard reads it otherwise.
+            (De, '=', Some((0, 46))),
+            (De, 'a', Some((0, 4))),
+            (De, '\r', None),
+            (De, 'é', None),
+            (Fr, '1', Some((2, 30))),
+            (Fr, 'é', Some((0, 31))),
+            (Fr, 'a', Some((0, 20))),
+            (Fr, 'Q', Some((2, 4))),
+            (Fr, 'M', Some((2, 51))),
+            (Fr, '@', Some((0x40, 39))),
+            (Fr, '§', Some((2, 56))),
+            (Fr, '<', Some((2, 54))),
+            (Fr, 'b', Some((0, 5))),
+            (Fr, 'ä', None),
+        ];
+        for (layout, c, expected) in table {
+            assert_eq!(key(layout, c), expected, "{layout} {c:?}");
+        }
+    }
+
+    #[test]
+    fn every_character_the_maps_type_is_one_the_spec_lists() {
+        // An independent statement of spec 5.2: printable ASCII, Enter and Tab on every
+        // layout, plus the characters each override adds.
+        let extra = |layout| match layout {
+            PasteLayout::Us => "",
+            PasteLayout::De => "äöüÄÖÜß´°§€²³",
+            PasteLayout::Fr => "éèçàùµ£¨°§€",
+        };
+        for layout in [PasteLayout::Us, PasteLayout::De, PasteLayout::Fr] {
+            for c in (0..=0x2FFF).filter_map(char::from_u32) {
+                let listed = c == '\n' || c == '\t' || (' '..='~').contains(&c);
+                let listed = listed || extra(layout).contains(c);
+                assert_eq!(layout.can_type(c), listed, "{layout} {c:?}");
+                let stroke = layout.stroke(c);
+                assert!(stroke.is_none_or(|s| s.key.usage() != 0 && !s.hold_modifiers));
+            }
+        }
+    }
+
+    #[test]
+    fn paste_reports_are_a_press_and_a_release_per_typed_character_then_a_release() {
+        let (reports, skipped) = PasteLayout::De.reports("z\r\n@Ж");
+        assert_eq!(
+            skipped,
+            vec![
+                SkippedChar { ch: '\r', index: 1 },
+                SkippedChar { ch: 'Ж', index: 4 }
+            ]
+        );
+        let bytes: Vec<[u8; 8]> = reports.iter().map(KeyboardReport::to_bytes).collect();
+        assert_eq!(
+            bytes,
+            vec![
+                [0, 0, 28, 0, 0, 0, 0, 0],
+                [0; 8],
+                [0, 0, 40, 0, 0, 0, 0, 0],
+                [0; 8],
+                [0x40, 0, 20, 0, 0, 0, 0, 0],
+                [0; 8],
+                [0; 8],
+            ]
+        );
+        for text in ["", "Hello, World!", "ЖЖ", "a\r\nb"] {
+            let (reports, skipped) = PasteLayout::Us.reports(text);
+            let typed = text.chars().count() - skipped.len();
+            assert_eq!(reports.len(), 2 * typed + 1, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn layouts_have_short_names() {
+        assert_eq!(PasteLayout::Us.name(), "us");
+        assert_eq!(PasteLayout::De.to_string(), "de");
+        assert_eq!(PasteLayout::Fr.wire(), Some("fr"));
+        assert_eq!(PasteLayout::Us.wire(), None);
     }
 
     #[test]
