@@ -32,7 +32,7 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use nanokvm_hid::{
     AbsolutePosition, AbsoluteReport, Chord, Encoder, KeySequence, KeyboardReport, Layout,
-    MouseButtons, RelativeReport,
+    MouseButtons, RelativeReport, Stroke,
 };
 use secrecy::SecretString;
 use tokio::io::{
@@ -349,8 +349,25 @@ impl WsSession {
     /// [`WsSession::press_chord`].
     pub async fn type_text(&self, text: &str, layout: Layout, delay: Duration) -> Result<()> {
         let encoded = Encoder::new(layout).encode(text)?;
+        self.type_strokes(&encoded.strokes, delay).await
+    }
+
+    /// Types strokes that are already encoded: for each stroke exactly
+    /// [`Stroke::reports`] (its press and its release), waiting `delay` after each
+    /// stroke, then one final all-zero release. The strokes are one operation, like
+    /// [`WsSession::type_text`]: if the session reconnects half-way the rest is not sent,
+    /// and whatever was held is released.
+    ///
+    /// A caller that encodes text itself uses this to send exactly the reports it
+    /// checked, for example a policy gate that inspects the strokes before allowing
+    /// them, so nothing is encoded a second time on the way out.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsSession::press_chord`].
+    pub async fn type_strokes(&self, strokes: &[Stroke], delay: Duration) -> Result<()> {
         let mut op = self.op();
-        for stroke in &encoded.strokes {
+        for stroke in strokes {
             op.send(stroke.reports().into_iter().map(Report::Keyboard).collect())
                 .await?;
             if !delay.is_zero() {

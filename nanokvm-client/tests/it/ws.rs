@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use nanokvm_client::api::hid::KeyboardLeds;
+use nanokvm_client::api::hid::{KeyboardLeds, PasteLayout};
 use nanokvm_client::ws::push::Push;
 use nanokvm_client::{Client, SecretString, WsFraming};
 use nanokvm_hid::{
     AbsolutePosition, Chord, KeyboardReport, Keycode, Layout, Modifiers, MouseButtons,
-    RelativeReport,
+    RelativeReport, Stroke,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -316,6 +316,44 @@ async fn legacy_firmware_gets_json_arrays() {
         device.frame().await,
         Seen::Text("[2,2,0,0,32767]".to_owned())
     );
+}
+
+#[tokio::test]
+async fn strokes_are_typed_exactly_as_given() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let session = device.client().ws().await.unwrap();
+    device.next().await;
+    let shift = Modifiers::LEFT_SHIFT;
+    let strokes = [
+        // Shift held into the next stroke, as input methods need.
+        Stroke {
+            hold_modifiers: true,
+            ..Stroke::new(shift, Keycode::A)
+        },
+        Stroke::new(shift, Keycode::from_usage(5)),
+        // What the firmware's German paste types for `@`: AltGr and Q.
+        PasteLayout::De.stroke('@').unwrap(),
+    ];
+    session
+        .type_strokes(&strokes, Duration::from_millis(1))
+        .await
+        .unwrap();
+    for bytes in [
+        [0x02, 0, 0x04, 0, 0, 0, 0, 0],
+        [0x02, 0, 0, 0, 0, 0, 0, 0],
+        [0x02, 0, 0x05, 0, 0, 0, 0, 0],
+        [0; 8],
+        [0x40, 0, 0x14, 0, 0, 0, 0, 0],
+        [0; 8],
+        [0; 8],
+    ] {
+        assert_eq!(device.frame().await, kb(bytes));
+    }
+    // No strokes: only the final release.
+    session.type_strokes(&[], Duration::ZERO).await.unwrap();
+    assert_eq!(device.frame().await, kb([0; 8]));
+    session.tap("f1").await.unwrap();
+    assert_eq!(device.frame().await, kb([0, 0, 0x3A, 0, 0, 0, 0, 0]));
 }
 
 #[tokio::test]
