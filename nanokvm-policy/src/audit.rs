@@ -12,9 +12,10 @@
 //! says so ([`AuditLog::torn_tail`]).
 //!
 //! Argument values that may hold typed secrets are never written in clear. For the
-//! typing tools (`nanokvm_send_text`, `nanokvm_send_key`, `nanokvm_paste`,
-//! `nanokvm_type_text`) every string in the arguments, and for every tool any argument
-//! named `text`, `password`, `secret` or `token` (at any depth, in any letter case), is
+//! tools the catalogue marks as typing ([`ToolInfo::types`]: `nanokvm_send_text`,
+//! `nanokvm_type_text`, `nanokvm_send_key`) every string in the arguments, and for every
+//! tool any argument
+//! named `text`, `content`, `password`, `secret` or `token` (at any depth, in any letter case), is
 //! replaced by `{"redacted": true, "chars": N, "hmac": "<hex>"}`: its length in
 //! characters and its HMAC-SHA256 under the log's [`AuditKey`]. Whoever holds the key
 //! can check whether a given text was typed ([`AuditKey::digest`]); nobody can read it
@@ -97,6 +98,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+#[cfg(doc)]
+use crate::catalogue::ToolInfo;
 use crate::error::Error;
 use crate::hex::{HEX_DIGITS, lowercase_hex, parse_hex32, push_hex, sha256_hex};
 use crate::time::Timestamp;
@@ -104,16 +107,9 @@ use crate::time::Timestamp;
 /// `prev` of the first record ever: 64 zeros.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Tools whose string arguments are typed on the target, so all of them are redacted.
-const TYPING_TOOLS: [&str; 4] = [
-    "nanokvm_send_text",
-    "nanokvm_send_key",
-    "nanokvm_paste",
-    "nanokvm_type_text",
-];
-
-/// Argument names redacted for every tool (compared without letter case).
-const SECRET_NAMES: [&str; 4] = ["text", "password", "secret", "token"];
+/// Argument names redacted for every tool (compared without letter case). `content` is
+/// what paste tools of other MCP servers call their text, for the gateway.
+const SECRET_NAMES: [&str; 5] = ["text", "content", "password", "secret", "token"];
 
 /// `n` in decimal, written into the end of `buf`.
 fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
@@ -323,7 +319,7 @@ struct Record<'a> {
 
 /// The arguments of `tool` as they may be written: see the module documentation.
 fn redact(tool: &str, args: &Value, key: &AuditKey) -> Value {
-    redact_value(args, TYPING_TOOLS.contains(&tool), key)
+    redact_value(args, crate::catalogue::types(tool), key)
 }
 
 fn redact_value(value: &Value, typing: bool, key: &AuditKey) -> Value {
@@ -1277,7 +1273,7 @@ mod tests {
                 json!({"file": "/data/a.iso", "Token": r("t0k"), "auth": {"password": r("1234")}}),
             ),
             ("nanokvm_info", json!(null), json!(null)),
-            ("nanokvm_paste", json!("raw"), r("raw")),
+            ("nanokvm_type_text", json!("raw"), r("raw")),
         ];
         for (tool, args, expected) in cases {
             assert_eq!(redact(tool, &args, &key), expected, "{tool}");

@@ -8,11 +8,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use nanokvm_hid::Layout;
+use nanokvm_hid::{KeyboardReport, Layout};
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::keystrokes::{self, LineState, Simulation};
+use crate::catalogue::{self, DeviceAction};
+use crate::keystrokes::{self, LineDenial, LineState, Simulation};
 use crate::policy::{Action, Limit, Mode, Policy, Posture, RiskClass, Scope, ToolRule, Weight};
 use crate::predicate::lookup;
 use crate::store::{CounterKey, CounterRequest, CounterStore, MemoryStore, ReservationId, Reserve};
@@ -44,6 +45,10 @@ pub struct Call<'a> {
     pub risk: Option<RiskClass>,
     /// A human already approved this exact call, so step 7 is passed.
     pub approved: bool,
+    /// For a typing tool, the keyboard reports the call sends
+    /// ([`DeviceAction::typed_keys`]); when `None`, the engine works them out from the
+    /// arguments with the device's layout.
+    pub keys: Option<&'a [KeyboardReport]>,
 }
 
 impl<'a> Call<'a> {
@@ -59,7 +64,15 @@ impl<'a> Call<'a> {
             device: "",
             risk: None,
             approved: false,
+            keys: None,
         }
+    }
+
+    /// Sets the keyboard reports a typing call sends.
+    #[must_use]
+    pub fn keys(mut self, reports: &'a [KeyboardReport]) -> Self {
+        self.keys = Some(reports);
+        self
     }
 
     /// Sets the principal.
@@ -125,18 +138,28 @@ impl Verdict {
     }
 }
 
-/// Units held on counters for a call that is going ahead. Settle it exactly once with
-/// [`Engine::commit`] or [`Engine::rollback`].
-#[derive(Debug, PartialEq, Eq)]
+/// What a call that is going ahead holds until it is settled: units on counters, and
+/// for a typing call the line it will leave on the device. Settle it exactly once with
+/// [`Engine::commit`], [`Engine::commit_uncertain`] or [`Engine::rollback`].
+#[derive(Debug)]
 #[must_use = "a reservation must be committed or rolled back"]
 pub struct Reservation {
-    id: ReservationId,
+    id: Option<ReservationId>,
+    line: Option<PendingLine>,
+}
+
+/// The line a typing call leaves, and the version of the line it was built on.
+#[derive(Debug)]
+struct PendingLine {
+    device: String,
+    base: u64,
+    state: LineState,
 }
 
 impl Reservation {
-    /// The store's id of the reservation.
+    /// The store's id of the reservation, when limits applied.
     #[must_use]
-    pub fn id(&self) -> ReservationId {
+    pub fn id(&self) -> Option<ReservationId> {
         self.id
     }
 }
@@ -210,8 +233,15 @@ fn report_json(
 pub struct Engine<S = MemoryStore> {
     policy: RwLock<Option<Arc<Policy>>>,
     store: S,
-    lines: Mutex<HashMap<String, LineState>>,
+    lines: Mutex<HashMap<String, Line>>,
     layouts: Mutex<HashMap<String, Layout>>,
+}
+
+/// A device's line and how many times it was replaced.
+#[derive(Clone, Debug)]
+struct Line {
+    state: LineState,
+    version: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -273,33 +303,103 @@ impl<S: CounterStore> Engine<S> {
     /// rebuild the typed line. Resets that device's line.
     pub fn set_layout(&self, device: &str, layout: Layout) {
         lock(&self.layouts).insert(device.to_owned(), layout);
-        lock(&self.lines).insert(device.to_owned(), LineState::new(layout));
+        let mut lines = lock(&self.lines);
+        let version = lines.get(device).map_or(0, |l| l.version + 1);
+        lines.insert(
+            device.to_owned(),
+            Line {
+                state: LineState::new(layout),
+                version,
+            },
+        );
+    }
+
+    /// The keyboard layout of `device`'s target.
+    pub fn layout(&self, device: &str) -> Layout {
+        lock(&self.layouts)
+            .get(device)
+            .copied()
+            .unwrap_or(Layout::Us)
     }
 
     /// The line the engine believes is being typed on `device`.
     pub fn typed_line(&self, device: &str) -> String {
         lock(&self.lines)
             .get(device)
-            .map(LineState::line)
+            .map(|l| l.state.line())
             .unwrap_or_default()
     }
 
-    /// Makes a reservation's uses permanent, after the call succeeded.
+    /// The cursor on `device`'s line, in characters from its start.
+    pub fn typed_cursor(&self, device: &str) -> usize {
+        lock(&self.lines)
+            .get(device)
+            .map_or(0, |l| l.state.cursor())
+    }
+
+    /// Whether the engine knows `device`'s line: not after a typing call that may have
+    /// run in part, until Ctrl-C starts a new line.
+    pub fn typed_line_is_known(&self, device: &str) -> bool {
+        lock(&self.lines)
+            .get(device)
+            .is_none_or(|l| l.state.is_known())
+    }
+
+    /// Settles a call that succeeded: its counter uses become permanent and a typing
+    /// call's line becomes the device's line. If another typing call on the device was
+    /// settled since this one was decided, the line is marked unknown instead, since the
+    /// two may have interleaved.
     ///
     /// # Errors
     ///
     /// The store's error.
     pub fn commit(&self, reservation: Reservation) -> Result<(), Error> {
-        self.store.commit(reservation.id)
+        if let Some(pending) = reservation.line {
+            let mut lines = lock(&self.lines);
+            let line = lines
+                .entry(pending.device)
+                .or_insert_with(|| Line {
+                    state: pending.state.clone(),
+                    version: pending.base,
+                });
+            if line.version == pending.base {
+                line.state = pending.state;
+            } else {
+                line.state.mark_unknown();
+            }
+            line.version += 1;
+        }
+        reservation.id.map_or(Ok(()), |id| self.store.commit(id))
     }
 
-    /// Removes a reservation's uses, after the call failed.
+    /// Settles a call that failed in a way that may have acted (a timeout, a lost
+    /// connection): its counter uses stay, and a typing call leaves the device's line
+    /// unknown, since any part of it may have been typed.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub fn commit_uncertain(&self, reservation: Reservation) -> Result<(), Error> {
+        if let Some(pending) = reservation.line {
+            let mut lines = lock(&self.lines);
+            let line = lines.entry(pending.device).or_insert_with(|| Line {
+                state: pending.state,
+                version: pending.base,
+            });
+            line.state.mark_unknown();
+            line.version += 1;
+        }
+        reservation.id.map_or(Ok(()), |id| self.store.commit(id))
+    }
+
+    /// Settles a call that failed and certainly did nothing: its counter uses are given
+    /// back and the device's line stays as it was.
     ///
     /// # Errors
     ///
     /// The store's error.
     pub fn rollback(&self, reservation: Reservation) -> Result<(), Error> {
-        self.store.rollback(reservation.id)
+        reservation.id.map_or(Ok(()), |id| self.store.rollback(id))
     }
 
     /// Decides one call at `now`, in the documented order. Fails closed: no policy or a
@@ -312,40 +412,70 @@ impl<S: CounterStore> Engine<S> {
                 "no valid policy is loaded, so every call is denied",
             );
         };
-        let typing = policy
+        let filter = policy
             .keystrokes
             .as_ref()
-            .zip(keystrokes::typing(call.tool));
-        let Some((filter, kind)) = typing else {
+            .filter(|_| catalogue::types(call.tool));
+        let Some(filter) = filter else {
             return self.evaluate(&policy, call, now, &mut || None).finish();
         };
-        // Typing calls on one device are decided one at a time, so that two of them
-        // cannot both build on the same line.
-        let mut lines = lock(&self.lines);
-        let state = match lines.get(call.device) {
-            Some(state) => state.clone(),
+        let (state, base) = {
+            let lines = lock(&self.lines);
+            match lines.get(call.device) {
+                Some(line) => (line.state.clone(), line.version),
+                None => (LineState::new(self.layout(call.device)), 0),
+            }
+        };
+        // What the call types: the reports the caller will send, or else those the
+        // catalogue works out from the arguments.
+        let derived;
+        let reports = match call.keys {
+            Some(reports) => Ok(reports),
             None => {
-                let layout = lock(&self.layouts)
-                    .get(call.device)
-                    .copied()
-                    .unwrap_or(Layout::Us);
-                LineState::new(layout)
+                let layout = self.layout(call.device);
+                derived = DeviceAction::parse(call.tool, call.args, layout)
+                    .and_then(|a| a.typed_keys(layout));
+                match &derived {
+                    Ok(Some(keys)) => Ok(keys.reports()),
+                    Ok(None) => Ok(&[][..]),
+                    Err(e) => Err(e.to_string()),
+                }
             }
         };
         let mut simulation: Option<Simulation> = None;
-        let decision = {
-            let mut simulate = || {
-                let sim = keystrokes::simulate(filter, &state, kind, call.args);
-                let denied = sim.denied_by;
-                simulation = Some(sim);
-                denied
+        let mut decision = {
+            let mut check = || match &reports {
+                Ok(reports) => {
+                    let sim = keystrokes::simulate(filter, &state, reports);
+                    let denied = sim.denied_by;
+                    simulation = Some(sim);
+                    denied.map(|d| line_denial(d, call.device))
+                }
+                Err(e) => Some((
+                    "/keystrokes".to_owned(),
+                    format!("the keystroke filter cannot tell what this call types: {e}"),
+                )),
             };
-            self.evaluate(&policy, call, now, &mut simulate).finish()
+            self.evaluate(&policy, call, now, &mut check).finish()
         };
         if decision.proceeds() {
-            let sim =
-                simulation.unwrap_or_else(|| keystrokes::simulate(filter, &state, kind, call.args));
-            lines.insert(call.device.to_owned(), sim.state);
+            let simulation = simulation.or_else(|| {
+                reports
+                    .as_ref()
+                    .ok()
+                    .map(|r| keystrokes::simulate(filter, &state, r))
+            });
+            if let Some(sim) = simulation {
+                let line = Some(PendingLine {
+                    device: call.device.to_owned(),
+                    base,
+                    state: sim.state,
+                });
+                match &mut decision.reservation {
+                    Some(r) => r.line = line,
+                    None => decision.reservation = Some(Reservation { id: None, line }),
+                }
+            }
         }
         decision
     }
@@ -355,7 +485,7 @@ impl<S: CounterStore> Engine<S> {
         policy: &Policy,
         call: &Call<'_>,
         now: Timestamp,
-        keystroke_check: &mut dyn FnMut() -> Option<usize>,
+        keystroke_check: &mut dyn FnMut() -> Option<(String, String)>,
     ) -> Outcome {
         let tool = call.tool;
         if policy.is_hidden(tool) {
@@ -382,15 +512,8 @@ impl<S: CounterStore> Engine<S> {
                 return outcome;
             }
         }
-        if let Some(i) = keystroke_check() {
-            return Outcome::deny(
-                mode,
-                format!("/keystrokes/deny/{i}"),
-                format!(
-                    "the line being typed on device `{}` matches a denied command pattern",
-                    call.device
-                ),
-            );
+        if let Some((rule, message)) = keystroke_check() {
+            return Outcome::deny(mode, rule, message);
         }
         if let Some(rule) = rule {
             if !call.approved {
@@ -440,7 +563,10 @@ impl<S: CounterStore> Engine<S> {
             })
             .collect();
         match self.store.reserve(&requests, now) {
-            Ok(Reserve::Reserved(id)) => Outcome::allow(Some(Reservation { id })),
+            Ok(Reserve::Reserved(id)) => Outcome::allow(Some(Reservation {
+                id: Some(id),
+                line: None,
+            })),
             Ok(Reserve::Refused(refusals)) => {
                 let Some(first) = refusals.first() else {
                     return Outcome::deny(
@@ -512,6 +638,23 @@ impl<S: CounterStore> Engine<S> {
             return Some(Outcome::deny(mode, p.pointer.clone(), message));
         }
         None
+    }
+}
+
+/// The rule and message of a keystroke filter's refusal.
+fn line_denial(denial: LineDenial, device: &str) -> (String, String) {
+    match denial {
+        LineDenial::Pattern(i) => (
+            format!("/keystrokes/deny/{i}"),
+            format!("the line being typed on device `{device}` matches a denied command pattern"),
+        ),
+        LineDenial::Unknown => (
+            "/keystrokes".to_owned(),
+            format!(
+                "the line being typed on device `{device}` is not known after a typing call \
+                 that may have run in part; press ctrl+c to start a new line"
+            ),
+        ),
     }
 }
 

@@ -1,42 +1,38 @@
 //! Rebuilding the line being typed on each device, for keystroke filters.
 //!
 //! An agent can split `rm -rf /` over many typing calls; the command only runs when Enter
-//! is pressed. So the engine keeps, per device, the line as the target's shell would hold
-//! it, and checks the `keystrokes.deny` patterns whenever a commit key would be sent.
+//! is pressed. So the engine keeps, per device, the line as the target's shell holds it,
+//! and checks the `keystrokes.deny` patterns whenever a commit key is pressed.
 //!
-//! Key events are decoded with [`nanokvm_hid::Decoder`] for the device's layout, so Shift,
-//! Caps Lock, AltGr and dead keys give the characters the target sees. The line editing
-//! follows readline's defaults: printable characters insert at the cursor; Backspace
-//! (and Ctrl-H) deletes before it; Delete (and Ctrl-D) at it; Left, Right, Home, End,
-//! Ctrl-A, Ctrl-E, Ctrl-B and Ctrl-F move it; Ctrl-U, Ctrl-C clear the line; Ctrl-K
-//! deletes to the end and Ctrl-W the word before the cursor; Ctrl-M and Ctrl-J are Enter.
-//! Keys whose effect on the line cannot be known (history, completion) leave it as is.
+//! The line is rebuilt from the keyboard reports the call will send (the
+//! [`TypedKeys`](crate::catalogue::TypedKeys) of the action), never from its text: the
+//! firmware's paste skips characters its map lacks, and a text encoded for one layout
+//! types something else on a target with another, so only the reports decoded with the
+//! target's layout show what the target sees. They are decoded with
+//! [`nanokvm_hid::Decoder`], so Shift, Caps Lock, AltGr and dead keys give the characters
+//! the target sees.
 //!
-//! A call is simulated on a copy of the state; the copy replaces the device's state only
-//! when the call goes ahead, so a refused call types nothing.
+//! Line editing follows GNU readline's default (emacs) bindings on a Linux console:
+//! printable characters insert at the cursor; Backspace and Ctrl-H delete before it,
+//! Delete and Ctrl-D at it; Left, Right, Home, End (without modifiers), Ctrl-B, Ctrl-F,
+//! Ctrl-A and Ctrl-E move it; Ctrl-U deletes from the start of the line to the cursor,
+//! Ctrl-K from the cursor to the end, Ctrl-W the word before the cursor; Ctrl-C
+//! abandons the line; Enter, Ctrl-M and Ctrl-J end it. A Ctrl chord counts as a control
+//! character with Shift held too (the console sends the same byte), but not with Alt,
+//! AltGr or Meta. The letter of a Ctrl chord is the one its key types in the target's
+//! layout. Keys whose effect on the line cannot be known (history, completion) leave it
+//! as it is: the filter is a guard against commands typed in the clear, not a shell.
+//!
+//! A call is simulated on a copy of the state; the engine keeps the copy only when the
+//! device accepted the call (see [`Engine::commit`](crate::Engine::commit)). When a
+//! typing call may have run in part (a timeout, a lost connection), the line becomes
+//! unknown, and a commit key on an unknown line is refused until Ctrl-C starts a fresh
+//! one: after a partial call the target may hold any prefix of it, and refusing one
+//! Enter is cheaper than guessing.
 
-use nanokvm_hid::{Chord, Decoded, Decoder, Keycode, Layout, Modifiers, Stroke};
-use serde_json::Value;
+use nanokvm_hid::{Chord, Decoded, Decoder, KeyboardReport, Keycode, Layout, Modifiers, Stroke};
 
 use crate::policy::Keystrokes;
-
-/// How a typing tool gives its input.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Typing {
-    /// `{"text": "..."}`: every character typed, `\n` is Enter.
-    Text,
-    /// `{"key": "...", "ctrl", "shift", "alt", "meta"}`: one key, possibly a chord.
-    Key,
-}
-
-/// The typing tools the engine knows, by action name.
-pub(crate) fn typing(tool: &str) -> Option<Typing> {
-    match tool {
-        "nanokvm_send_text" | "nanokvm_type_text" => Some(Typing::Text),
-        "nanokvm_send_key" => Some(Typing::Key),
-        _ => None,
-    }
-}
 
 /// The line being typed on one device, and the decoder state behind it.
 #[derive(Clone, Debug)]
@@ -44,6 +40,17 @@ pub(crate) struct LineState {
     chars: Vec<char>,
     cursor: usize,
     decoder: Decoder,
+    previous: KeyboardReport,
+    unknown: bool,
+}
+
+/// Why a simulated call is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LineDenial {
+    /// A deny pattern, by index, matched the line at a commit.
+    Pattern(usize),
+    /// A commit on a line that is not known.
+    Unknown,
 }
 
 impl LineState {
@@ -52,6 +59,8 @@ impl LineState {
             chars: Vec::new(),
             cursor: 0,
             decoder: Decoder::new(layout),
+            previous: KeyboardReport::RELEASE,
+            unknown: false,
         }
     }
 
@@ -60,7 +69,25 @@ impl LineState {
         self.chars.iter().collect()
     }
 
-    pub(crate) fn layout(&self) -> Layout {
+    /// The cursor, in characters from the start of the line.
+    pub(crate) fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// Whether the line is known.
+    pub(crate) fn is_known(&self) -> bool {
+        !self.unknown
+    }
+
+    /// Marks the line unknown: a call may have typed any part of what it was to type.
+    pub(crate) fn mark_unknown(&mut self) {
+        self.unknown = true;
+        // The firmware releases every key when a connection drops.
+        self.previous = KeyboardReport::RELEASE;
+        self.decoder.reset();
+    }
+
+    fn layout(&self) -> Layout {
         self.decoder.layout()
     }
 
@@ -87,11 +114,14 @@ impl LineState {
         }
     }
 
+    /// Readline's `unix-word-rubout`: blanks (space and tab, as readline counts them)
+    /// before the cursor, then the run of other characters before those.
     fn delete_word(&mut self) {
-        while self.cursor > 0 && self.chars[self.cursor - 1].is_whitespace() {
+        let blank = |c: char| c == ' ' || c == '\t';
+        while self.cursor > 0 && blank(self.chars[self.cursor - 1]) {
             self.backspace();
         }
-        while self.cursor > 0 && !self.chars[self.cursor - 1].is_whitespace() {
+        while self.cursor > 0 && !blank(self.chars[self.cursor - 1]) {
             self.backspace();
         }
     }
@@ -102,29 +132,24 @@ impl LineState {
 pub(crate) struct Simulation {
     /// The state after the call, if it goes ahead.
     pub(crate) state: LineState,
-    /// The first deny pattern that matched at a commit, by index.
-    pub(crate) denied_by: Option<usize>,
+    /// Why the call is refused, for the first commit that refused it.
+    pub(crate) denied_by: Option<LineDenial>,
 }
 
-/// Simulates a typing call on a copy of `state`.
+/// Simulates the keyboard `reports` of one call on a copy of `state`.
 pub(crate) fn simulate(
     filter: &Keystrokes,
     state: &LineState,
-    kind: Typing,
-    args: &Value,
+    reports: &[KeyboardReport],
 ) -> Simulation {
     let mut sim = Simulator {
         filter,
         state: state.clone(),
         denied_by: None,
+        events: Vec::new(),
     };
-    match kind {
-        Typing::Text => {
-            if let Some(text) = args.get("text").and_then(Value::as_str) {
-                sim.text(text);
-            }
-        }
-        Typing::Key => sim.key(args),
+    for report in reports {
+        sim.report(report);
     }
     Simulation {
         state: sim.state,
@@ -135,67 +160,84 @@ pub(crate) fn simulate(
 struct Simulator<'a> {
     filter: &'a Keystrokes,
     state: LineState,
-    denied_by: Option<usize>,
+    denied_by: Option<LineDenial>,
+    events: Vec<Decoded>,
 }
 
 impl Simulator<'_> {
-    /// Checks the line as a commit key is pressed, then clears it as the shell consumes
-    /// it. On a match the caller refuses the whole call and drops this simulated state,
-    /// so the device's line stays as it was; in shadow mode the call goes ahead and the
-    /// cleared line is the truth.
-    fn commit(&mut self) {
-        let line = self.state.line();
-        if let Some(i) = self.filter.deny.iter().position(|re| re.is_match(&line)) {
-            self.denied_by.get_or_insert(i);
+    fn enter_commits(&self) -> bool {
+        self.filter.commit_keys.contains(&Keycode::ENTER)
+    }
+
+    fn report(&mut self, report: &KeyboardReport) {
+        let previous = self.state.previous;
+        self.state.previous = *report;
+        let enter = self.enter_commits();
+        let commit = report.keys().filter(|k| !previous.is_pressed(*k)).any(|k| {
+            self.filter.commit_keys.contains(&k) || (enter && k == Keycode::NUMPAD_ENTER)
+        });
+        let pending = self.state.decoder.pending_dead_key();
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        self.state.decoder.feed_into(report, &mut events);
+        if commit {
+            // A dead key waiting for the commit key is typed before it.
+            if let (Some(dead), [Decoded::Text(first), _, ..]) = (pending, events.as_slice()) {
+                if *first == dead {
+                    self.state.insert(dead);
+                }
+            }
+            self.end_line(true);
+        } else {
+            for event in &events {
+                self.event(*event);
+            }
+        }
+        self.events = events;
+    }
+
+    /// The line ends: checked against the deny patterns when `check`, then consumed by
+    /// the shell. On a match the caller refuses the whole call and drops this simulated
+    /// state, so the device's line stays as it was; in shadow mode the call goes ahead
+    /// and the cleared line is the truth.
+    fn end_line(&mut self, check: bool) {
+        if check {
+            let denial = if self.state.unknown {
+                Some(LineDenial::Unknown)
+            } else {
+                let line = self.state.line();
+                self.filter
+                    .deny
+                    .iter()
+                    .position(|re| re.is_match(&line))
+                    .map(LineDenial::Pattern)
+            };
+            if let Some(denial) = denial {
+                self.denied_by.get_or_insert(denial);
+            }
         }
         self.state.clear();
-    }
-
-    fn is_commit(&self, chord: &Chord) -> bool {
-        let enter = self.filter.commit_keys.contains(&Keycode::ENTER);
-        chord
-            .keys()
-            .iter()
-            .any(|k| self.filter.commit_keys.contains(k) || (enter && *k == Keycode::NUMPAD_ENTER))
-            || (enter
-                && chord.modifiers().ctrl()
-                && matches!(self.ctrl_letter(chord), Some('m' | 'j')))
-    }
-
-    /// The letter a Ctrl chord's key types on its own in this layout, lowercased.
-    fn ctrl_letter(&self, chord: &Chord) -> Option<char> {
-        let keys = chord.keys();
-        let [key] = keys.as_slice() else {
-            return None;
-        };
-        nanokvm_hid::decode(&[Stroke::new(Modifiers::NONE, *key)], self.state.layout())
-            .chars()
-            .next()
-            .map(|c| c.to_ascii_lowercase())
-    }
-
-    /// Presses a chord: either a commit, or its decoded events edit the line.
-    fn chord(&mut self, chord: &Chord) {
-        let commit = self.is_commit(chord);
-        let mut events = Vec::new();
-        for report in chord.reports() {
-            self.state.decoder.feed_into(&report, &mut events);
-        }
-        if commit {
-            self.commit();
-            return;
-        }
-        for event in events {
-            self.event(event);
+        // An unchecked line end leaves the next line as unknown as this one was.
+        if check {
+            self.state.unknown = false;
         }
     }
 
     fn event(&mut self, event: Decoded) {
         match event {
+            Decoded::Text('\n') => self.end_line(false),
             Decoded::Text(c) => self.state.insert(c),
             Decoded::Backspace => self.state.backspace(),
             Decoded::Key(chord) => self.edit(&chord),
         }
+    }
+
+    /// The letter a Ctrl chord's key types on its own in this layout, lowercased.
+    fn ctrl_letter(&self, key: Keycode) -> Option<char> {
+        nanokvm_hid::decode(&[Stroke::new(Modifiers::NONE, key)], self.state.layout())
+            .chars()
+            .next()
+            .map(|c| c.to_ascii_lowercase())
     }
 
     /// Line-editing keys that type nothing.
@@ -204,22 +246,16 @@ impl Simulator<'_> {
         let [key] = keys.as_slice() else {
             return;
         };
-        if chord.modifiers().ctrl() {
-            let letter = self.ctrl_letter(chord);
-            match letter {
-                Some('u' | 'c') => self.state.clear(),
-                Some('a') => self.state.cursor = 0,
-                Some('e') => self.state.cursor = self.state.chars.len(),
-                Some('b') => self.state.cursor = self.state.cursor.saturating_sub(1),
-                Some('f') => {
-                    self.state.cursor = (self.state.cursor + 1).min(self.state.chars.len());
-                }
-                Some('h') => self.state.backspace(),
-                Some('d') => self.state.delete(),
-                Some('k') => self.state.chars.truncate(self.state.cursor),
-                Some('w') => self.state.delete_word(),
-                _ => {}
-            }
+        let modifiers = chord.modifiers();
+        let control_and_shift = Modifiers::LEFT_CTRL
+            | Modifiers::RIGHT_CTRL
+            | Modifiers::LEFT_SHIFT
+            | Modifiers::RIGHT_SHIFT;
+        if modifiers.ctrl() && modifiers.difference(control_and_shift).is_empty() {
+            self.control(*key);
+            return;
+        }
+        if !modifiers.is_empty() {
             return;
         }
         let state = &mut self.state;
@@ -233,78 +269,32 @@ impl Simulator<'_> {
         }
     }
 
-    fn text(&mut self, text: &str) {
-        let layout = self.state.layout();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                continue;
-            }
-            if c == '\n' || c == '\r' {
-                self.chord(&Chord::key(Keycode::ENTER));
-                continue;
-            }
-            match layout.strokes(c) {
-                Some(strokes) => {
-                    for stroke in strokes {
-                        let chord = Chord::new(stroke.modifiers, &[stroke.key])
-                            .unwrap_or_else(|_| Chord::key(stroke.key));
-                        self.chord(&chord);
-                    }
-                }
-                // The layout cannot type it; count it as typed all the same, so that a
-                // pattern sees at least as much as the target could.
-                None => self.state.insert(c),
-            }
-        }
-    }
-
-    fn key(&mut self, args: &Value) {
-        let Some(name) = args.get("key").and_then(Value::as_str) else {
+    /// A control character, by the letter of its key.
+    fn control(&mut self, key: Keycode) {
+        let letter = self.ctrl_letter(key);
+        if matches!(letter, Some('m' | 'j')) {
+            self.end_line(self.enter_commits());
             return;
-        };
-        let flag = |f: &str| args.get(f).and_then(Value::as_bool).unwrap_or(false);
-        let flags = [flag("ctrl"), flag("shift"), flag("alt"), flag("meta")];
-        let chord = key_chord(name, flags, self.state.layout());
-        match chord {
-            Some(chord) => self.chord(&chord),
-            // A key the engine cannot interpret might be a commit on the far side: check
-            // the line as for a commit, but leave it as it is.
-            None => {
-                let line = self.state.line();
-                if let Some(i) = self.filter.deny.iter().position(|re| re.is_match(&line)) {
-                    self.denied_by.get_or_insert(i);
-                }
+        }
+        let state = &mut self.state;
+        match letter {
+            Some('c') => {
+                state.clear();
+                state.unknown = false;
             }
+            Some('u') => {
+                state.chars.drain(..state.cursor);
+                state.cursor = 0;
+            }
+            Some('a') => state.cursor = 0,
+            Some('e') => state.cursor = state.chars.len(),
+            Some('b') => state.cursor = state.cursor.saturating_sub(1),
+            Some('f') => state.cursor = (state.cursor + 1).min(state.chars.len()),
+            Some('h') => state.backspace(),
+            Some('d') => state.delete(),
+            Some('k') => state.chars.truncate(state.cursor),
+            Some('w') => state.delete_word(),
+            _ => {}
         }
     }
-}
-
-/// The chord a `nanokvm_send_key` call presses: `name` as a key name or chord
-/// (`enter`, `ctrl+c`), or else a single character typed by its key in `layout`, with
-/// the `[ctrl, shift, alt, meta]` flags added. `None` when nothing fits. The gate runs
-/// exactly this chord, so what the filter checks is what is typed.
-pub(crate) fn key_chord(name: &str, flags: [bool; 4], layout: Layout) -> Option<Chord> {
-    let mut modifiers = Modifiers::NONE;
-    for (on, bit) in flags.into_iter().zip([
-        Modifiers::LEFT_CTRL,
-        Modifiers::LEFT_SHIFT,
-        Modifiers::LEFT_ALT,
-        Modifiers::LEFT_META,
-    ]) {
-        if on {
-            modifiers |= bit;
-        }
-    }
-    let parsed = Chord::parse(name).ok().or_else(|| {
-        // A single character the key table does not name (`/`, `é`): the key that types
-        // it in this layout.
-        let mut chars = name.chars();
-        let (Some(c), None) = (chars.next(), chars.next()) else {
-            return None;
-        };
-        let stroke = layout.strokes(c)?.last()?;
-        Chord::new(stroke.modifiers, &[stroke.key]).ok()
-    });
-    parsed.and_then(|chord| Chord::new(chord.modifiers() | modifiers, &chord.keys()).ok())
 }

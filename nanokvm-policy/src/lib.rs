@@ -79,6 +79,7 @@
 //! ```
 
 mod audit;
+pub mod catalogue;
 mod engine;
 mod error;
 pub mod gate;

@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use nanokvm_client::api::hid::PasteLayout;
 use nanokvm_client::api::power::PowerCycle;
 use nanokvm_client::api::storage::MountMode;
 use nanokvm_client::{Client, Error as ClientError, WsSession};
-use nanokvm_hid::{AbsolutePosition, Layout};
+use nanokvm_hid::AbsolutePosition;
 use serde_json::{Value, json};
 
-use super::action::{DeviceAction, Point, PowerAction, buttons};
+use crate::catalogue::args::Point;
+use crate::catalogue::values::PowerPress;
+use crate::catalogue::{DeviceAction, TypedKeys};
 
 /// How long a screenshot may wait for a frame.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,15 +47,16 @@ pub(crate) fn error_kind(e: &ClientError) -> &'static str {
     }
 }
 
-/// Runs `action` once, bounded by its expected duration plus a margin.
+/// Runs `action` once, bounded by its expected duration plus a margin. A typing action
+/// sends exactly `keys` (its [`TypedKeys`], which the keystroke filter checked).
 pub(crate) async fn run(
     client: &Client,
     ws: &tokio::sync::Mutex<Option<WsSession>>,
-    layout: Layout,
     action: &DeviceAction,
+    keys: Option<&TypedKeys>,
 ) -> Result<Output, ClientError> {
     let limit = BASE_TIMEOUT + action.extra_time();
-    match tokio::time::timeout(limit, run_inner(client, ws, layout, action)).await {
+    match tokio::time::timeout(limit, run_inner(client, ws, action, keys)).await {
         Ok(result) => result,
         Err(_) => Err(ClientError::Timeout {
             endpoint: action.tool().to_owned(),
@@ -66,12 +68,12 @@ pub(crate) async fn run(
 async fn run_inner(
     client: &Client,
     ws: &tokio::sync::Mutex<Option<WsSession>>,
-    layout: Layout,
     action: &DeviceAction,
+    keys: Option<&TypedKeys>,
 ) -> Result<Output, ClientError> {
     let done = |v: Value| Ok((v, None));
-    match action {
-        DeviceAction::Info => {
+    match (action, keys) {
+        (DeviceAction::Info(_), _) => {
             let info = client.device().info().await?;
             let interfaces: Vec<Value> = info
                 .interfaces
@@ -85,15 +87,15 @@ async fn run_inner(
                 "application": info.application.to_string(),
             }))
         }
-        DeviceAction::Hardware => {
+        (DeviceAction::Hardware(_), _) => {
             let hardware = client.device().hardware().await?;
             done(json!({"hardware": hardware.to_string()}))
         }
-        DeviceAction::LedStatus => {
+        (DeviceAction::LedStatus(_), _) => {
             let leds = client.power().leds().await?;
             done(json!({"power": leds.power, "hdd": leds.hdd}))
         }
-        DeviceAction::HdmiStatus => {
+        (DeviceAction::HdmiStatus(_), _) => {
             let state = client.hdmi().state().await?;
             done(json!({
                 "enabled": state.enabled,
@@ -101,19 +103,19 @@ async fn run_inner(
                 "idle_timeout_s": state.idle_timeout.map(|d| d.as_secs()),
             }))
         }
-        DeviceAction::Screenshot => {
+        (DeviceAction::Screenshot(_), _) => {
             let jpeg = client.screenshot(SCREENSHOT_TIMEOUT).await?;
             Ok((json!({"format": "jpeg", "bytes": jpeg.len()}), Some(jpeg)))
         }
-        DeviceAction::ListImages => {
+        (DeviceAction::ListImages(_), _) => {
             let images = client.storage().images().await?;
             done(json!({"images": images}))
         }
-        DeviceAction::MountedImage => {
+        (DeviceAction::MountedImage(_), _) => {
             let mounted = client.storage().mounted().await?;
             done(json!({"file": mounted.file, "cdrom": mounted.cdrom}))
         }
-        DeviceAction::KeyboardLeds => {
+        (DeviceAction::KeyboardLeds(_), _) => {
             let leds = client.hid().keyboard_leds().await?;
             done(match leds {
                 Some(l) => {
@@ -122,83 +124,95 @@ async fn run_inner(
                 None => Value::Null,
             })
         }
-        DeviceAction::HdmiReset => client
+        (DeviceAction::HdmiReset(_), _) => client
             .hdmi()
             .reset()
             .await
             .and_then(|()| done(json!({"reset": true}))),
-        DeviceAction::HdmiEnable => client
+        (DeviceAction::HdmiEnable(_), _) => client
             .hdmi()
             .enable()
             .await
             .and_then(|()| done(json!({"enabled": true}))),
-        DeviceAction::HdmiDisable => client
+        (DeviceAction::HdmiDisable(_), _) => client
             .hdmi()
             .disable()
             .await
             .and_then(|()| done(json!({"enabled": false}))),
-        DeviceAction::SendText { text, language } => {
-            let layout = match language.as_str() {
-                "de" => PasteLayout::De,
-                "fr" => PasteLayout::Fr,
-                _ => PasteLayout::Us,
-            };
-            let report = client.hid().paste(text, layout).await?;
-            let skipped: Vec<usize> = report.skipped.iter().map(|s| s.index).collect();
-            done(json!({"typed": report.typed, "skipped_at": skipped}))
+        (DeviceAction::SendText(a), Some(TypedKeys::Paste { language, .. })) => {
+            let report = client
+                .hid()
+                .paste(a.text.as_str(), language.paste_layout())
+                .await?;
+            let skipped: Vec<Value> = report
+                .skipped
+                .iter()
+                .map(|s| json!({"char": s.ch.to_string(), "index": s.index}))
+                .collect();
+            done(json!({"typed": report.typed, "skipped": skipped, "language": language.as_str()}))
         }
-        DeviceAction::TypeText {
-            text,
-            layout: chosen,
-            delay,
-        } => {
-            let layout = chosen.unwrap_or(layout);
+        (
+            DeviceAction::TypeText(a),
+            Some(TypedKeys::Strokes {
+                strokes,
+                delay,
+                layout,
+                ..
+            }),
+        ) => {
             {
                 let slot = ws_session(client, ws).await?;
-                let s = slot.session();
-                let result = s.type_text(text, layout, *delay).await;
+                let result = slot.session().type_strokes(strokes, *delay).await;
                 slot.done(result)?;
             }
-            done(json!({"typed": text.chars().count(), "layout": layout.name()}))
+            done(json!({
+                "typed": a.text.as_str().chars().count(),
+                "strokes": strokes.len(),
+                "layout": layout.name(),
+            }))
         }
-        DeviceAction::SendKey { chord, .. } => {
+        (DeviceAction::SendKey(_), Some(TypedKeys::Chord { chord, .. })) => {
             {
                 let slot = ws_session(client, ws).await?;
-                let s = slot.session();
-                let result = s.press_chord(chord, KEY_HOLD).await;
+                let result = slot.session().press_chord(chord, KEY_HOLD).await;
                 slot.done(result)?;
             }
             done(json!({"pressed": chord.to_string()}))
         }
-        DeviceAction::Move(p) => {
+        (DeviceAction::SendText(_) | DeviceAction::TypeText(_) | DeviceAction::SendKey(_), _) => {
+            unreachable!("the gate runs a typing action with the keys its typed_keys gave")
+        }
+        (DeviceAction::Move(p), _) => {
             let at = position(*p)?;
             {
                 let slot = ws_session(client, ws).await?;
-                let s = slot.session();
-                let result = s.move_to(at).await;
+                let result = slot.session().move_to(at).await;
                 slot.done(result)?;
             }
-            done(json!({"x": p.x, "y": p.y}))
+            done(json!({"x": p.x.get(), "y": p.y.get()}))
         }
-        DeviceAction::MoveRelative { dx, dy } => {
+        (DeviceAction::MoveRelative(a), _) => {
+            let (dx, dy) = (mickeys(a.dx.get()), mickeys(a.dy.get()));
             {
                 let slot = ws_session(client, ws).await?;
-                let s = slot.session();
-                let result = s.move_by(*dx, *dy).await;
+                let result = slot.session().move_by(dx, dy).await;
                 slot.done(result)?;
             }
             done(json!({"dx": dx, "dy": dy}))
         }
-        DeviceAction::Click { button, at, double } => {
-            let b = buttons(button);
-            let at = at.map(position).transpose()?;
+        (DeviceAction::Click(a), _) => {
+            let b = a.button.buttons();
+            let at = match (a.x, a.y) {
+                (Some(x), Some(y)) => Some(position(Point { x, y })?),
+                _ => None,
+            };
             let slot = ws_session(client, ws).await?;
             let s = slot.session();
             let result = async {
                 if let Some(at) = at {
                     s.move_to(at).await?;
                 }
-                if *double {
+                if a.double {
                     s.double_click(b).await
                 } else {
                     s.click(b).await
@@ -206,9 +220,9 @@ async fn run_inner(
             }
             .await;
             slot.done(result)?;
-            done(json!({"clicked": button, "double": double}))
+            done(json!({"clicked": a.button, "double": a.double}))
         }
-        DeviceAction::Tap(p) => {
+        (DeviceAction::Tap(p), _) => {
             let at = position(*p)?;
             let slot = ws_session(client, ws).await?;
             let s = slot.session();
@@ -218,69 +232,68 @@ async fn run_inner(
             }
             .await;
             slot.done(result)?;
-            done(json!({"x": p.x, "y": p.y}))
+            done(json!({"x": p.x.get(), "y": p.y.get()}))
         }
-        DeviceAction::Drag { from, to, button } => {
-            let (a, b) = (position(*from)?, position(*to)?);
-            let held = buttons(button);
+        (DeviceAction::Drag(a), _) => {
+            let (from, to) = (position(a.from)?, position(a.to)?);
             {
                 let slot = ws_session(client, ws).await?;
-                let s = slot.session();
-                let result = s.drag(a, b, held, 10).await;
+                let result = slot.session().drag(from, to, a.button.buttons(), 10).await;
                 slot.done(result)?;
             }
-            done(json!({"from": {"x": from.x, "y": from.y}, "to": {"x": to.x, "y": to.y}}))
+            done(json!({"from": a.from, "to": a.to, "button": a.button}))
         }
-        DeviceAction::Scroll { amount } => {
+        (DeviceAction::Scroll(a), _) => {
+            let amount = mickeys(a.amount.get());
             {
                 let slot = ws_session(client, ws).await?;
-                let s = slot.session();
-                let result = s.scroll(*amount).await;
+                let result = slot.session().scroll(amount).await;
                 slot.done(result)?;
             }
             done(json!({"scrolled": amount}))
         }
-        DeviceAction::MountIso { file, as_cdrom } => {
-            let mode = if *as_cdrom {
+        (DeviceAction::MountIso(a), _) => {
+            let mode = if a.as_cdrom {
                 MountMode::CdRom
             } else {
                 MountMode::Disk
             };
-            client.storage().mount(file, mode).await?;
-            done(json!({"mounted": file, "cdrom": as_cdrom}))
+            client.storage().mount(a.file.as_str(), mode).await?;
+            done(json!({"mounted": a.file, "cdrom": a.as_cdrom}))
         }
-        DeviceAction::UnmountIso => client
+        (DeviceAction::UnmountIso(_), _) => client
             .storage()
             .unmount()
             .await
             .and_then(|()| done(json!({"unmounted": true}))),
-        DeviceAction::DeleteIso { file } => client
+        (DeviceAction::DeleteIso(a), _) => client
             .storage()
-            .delete(file)
+            .delete(a.file.as_str())
             .await
-            .and_then(|()| done(json!({"deleted": file}))),
-        DeviceAction::WakeOnLan { mac } => {
-            let sent = client.network().wake_on_lan(mac).await?;
+            .and_then(|()| done(json!({"deleted": a.file}))),
+        (DeviceAction::WakeOnLan(a), _) => {
+            let sent = client.network().wake_on_lan(&a.mac.0.to_string()).await?;
             done(json!({"sent_to": sent.to_string()}))
         }
-        DeviceAction::Power(action) => {
+        (DeviceAction::Power(a), _) => {
             let power = client.power();
-            match action {
-                PowerAction::Power => power.press_power().await?,
-                PowerAction::PowerLong => power.long_press_power().await?,
-                PowerAction::Reset => power.reset().await?,
+            match a.action {
+                PowerPress::Power => power.press_power().await?,
+                PowerPress::PowerLong => power.long_press_power().await?,
+                PowerPress::Reset => power.reset().await?,
             }
-            done(json!({"pressed": action.as_str()}))
+            done(json!({"pressed": a.action}))
         }
-        DeviceAction::PowerCycle { off_for } => {
+        (DeviceAction::PowerCycle(a), _) => {
+            let off_for = Duration::from_millis(a.off_duration_ms.get().unsigned_abs());
             let cycle = PowerCycle {
-                off_for: *off_for,
+                off_for,
                 ..PowerCycle::default()
             };
             client.power().power_cycle(cycle).await?;
-            done(json!({"power_cycled": true, "off_duration_ms": off_for.as_millis()}))
+            done(json!({"power_cycled": true, "off_duration_ms": a.off_duration_ms}))
         }
-        DeviceAction::ResetHid => client
+        (DeviceAction::ResetHid(_), _) => client
             .hid()
             .reset()
             .await
@@ -288,8 +301,13 @@ async fn run_inner(
     }
 }
 
+/// A checked relative amount (at most 32 767 either way) as the client takes it.
+fn mickeys(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
 fn position(p: Point) -> Result<AbsolutePosition, ClientError> {
-    Ok(AbsolutePosition::from_normalized(p.x, p.y)?)
+    Ok(AbsolutePosition::from_normalized(p.x.get(), p.y.get())?)
 }
 
 /// The gate's WebSocket session, held for one action. A session whose connection

@@ -21,7 +21,6 @@
 //!    have acted, so it stays counted;
 //! 7. append the outcome to the audit log and return.
 
-mod action;
 mod approval;
 mod exec;
 
@@ -29,12 +28,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use nanokvm_client::Client;
-use nanokvm_hid::Layout;
+use nanokvm_hid::{KeyboardReport, Layout};
 use serde_json::Value;
 
-pub use action::{
-    DeviceAction, MAX_KEY_DELAY, MAX_OFF_DURATION, MAX_TEXT_CHARS, Point, PowerAction, TOOLS,
-    ToolInfo, tool_info,
+pub use crate::catalogue::{
+    DeviceAction, MAX_KEY_DELAY, MAX_OFF_DURATION, MAX_TEXT_CHARS, TOOLS, ToolInfo, TypedKeys,
+    tool_info,
 };
 pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, binding};
 
@@ -188,6 +187,7 @@ impl<S: CounterStore> GateBuilder<S> {
                 grants: Grants::default(),
                 clock: self.clock,
                 ws: tokio::sync::Mutex::new(None),
+                typing: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -233,6 +233,7 @@ struct Inner<S: CounterStore> {
     grants: Grants,
     clock: Clock,
     ws: tokio::sync::Mutex<Option<nanokvm_client::WsSession>>,
+    typing: tokio::sync::Mutex<()>,
 }
 
 fn system_now() -> Timestamp {
@@ -330,17 +331,19 @@ impl<S: CounterStore> Gate<S> {
     ) -> Result<ActionOutput, Error> {
         let tool = action.tool();
         let args = action.args();
+        let keys = action.typed_keys(self.inner.layout)?;
+        // Typing calls run one at a time from decision to settlement, so that each
+        // builds on the line the one before left on the target.
+        let _typing = match &keys {
+            Some(_) => Some(self.inner.typing.lock().await),
+            None => None,
+        };
+        let reports = keys.as_ref().map(TypedKeys::reports);
         let mut permit = self
-            .admit(ctx, tool, &args, Some(action.info().risk))
+            .admit(ctx, tool, &args, Some(action.info().risk), reports)
             .await?;
         let started = Instant::now();
-        let result = exec::run(
-            &self.inner.client,
-            &self.inner.ws,
-            self.inner.layout,
-            action,
-        )
-        .await;
+        let result = exec::run(&self.inner.client, &self.inner.ws, action, keys.as_ref()).await;
         let elapsed = started.elapsed();
         match result {
             Ok((json, image)) => {
@@ -353,7 +356,7 @@ impl<S: CounterStore> Gate<S> {
             }
             Err(e) => {
                 let did_nothing = exec::did_nothing(&e);
-                let typing = crate::keystrokes::typing(tool).is_some();
+                let typing = action.info().types;
                 // A typing tool's error could quote what was typed: keep only its kind.
                 let shown = if typing {
                     exec::error_kind(&e).to_owned()
@@ -384,7 +387,7 @@ impl<S: CounterStore> Gate<S> {
         args: &Value,
         risk: Option<RiskClass>,
     ) -> Result<Permit<S>, Error> {
-        self.admit(ctx, tool, args, risk).await
+        self.admit(ctx, tool, args, risk, None).await
     }
 
     fn now(&self) -> Timestamp {
@@ -422,6 +425,7 @@ impl<S: CounterStore> Gate<S> {
         tool: &str,
         args: &Value,
         risk: Option<RiskClass>,
+        keys: Option<&[KeyboardReport]>,
     ) -> Result<Permit<S>, Error> {
         self.maybe_reload();
         let engine = &self.inner.engine;
@@ -433,6 +437,9 @@ impl<S: CounterStore> Gate<S> {
             .device(device);
         if let Some(risk) = risk {
             call = call.risk(risk);
+        }
+        if let Some(keys) = keys {
+            call = call.keys(keys);
         }
         let mut decision = engine.decide(&call, self.now());
         if decision.verdict == Verdict::ApprovalRequired {
@@ -650,7 +657,8 @@ impl<S: CounterStore> Permit<S> {
         let settled = match (&outcome, self.reservation.take()) {
             (_, None) => Ok(()),
             (Err((true, _)), Some(r)) => engine.rollback(r),
-            (_, Some(r)) => engine.commit(r),
+            (Err((false, _)), Some(r)) => engine.commit_uncertain(r),
+            (Ok(()), Some(r)) => engine.commit(r),
         };
         if self.gate.inner.audit.is_some() {
             let mut event = self

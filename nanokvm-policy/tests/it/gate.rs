@@ -144,7 +144,7 @@ fn bad_arguments_name_the_argument() {
         ),
         ("nanokvm_move", json!({"x": 1.5, "y": 0}), "x"),
         ("nanokvm_move", json!({"x": 0.5}), "y"),
-        ("nanokvm_click", json!({"x": 0.5}), "x"),
+        ("nanokvm_click", json!({"x": 0.5}), "y"),
         ("nanokvm_click", json!({"button": "thumb"}), "button"),
         (
             "nanokvm_drag",

@@ -39,7 +39,11 @@ fn play(e: &Engine, device: &str, steps: &[Step]) -> Vec<Outcome> {
                 Step::Text(t) => ("nanokvm_send_text", json!({"text": t})),
                 Step::Key(k) => ("nanokvm_send_key", k.clone()),
             };
-            let d = e.decide(&Call::new(tool, &args).device(device), now);
+            let mut d = e.decide(&Call::new(tool, &args).device(device), now);
+            // The device accepted the call: its line becomes the device's line.
+            if let Some(r) = d.reservation.take() {
+                e.commit(r).expect("commit");
+            }
             (d.verdict, d.rule)
         })
         .collect()
@@ -154,9 +158,9 @@ fn lines_are_rebuilt_across_calls() {
         ),
         ("crlf", vec![text("rm -rf /\r\n")], denied(0)),
         (
-            "unknown key checks the line",
-            vec![text("rm -rf /"), key("launch_rockets")],
-            denied(0),
+            "a key the filter cannot interpret is refused",
+            vec![text("ls"), key("launch_rockets")],
+            (Verdict::Deny, Some("/keystrokes".to_owned())),
         ),
         (
             "cleared after a clean commit",
@@ -231,7 +235,7 @@ fn custom_commit_keys_and_shadow_mode() {
     );
     // In shadow mode the call went ahead, so the line was submitted and is empty.
     assert_eq!(e.typed_line("d"), "");
-    // Enter is not a commit key here: it is just a character of the line.
+    // Enter is not a commit key here: it ends the line without a check.
     assert_eq!(play(&e, "d", &[text("danger\n")]).pop(), Some(ALLOWED));
 }
 
@@ -249,9 +253,13 @@ fn non_typing_tools_and_malformed_arguments_leave_the_line_alone() {
         let _ = e.decide(&Call::new(tool, &args).device("d"), now);
     }
     assert_eq!(e.typed_line("d"), "abc");
-    let _ = e.decide(
+    let mut d = e.decide(
         &Call::new("nanokvm_type_text", &json!({"text": "d"})).device("d"),
         now,
     );
+    // The line advances only when the device accepted the call.
+    assert_eq!(e.typed_line("d"), "abc");
+    e.commit(d.reservation.take().expect("a typing call holds its line"))
+        .expect("commit");
     assert_eq!(e.typed_line("d"), "abcd");
 }

@@ -1,0 +1,168 @@
+//! What a typing action sends to the target's keyboard, worked out before it runs.
+//!
+//! The keystroke filter must see what the target will see, so it does not read the
+//! text of a call: it decodes the keyboard reports the call will produce, with the
+//! target's layout. Those reports come from here, and the gate sends exactly these (for
+//! a paste, the firmware writes the same reports from the same map).
+
+use std::time::Duration;
+
+use nanokvm_client::api::hid::SkippedChar;
+use nanokvm_hid::{Chord, Encoder, KeyboardReport, Layout, Modifiers, Stroke};
+
+use super::DeviceAction;
+use super::values::PasteLanguage;
+use crate::error::Error;
+
+/// What one typing call sends to the target's keyboard.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TypedKeys {
+    /// The firmware's paste: it types each character its map has, skipping the rest.
+    Paste {
+        /// The firmware's map.
+        language: PasteLanguage,
+        /// The characters the firmware will skip (only when the caller allowed it, or a
+        /// `\r` before `\n`).
+        skipped: Vec<SkippedChar>,
+        /// The reports the firmware writes.
+        reports: Vec<KeyboardReport>,
+    },
+    /// Key strokes sent over the WebSocket, each pressed and released, with a final
+    /// release.
+    Strokes {
+        /// The strokes.
+        strokes: Vec<Stroke>,
+        /// The pause after each stroke.
+        delay: Duration,
+        /// The layout they were encoded for.
+        layout: Layout,
+        /// Their reports, in order.
+        reports: Vec<KeyboardReport>,
+    },
+    /// One chord, pressed one key at a time and released in reverse.
+    Chord {
+        /// The chord.
+        chord: Chord,
+        /// Its reports, in order.
+        reports: Vec<KeyboardReport>,
+    },
+}
+
+impl TypedKeys {
+    /// The keyboard reports the target receives, in order.
+    #[must_use]
+    pub fn reports(&self) -> &[KeyboardReport] {
+        match self {
+            Self::Paste { reports, .. }
+            | Self::Strokes { reports, .. }
+            | Self::Chord { reports, .. } => reports,
+        }
+    }
+}
+
+pub(super) fn typed_keys(action: &DeviceAction, layout: Layout) -> Result<Option<TypedKeys>, Error> {
+    let tool = action.tool();
+    let invalid = |argument: &str, message: String| Error::InvalidArguments {
+        tool: tool.to_owned(),
+        argument: argument.to_owned(),
+        message,
+    };
+    Ok(Some(match action {
+        DeviceAction::SendText(a) => {
+            let language = a.language.unwrap_or(PasteLanguage::for_layout(layout));
+            let text = a.text.as_str();
+            let (reports, skipped) = language.paste_layout().reports(text);
+            let chars: Vec<char> = text.chars().collect();
+            // A `\r` before `\n` is the usual line ending: the firmware drops it and the
+            // `\n` types Enter, which is what the caller meant.
+            let lost: Vec<&SkippedChar> = skipped
+                .iter()
+                .filter(|s| !(s.ch == '\r' && chars.get(s.index + 1) == Some(&'\n')))
+                .collect();
+            if !lost.is_empty() && !a.skip_unsupported {
+                let list: Vec<String> = lost
+                    .iter()
+                    .take(10)
+                    .map(|s| format!("{:?} at character {}", s.ch, s.index))
+                    .collect();
+                let more = if lost.len() > 10 { ", ..." } else { "" };
+                return Err(invalid(
+                    "text",
+                    format!(
+                        "the firmware's `{}` paste map cannot type {} character(s): {}{more}; \
+                         use nanokvm_type_text, or set skip_unsupported to type the rest",
+                        language.as_str(),
+                        lost.len(),
+                        list.join(", ")
+                    ),
+                ));
+            }
+            TypedKeys::Paste {
+                language,
+                skipped,
+                reports,
+            }
+        }
+        DeviceAction::TypeText(a) => {
+            let layout = a.layout.map_or(layout, |l| l.0);
+            let encoded = Encoder::new(layout)
+                .encode(a.text.as_str())
+                .map_err(|e| invalid("text", e.to_string()))?;
+            let mut reports: Vec<KeyboardReport> =
+                encoded.strokes.iter().flat_map(Stroke::reports).collect();
+            reports.push(KeyboardReport::RELEASE);
+            TypedKeys::Strokes {
+                strokes: encoded.strokes,
+                delay: Duration::from_millis(a.delay_ms.get().unsigned_abs()),
+                layout,
+                reports,
+            }
+        }
+        DeviceAction::SendKey(a) => {
+            let flags = [a.ctrl, a.shift, a.alt, a.meta];
+            let chord = key_chord(a.key.as_str(), flags, layout).ok_or_else(|| {
+                invalid(
+                    "key",
+                    format!(
+                        "is not a key name, a chord, or a character one key types on the `{}` \
+                         layout (use nanokvm_type_text for text)",
+                        layout.name()
+                    ),
+                )
+            })?;
+            let reports = chord.reports();
+            TypedKeys::Chord { chord, reports }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The chord a `nanokvm_send_key` call presses: `name` as a key name or chord (`enter`,
+/// `ctrl+c`), or else a single character typed by one key in `layout`, with the `[ctrl,
+/// shift, alt, meta]` flags added. `None` when nothing fits (a character that needs a
+/// dead key and a second stroke is not one key).
+fn key_chord(name: &str, flags: [bool; 4], layout: Layout) -> Option<Chord> {
+    let mut modifiers = Modifiers::NONE;
+    for (on, bit) in flags.into_iter().zip([
+        Modifiers::LEFT_CTRL,
+        Modifiers::LEFT_SHIFT,
+        Modifiers::LEFT_ALT,
+        Modifiers::LEFT_META,
+    ]) {
+        if on {
+            modifiers |= bit;
+        }
+    }
+    let parsed = Chord::parse(name).ok().or_else(|| {
+        let mut chars = name.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return None;
+        };
+        let [stroke] = layout.strokes(c)? else {
+            return None;
+        };
+        Chord::new(stroke.modifiers, &[stroke.key]).ok()
+    });
+    parsed.and_then(|chord| Chord::new(chord.modifiers() | modifiers, &chord.keys()).ok())
+}
