@@ -121,35 +121,26 @@ async fn main() -> std::process::ExitCode {
         Ok((
             (),
             json!({
-                "application": caps.application.to_string(),
-                "image": caps.image,
-                "hardware": caps.hardware.to_string(),
-                "framing": format!("{:?}", caps.ws_framing()),
-                "paste_limit": format!("{:?}", caps.paste_limit()),
+                "device": caps,
+                "framing": caps.ws_framing(),
+                "paste_limit": caps.paste_limit(),
             }),
         ))
     })
     .await;
     step("device info", async {
         let info = client.device().info().await?;
-        Ok((
-            (),
-            json!({
-                "addresses": info.interfaces.iter().map(|i| i.address.clone()).collect::<Vec<_>>(),
-                "mdns": info.mdns,
-                "application": info.application.to_string(),
-            }),
-        ))
+        Ok(((), json!(info)))
     })
     .await;
     step("hardware", async {
         let hw = client.device().hardware().await?;
-        Ok(((), json!(hw.to_string())))
+        Ok(((), json!(hw)))
     })
     .await;
     step("power LEDs", async {
         let leds = client.power().leds().await?;
-        Ok(((), json!({"power": leds.power, "hdd": leds.hdd})))
+        Ok(((), json!(leds)))
     })
     .await;
     step("short power press", async {
@@ -162,16 +153,13 @@ async fn main() -> std::process::ExitCode {
     .await;
     step("paste", async {
         let report = client.hid().paste("Hello, World!", PasteLayout::Us).await?;
-        Ok((
-            (),
-            json!({"typed": report.typed, "skipped": report.skipped.len()}),
-        ))
+        Ok(((), json!(report)))
     })
     .await;
 
     let session = step("websocket", async {
         let session = client.ws().await?;
-        let framing = format!("{:?}", session.framing());
+        let framing = session.framing();
         Ok((session, json!({"framing": framing})))
     })
     .await;
@@ -233,7 +221,7 @@ async fn main() -> std::process::ExitCode {
         .await;
         step("mounted image", async {
             let mounted = client.storage().mounted().await?;
-            Ok(((), json!({"file": mounted.file, "cdrom": mounted.cdrom})))
+            Ok(((), json!(mounted)))
         })
         .await;
         step("unmount", async {
@@ -243,7 +231,7 @@ async fn main() -> std::process::ExitCode {
     }
     step("wake-on-lan", async {
         let mac = client.network().wake_on_lan("AA:BB:CC:DD:EE:FF").await?;
-        Ok(((), json!(mac.to_string())))
+        Ok(((), json!(mac)))
     })
     .await;
     if let Some(sim) = sim {
@@ -254,7 +242,7 @@ async fn main() -> std::process::ExitCode {
                 "step": "simulated machine",
                 "ok": true,
                 "result": {
-                    "power": format!("{:?}", sim.power()),
+                    "power": power_state(sim.power()),
                     "screen": sim.screen_text(),
                     "hid_reports": sim.hid_reports().len(),
                     "wol_packets": sim.wol_packets().len(),
@@ -266,6 +254,17 @@ async fn main() -> std::process::ExitCode {
         }
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// The simulated machine's power state as a JSON string.
+fn power_state(state: nanokvm_sim::PowerState) -> &'static str {
+    match state {
+        nanokvm_sim::PowerState::Off => "off",
+        nanokvm_sim::PowerState::Booting => "booting",
+        nanokvm_sim::PowerState::On => "on",
+        nanokvm_sim::PowerState::ShuttingDown => "shutting_down",
+        _ => "unknown",
+    }
 }
 
 /// Starts a simulated NanoKVM with one ISO image to mount.

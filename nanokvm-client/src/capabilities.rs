@@ -11,6 +11,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::Serialize;
+
 use crate::error::Error;
 
 /// A firmware application version such as `2.5.0`, as `GET /api/vm/info` reports it.
@@ -18,6 +20,8 @@ use crate::error::Error;
 /// Versions that do not parse as `major.minor.patch` are kept verbatim and treated as
 /// newer than every numbered release, on the reasoning that unknown strings come from
 /// development builds.
+///
+/// Serializes as the version string.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct FirmwareVersion {
     numbers: Option<(u32, u32, u32)>,
@@ -73,6 +77,8 @@ impl FirmwareVersion {
     }
 }
 
+crate::serialize::serialize_as_str!(FirmwareVersion, as_str);
+
 impl PartialOrd for FirmwareVersion {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -105,6 +111,9 @@ impl FromStr for FirmwareVersion {
 }
 
 /// The hardware kind, from `GET /api/vm/hardware`.
+///
+/// Displays as the firmware spells it (`PCIE`); serializes in lowercase (`pcie`), an
+/// unknown kind verbatim.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum Hardware {
@@ -132,7 +141,19 @@ impl Hardware {
             other => Self::Other(other.to_owned()),
         }
     }
+
+    fn json_name(&self) -> &str {
+        match self {
+            Self::Alpha => "alpha",
+            Self::Beta => "beta",
+            Self::Pcie => "pcie",
+            Self::Pro => "pro",
+            Self::Other(s) => s,
+        }
+    }
 }
+
+crate::serialize::serialize_as_str!(Hardware, json_name);
 
 impl fmt::Display for Hardware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,7 +168,8 @@ impl fmt::Display for Hardware {
 }
 
 /// How `/api/ws` frames keyboard and mouse reports.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WsFraming {
     /// Binary `[type, report...]` frames (firmware 2.3.2 and later, and the Pro).
     Binary,
@@ -155,8 +177,10 @@ pub enum WsFraming {
     JsonArrays,
 }
 
-/// The most text one paste request may carry.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// The most text one paste request may carry. Serializes as `{"runes": 833}` or
+/// `{"bytes": 1024}`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PasteLimit {
     /// At most this many Unicode scalar values (firmware 2.5.0 and later: 833).
     Runes(usize),
@@ -190,7 +214,7 @@ impl PasteLimit {
 }
 
 /// What the connected device is and can do, read once per client.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Capabilities {
     /// The application (server) version, used for all feature gating.
     pub application: FirmwareVersion,

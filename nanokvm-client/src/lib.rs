@@ -43,6 +43,7 @@ mod client;
 mod error;
 mod password;
 mod screenshot;
+mod serialize;
 mod tls;
 mod wire;
 

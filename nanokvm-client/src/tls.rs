@@ -100,6 +100,16 @@ impl fmt::Display for CertificateFingerprint {
     }
 }
 
+/// Serializes like `Display`: colon-separated upper-case hexadecimal.
+impl serde::Serialize for CertificateFingerprint {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Debug for CertificateFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CertificateFingerprint({self})")

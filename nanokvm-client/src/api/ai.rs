@@ -7,14 +7,15 @@
 //! [`SecretString`]: it never shows in `Debug` output or errors.
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::wire::{ApiRequest, Method};
 
-/// Who may control keyboard and mouse besides the web UI.
+/// Who may control keyboard and mouse besides the web UI. Serializes as the firmware
+/// names it (`off`, `mcp`, `picoclaw`), an unknown mode verbatim.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum ControlMode {
@@ -48,8 +49,10 @@ impl ControlMode {
     }
 }
 
+crate::serialize::serialize_as_str!(ControlMode, as_wire);
+
 /// What `GET /api/ai/control/status` reports.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct ControlStatus {
     /// The current mode.
     pub mode: ControlMode,
@@ -61,12 +64,14 @@ pub struct ControlStatus {
     pub changed_at: String,
 }
 
-/// The built-in MCP server's configuration.
-#[derive(Clone, Debug)]
+/// The built-in MCP server's configuration. Serializes without the API key, only
+/// whether one exists (`api_key_set`).
+#[derive(Clone, Debug, Serialize)]
 pub struct McpConfig {
     /// Whether the MCP server answers (the mode is `mcp` and not switching).
     pub enabled: bool,
     /// The API key MCP clients send as a bearer token, once one exists.
+    #[serde(rename = "api_key_set", serialize_with = "crate::serialize::is_set")]
     pub api_key: Option<SecretString>,
     /// The current control mode.
     pub control_mode: ControlMode,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::capabilities::{FirmwareVersion, Hardware};
@@ -14,7 +14,7 @@ use crate::password;
 use crate::wire::{ApiRequest, Method, null_as_empty};
 
 /// What `GET /api/vm/info` reports.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct DeviceInfo {
     /// The wired and wireless interfaces that are up, with their first IPv4 address.
     pub interfaces: Vec<Interface>,
@@ -29,7 +29,7 @@ pub struct DeviceInfo {
 }
 
 /// One network interface of the device.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Interface {
     /// The interface name (`eth0`, `wlan0`).
     pub name: String,
@@ -39,7 +39,8 @@ pub struct Interface {
     pub kind: InterfaceKind,
 }
 
-/// Whether an interface is wired or wireless.
+/// Whether an interface is wired or wireless. Serializes as `wired`, `wireless` or the
+/// firmware's value verbatim.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum InterfaceKind {
@@ -50,6 +51,18 @@ pub enum InterfaceKind {
     /// Something else, verbatim.
     Other(String),
 }
+
+impl InterfaceKind {
+    fn json_name(&self) -> &str {
+        match self {
+            Self::Wired => "wired",
+            Self::Wireless => "wireless",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+crate::serialize::serialize_as_str!(InterfaceKind, json_name);
 
 #[derive(Deserialize)]
 struct InfoWire {
@@ -98,7 +111,7 @@ impl From<InfoWire> for DeviceInfo {
 }
 
 /// The running and the latest available application version.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct ApplicationVersion {
     /// The installed version.
     pub current: FirmwareVersion,
@@ -106,7 +119,8 @@ pub struct ApplicationVersion {
     pub latest: FirmwareVersion,
 }
 
-/// An account role (firmware with multiple users).
+/// An account role (firmware with multiple users). Serializes as `admin`, `user` or
+/// the firmware's value verbatim.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum Role {
@@ -136,8 +150,10 @@ impl Role {
     }
 }
 
+crate::serialize::serialize_as_str!(Role, as_wire);
+
 /// The logged-in account.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Account {
     /// The user name.
     pub username: String,
@@ -146,7 +162,7 @@ pub struct Account {
 }
 
 /// One account on a multi-user device.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct User {
     /// The user name.
     pub username: String,
@@ -159,7 +175,7 @@ pub struct User {
 }
 
 /// Changes to an existing user; at least one field must be set.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
 pub struct UserUpdate {
     /// A new role.
     pub role: Option<Role>,
@@ -168,7 +184,8 @@ pub struct UserUpdate {
 }
 
 /// A USB device the NanoKVM can present to the target besides keyboard and mouse.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum VirtualDevice {
     /// A USB network adapter (RNDIS/NCM) to reach the NanoKVM from the target.
@@ -187,7 +204,7 @@ impl VirtualDevice {
 }
 
 /// Which virtual USB devices are presented to the target.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct VirtualDevices {
     /// The USB network adapter.
     pub network: bool,
@@ -196,7 +213,8 @@ pub struct VirtualDevices {
 }
 
 /// A service of the NanoKVM that can be switched on and off.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Service {
     /// The SSH server (`/api/vm/ssh`).

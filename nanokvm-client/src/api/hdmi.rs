@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::Client;
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::wire::ApiRequest;
 
 /// HDMI capture state. Fields that the firmware version does not report are `None`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct HdmiState {
     /// Whether capture is enabled.
     pub enabled: bool,
@@ -19,7 +19,11 @@ pub struct HdmiState {
     /// nobody streams.
     pub signal: Option<bool>,
     /// Capture switches off after this long without viewers; `Some(ZERO)` = never
-    /// (firmware 2.5.0 and later).
+    /// (firmware 2.5.0 and later). Serialized in seconds, as `idle_timeout_secs`.
+    #[serde(
+        rename = "idle_timeout_secs",
+        serialize_with = "crate::serialize::opt_secs"
+    )]
     pub idle_timeout: Option<Duration>,
 }
 
@@ -27,8 +31,9 @@ pub struct HdmiState {
 pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(10_080 * 60);
 
 /// A stream setting for `POST /api/vm/screen`. Settings are device-wide: they change
-/// what every viewer sees.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// what every viewer sees. Serializes as `{"fps": 30}`, `{"mode": "mjpeg"}`, ...
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum StreamSetting {
     /// Output height: 1080, 720, 600 or 480; `None` for the native resolution.
@@ -46,7 +51,8 @@ pub enum StreamSetting {
 }
 
 /// The video encoding the device streams.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StreamMode {
     /// Motion JPEG (what screenshots read).
     Mjpeg,

@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::Duration;
 
 use nanokvm_hid::{KeyboardReport, Keycode, Stroke};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::Client;
@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::wire::{ApiRequest, null_as_empty};
 
 /// The keyboard layouts the firmware's paste knows (the target machine's layout).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+/// Displays and serializes as its [name](PasteLayout::name).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PasteLayout {
     /// US QWERTY (every firmware).
@@ -294,7 +296,7 @@ mod firmware_map {
 }
 
 /// A character paste left out, with its position (counted in characters).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct SkippedChar {
     /// The character.
     pub ch: char,
@@ -303,7 +305,7 @@ pub struct SkippedChar {
 }
 
 /// What a paste did.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
 pub struct PasteReport {
     /// How many characters were typed.
     pub typed: usize,
@@ -355,7 +357,7 @@ pub(crate) fn plan_paste(
 }
 
 /// The target's keyboard LEDs, as the host last set them.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct KeyboardLeds {
     /// Num Lock.
     pub num_lock: bool,
@@ -394,7 +396,8 @@ impl LedsWire {
 }
 
 /// The USB gadget mode.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HidMode {
     /// Keyboard, mouse, touchpad and mass storage.
     Normal,
@@ -412,7 +415,7 @@ impl HidMode {
 }
 
 /// A key combination stored on the device for the web UI.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Shortcut {
     /// The device's id for it.
     pub id: String,
@@ -421,7 +424,7 @@ pub struct Shortcut {
 }
 
 /// One key of a [`Shortcut`].
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct ShortcutKey {
     /// The `KeyboardEvent.code` name (`ControlLeft`, `KeyA`).
     pub code: String,
@@ -430,7 +433,8 @@ pub struct ShortcutKey {
 }
 
 /// How the mouse jiggler moves the pointer.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum JigglerMode {
     /// Small moves on the absolute pointer device.
@@ -450,7 +454,7 @@ impl JigglerMode {
 
 /// The mouse jiggler, which keeps the target awake by moving the pointer while nobody
 /// uses keyboard or mouse.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct MouseJiggler {
     /// Whether it runs.
     pub enabled: bool,

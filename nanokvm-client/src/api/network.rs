@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::device::InterfaceKind;
@@ -19,7 +19,7 @@ use crate::wire::{ApiRequest, Method, null_as_empty};
 ///
 /// Parsing accepts what the firmware accepts: surrounding whitespace, any case, and `:`,
 /// `-` or `.` separators anywhere (`aa-bb-cc-dd-ee-ff`, `aabb.ccdd.eeff`,
-/// `AABBCCDDEEFF`).
+/// `AABBCCDDEEFF`). Displays and serializes in the normalized form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddress([u8; 6]);
 
@@ -67,6 +67,15 @@ impl fmt::Display for MacAddress {
     }
 }
 
+impl Serialize for MacAddress {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Debug for MacAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MacAddress({self})")
@@ -74,7 +83,7 @@ impl fmt::Debug for MacAddress {
 }
 
 /// A remembered Wake-on-LAN target.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct WolEntry {
     /// The MAC address.
     pub mac: MacAddress,
@@ -96,7 +105,7 @@ pub(crate) fn parse_wol_entry(line: &str) -> Option<WolEntry> {
 }
 
 /// The device's Wi-Fi, from `GET /api/network/wifi`.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct WifiStatus {
     /// Whether the device has Wi-Fi at all.
     pub supported: bool,
@@ -112,7 +121,8 @@ pub struct WifiStatus {
 pub const MAX_DNS_SERVERS: usize = 6;
 
 /// Where the device takes its DNS servers from.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DnsMode {
     /// From DHCP.
@@ -121,8 +131,10 @@ pub enum DnsMode {
     Manual,
 }
 
-/// DNS settings to apply with [`NetworkHandler::set_dns`].
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// DNS settings to apply with [`NetworkHandler::set_dns`]. Serializes as `"dhcp"` or
+/// `{"manual": ["1.1.1.1", ...]}`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DnsConfig {
     /// Use the servers DHCP provides (the device must currently have some).
     Dhcp,
@@ -131,7 +143,7 @@ pub enum DnsConfig {
 }
 
 /// The device's DNS settings, from `GET /api/network/dns`.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct DnsSettings {
     /// Where the servers come from.
     pub mode: DnsMode,
@@ -146,7 +158,7 @@ pub struct DnsSettings {
 }
 
 /// The interface of the device's default route, as the DNS page shows it.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct DnsInterface {
     /// Its name (`eth0`), if the device has a default route or an address.
     pub name: Option<String>,

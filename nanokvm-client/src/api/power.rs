@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::capabilities::Hardware;
@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::wire::ApiRequest;
 
 /// Which button to press.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PowerButton {
     /// The power button.
     Power,
@@ -33,7 +34,7 @@ impl PowerButton {
 }
 
 /// The target's LEDs as the device reads them.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct LedState {
     /// Whether the power LED is lit.
     pub power: bool,
@@ -43,14 +44,18 @@ pub struct LedState {
 }
 
 /// How a power cycle runs: hold power to force the target off, wait, press to start it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// Serializes in milliseconds (`hold_off_ms`, `off_for_ms`, `press_on_ms`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 pub struct PowerCycle {
     /// How long to hold the button to force power off (default 6 s; most ATX boards need
     /// more than 4 s).
+    #[serde(rename = "hold_off_ms", serialize_with = "crate::serialize::millis")]
     pub hold_off: Duration,
     /// How long to wait while off (default 5 s).
+    #[serde(rename = "off_for_ms", serialize_with = "crate::serialize::millis")]
     pub off_for: Duration,
     /// How long to press to power on (default 800 ms, the web UI's short press).
+    #[serde(rename = "press_on_ms", serialize_with = "crate::serialize::millis")]
     pub press_on: Duration,
 }
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::Client;
@@ -15,16 +15,18 @@ use crate::error::{Error, Result};
 use crate::wire::{ApiRequest, decode_envelope, null_as_empty};
 
 /// How an image is presented to the target.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MountMode {
-    /// A read-only CD/DVD drive (2.2.1 and later).
+    /// A read-only CD/DVD drive (2.2.1 and later). Serializes as `cdrom`.
+    #[serde(rename = "cdrom")]
     CdRom,
     /// A USB mass-storage disk.
     Disk,
 }
 
 /// What is mounted.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Mounted {
     /// The mounted image's path, `None` when nothing is mounted.
     pub file: Option<String>,
@@ -32,7 +34,9 @@ pub struct Mounted {
     pub cdrom: Option<bool>,
 }
 
-/// The state of a download to the device.
+/// The state of a download to the device. Serializes as `{"status": "idle"}`,
+/// `{"status": "in_progress", "url": ..., "percentage": ...}`, ..., an unknown status
+/// verbatim.
 #[derive(Clone, PartialEq, Debug)]
 #[non_exhaustive]
 pub enum DownloadStatus {
@@ -53,6 +57,35 @@ pub enum DownloadStatus {
     ChecksumFailed,
     /// A status this client does not know, verbatim.
     Other(String),
+}
+
+impl Serialize for DownloadStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            status: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            url: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            percentage: Option<f64>,
+        }
+        let (status, url, percentage) = match self {
+            Self::Idle => ("idle", None, None),
+            Self::InProgress { url, percentage } => {
+                ("in_progress", Some(url.as_str()), *percentage)
+            }
+            Self::Success => ("success", None, None),
+            Self::Failed => ("failed", None, None),
+            Self::ChecksumFailed => ("checksum_failed", None, None),
+            Self::Other(status) => (status.as_str(), None, None),
+        };
+        Json {
+            status,
+            url,
+            percentage,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl DownloadStatus {

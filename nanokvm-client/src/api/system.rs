@@ -7,19 +7,21 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::wire::{ApiRequest, Method, null_as_empty};
 
-/// When the OLED display goes dark.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// When the OLED display goes dark. Serializes as `"never"` or `{"after_secs": 600}`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OledSleep {
     /// It stays on.
     Never,
     /// After this long without activity: 10 seconds to one hour, in whole seconds.
+    #[serde(rename = "after_secs", serialize_with = "crate::serialize::secs")]
     After(Duration),
 }
 
@@ -28,7 +30,8 @@ pub enum OledSleep {
 pub const MIN_MEMORY_LIMIT_MB: u32 = 50;
 
 /// Whether a user script runs while the request waits, or in the background.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScriptMode {
     /// The device answers when the script ends, with its output.
     Foreground,
@@ -37,7 +40,7 @@ pub enum ScriptMode {
 }
 
 /// The update server the device asks for new versions (firmware after 2.5.0).
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct UpdateServer {
     /// Whether the custom server is used instead of Sipeed's.
     pub enabled: bool,
@@ -45,7 +48,8 @@ pub struct UpdateServer {
     pub url: String,
 }
 
-/// The Tailscale extension's state.
+/// The Tailscale extension's state. Serializes as `not_installed`, `running`, ..., an
+/// unknown state verbatim.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum TailscaleState {
@@ -63,8 +67,23 @@ pub enum TailscaleState {
     Other(String),
 }
 
+impl TailscaleState {
+    fn json_name(&self) -> &str {
+        match self {
+            Self::NotInstalled => "not_installed",
+            Self::NotRunning => "not_running",
+            Self::NotLoggedIn => "not_logged_in",
+            Self::Stopped => "stopped",
+            Self::Running => "running",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+crate::serialize::serialize_as_str!(TailscaleState, json_name);
+
 /// What `GET /api/extensions/tailscale/status` reports.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct TailscaleStatus {
     /// The state.
     pub state: TailscaleState,
@@ -77,7 +96,8 @@ pub struct TailscaleStatus {
 }
 
 /// An action on the Tailscale extension.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TailscaleAction {
     /// Download and install it.

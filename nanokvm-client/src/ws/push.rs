@@ -3,12 +3,14 @@
 //! Each is a text frame `{"type": ..., "data": "<JSON text>"}`: `data` is itself a JSON
 //! document encoded as a string, so it is decoded twice.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::hid::{KeyboardLeds, LedsWire};
 
-/// A message pushed by the device.
-#[derive(Clone, PartialEq, Debug)]
+/// A message pushed by the device. Serializes as `{"capture_status": {...}}`,
+/// `{"keyboard_leds": ...}`, ...
+#[derive(Clone, PartialEq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Push {
     /// Video capture health (2.4.2 and later).
@@ -27,7 +29,7 @@ pub enum Push {
 }
 
 /// Capture health from a `capture-status` push.
-#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize, Serialize)]
 pub struct CaptureStatus {
     /// Whether capture works.
     pub ok: bool,
@@ -45,7 +47,7 @@ pub struct CaptureStatus {
 }
 
 /// Viewer counts from an `h264-mode-status` push.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize, Serialize)]
 pub struct H264Viewers {
     /// Viewers of the raw H.264 WebSocket.
     #[serde(default)]
