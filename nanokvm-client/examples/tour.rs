@@ -74,7 +74,7 @@ where
         Err(error) => {
             println!(
                 "{}",
-                json!({"step": name, "ok": false, "error": error.to_string()})
+                json!({"step": name, "ok": false, "error": chain(&error)})
             );
             None
         }
@@ -107,7 +107,7 @@ async fn main() -> std::process::ExitCode {
     {
         Ok(client) => client,
         Err(error) => {
-            eprintln!("{error}");
+            eprintln!("{}", chain(&error));
             return std::process::ExitCode::from(2);
         }
     };
@@ -254,6 +254,19 @@ async fn main() -> std::process::ExitCode {
         }
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// An error and its causes, `: `-separated: the error says what failed, its sources say
+/// why.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
 }
 
 /// The simulated machine's power state as a JSON string.

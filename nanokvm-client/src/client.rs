@@ -231,6 +231,9 @@ fn redact_userinfo(url: &str) -> String {
 }
 
 fn parse_base_url(url: &str) -> Result<reqwest::Url> {
+    if !url.contains("://") {
+        return Err(missing_scheme(url));
+    }
     let mut base = reqwest::Url::parse(url).map_err(|e| Error::config(format!("bad URL: {e}")))?;
     if !matches!(base.scheme(), "http" | "https") {
         return Err(Error::config("the URL must start with http:// or https://"));
@@ -251,6 +254,22 @@ fn parse_base_url(url: &str) -> Result<reqwest::Url> {
         base.set_path(&path);
     }
     Ok(base)
+}
+
+/// The error for a device address without `http://` or `https://` (`127.0.0.1:8080`,
+/// `nanokvm.local`), which would otherwise fail as a confusing relative URL or parse
+/// with the host name as its scheme. The address is repeated only when it is a plain
+/// host and port, so that nothing like `user:password@host` ends up in a message.
+fn missing_scheme(url: &str) -> Error {
+    let address = url.trim();
+    let plain = !address.is_empty()
+        && address
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let example = if plain { address } else { "192.168.1.50" };
+    Error::config(format!(
+        "the device address has no scheme; add http:// or https:// (for example http://{example})"
+    ))
 }
 
 struct Session {
@@ -756,6 +775,25 @@ mod tests {
         let err = parse_base_url("http://admin:hunter2@kvm").unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
         assert!(parse_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn addresses_without_a_scheme_get_a_hint() {
+        for (address, example) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("nanokvm.local", "http://nanokvm.local"),
+            ("nanokvm.local:8080", "http://nanokvm.local:8080"),
+            ("[::1]:80", "http://[::1]:80"),
+            ("admin:hunter2@kvm", "http://192.168.1.50"),
+        ] {
+            let err = Client::builder(address).build().unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("add http:// or https:// (for example {example})")),
+                "{message}"
+            );
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! Every variant that concerns a request names the endpoint (`"POST /api/vm/gpio"`), so a
 //! log line says which call failed. No variant carries a password, a token or a session
 //! cookie: the transport builds errors from status codes and firmware messages only.
+//!
+//! A message says what failed; a lower-level cause is not repeated in it but returned by
+//! [`std::error::Error::source`], so print the whole chain (`{:#}` with `anyhow`, or walk
+//! `source()`) to see why.
 
 use std::time::Duration;
 
@@ -85,7 +89,8 @@ pub enum Error {
         after: Duration,
     },
     /// The connection to the device failed (DNS, TCP, TLS, or the connection dropped).
-    #[error("{endpoint}: connection failed: {source}")]
+    /// The cause is the [`source`](std::error::Error::source).
+    #[error("{endpoint}: connection failed")]
     Connection {
         /// The request that failed.
         endpoint: String,
@@ -121,7 +126,8 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// The WebSocket session failed or was closed by the device.
+    /// The WebSocket session failed or was closed by the device; a lower-level cause, if
+    /// any, is the [`source`](std::error::Error::source).
     #[error("websocket: {reason}")]
     WebSocket {
         /// What happened.
@@ -130,8 +136,9 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
-    /// A local file could not be read (image upload).
-    #[error("cannot read `{path}`: {source}")]
+    /// A local file could not be read (image upload). The cause is the
+    /// [`source`](std::error::Error::source).
+    #[error("cannot read `{path}`")]
     Io {
         /// The file.
         path: String,

@@ -293,6 +293,21 @@ async fn connection_failures_classify_without_secrets() {
     let err = client.login().await.unwrap_err();
     assert!(err.is_connection(), "{err:?}");
     assert!(!format!("{err} {err:?}").contains(PASSWORD));
+    // The message says what failed and the chain says why, each cause once.
+    let message = err.to_string();
+    assert!(message.ends_with(": connection failed"), "{message}");
+    let mut chain = vec![message];
+    let mut cause = std::error::Error::source(&err);
+    while let Some(error) = cause {
+        chain.push(error.to_string());
+        cause = error.source();
+    }
+    assert!(chain.len() > 1, "{chain:?}");
+    for (i, message) in chain.iter().enumerate() {
+        for later in &chain[i + 1..] {
+            assert!(!message.contains(later.as_str()), "{chain:?}");
+        }
+    }
 }
 
 #[tokio::test]
