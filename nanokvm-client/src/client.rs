@@ -10,6 +10,10 @@
 //!   repeats the request only if it is idempotent. A power press, a paste or typing is
 //!   never repeated; the caller gets [`Error::SessionExpired`] and decides.
 //! - Nothing is ever repeated after a timeout.
+//! - A password is sent once per login: a rejected login is never retried in another
+//!   encoding, because every failure counts towards the firmware's lockout and costs a
+//!   2 s delay. [`PasswordEncoding::Auto`] decides the encoding before the first login
+//!   with a request that carries no password.
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,9 +38,16 @@ pub(crate) const COOKIE_NAME: &str = "nano-kvm-token";
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 #[non_exhaustive]
 pub enum PasswordEncoding {
-    /// The web UI's obfuscation first; if the device rejects the credentials, once more
-    /// in plain text, which the NanoKVM Pro expects. The second attempt counts as another
-    /// failed login on devices with a lockout.
+    /// Decided once per client, before the first login and without sending the
+    /// password: an unauthenticated `GET /api/storage/download/image/enabled`, a route
+    /// only the NanoKVM Pro firmware has. The Cube and PCIe firmware answer 404 (no such
+    /// route), so the password is obfuscated; the Pro answers 401 (the route exists
+    /// behind its login), or the route's envelope where it skips authentication, so the
+    /// password goes in plain text. Any other answer means obfuscation, the encoding of
+    /// the common devices.
+    ///
+    /// Either way the password is then sent once: a rejected login is not repeated in
+    /// the other encoding, since each failure counts towards the firmware's lockout.
     #[default]
     Auto,
     /// Only the web UI's obfuscation (NanoKVM Cube and PCIe).
@@ -210,6 +221,7 @@ impl ClientBuilder {
                     token: None,
                     established: !has_credentials,
                     logins: 0,
+                    encoding: None,
                 }),
                 capabilities: OnceCell::new(),
             }),
@@ -279,6 +291,32 @@ struct Session {
     token: Option<SecretString>,
     established: bool,
     logins: u64,
+    /// The password encoding in use once decided (never `Auto`), so that re-logins do
+    /// not probe again.
+    encoding: Option<PasswordEncoding>,
+}
+
+/// A route only the NanoKVM Pro firmware has (its downloads live under
+/// `/api/storage/download/`, the Cube's and PCIe's under `/api/download/`). Asking for it
+/// without a session tells the two firmware families apart without a login attempt.
+const PRO_ONLY_ROUTE: &str = "/api/storage/download/image/enabled";
+
+/// The password encoding for an unauthenticated `GET` of [`PRO_ONLY_ROUTE`] that was
+/// answered with `status` and `body` (pure).
+fn encoding_from_probe(status: u16, body: &[u8]) -> PasswordEncoding {
+    let envelope = || {
+        serde_json::from_slice::<Value>(body)
+            .is_ok_and(|v| v.get("code").is_some_and(Value::is_i64))
+    };
+    match status {
+        // The route exists behind a login, or answers without one (loopback clients and
+        // devices with authentication disabled): a Pro.
+        401 => PasswordEncoding::Plaintext,
+        200 if envelope() => PasswordEncoding::Plaintext,
+        // 404 from the Cube and PCIe firmware, which lack the route; anything else (a
+        // proxy's page, a redirect loop) says nothing, so the common encoding.
+        _ => PasswordEncoding::Obfuscated,
+    }
 }
 
 pub(crate) struct Inner {
@@ -430,29 +468,23 @@ impl Client {
                 endpoint: "POST /api/auth/login".to_owned(),
             });
         };
-        let outcome = match self.inner.password_encoding {
-            PasswordEncoding::Obfuscated => {
-                self.login_once(credentials, &password::obfuscate(&credentials.password))
-                    .await?
-            }
-            PasswordEncoding::Plaintext => {
-                self.login_once(credentials, &credentials.password).await?
-            }
-            PasswordEncoding::Auto => {
-                match self
-                    .login_once(credentials, &password::obfuscate(&credentials.password))
-                    .await
-                {
-                    Err(Error::AuthenticationFailed) => {
-                        tracing::debug!(
-                            "obfuscated login refused; trying plain text (NanoKVM Pro)"
-                        );
-                        self.login_once(credentials, &credentials.password).await?
-                    }
-                    other => other?,
-                }
+        let encoding = match session.encoding {
+            Some(encoding) => encoding,
+            None => {
+                let encoding = match self.inner.password_encoding {
+                    PasswordEncoding::Auto => self.probe_password_encoding().await?,
+                    fixed => fixed,
+                };
+                session.encoding = Some(encoding);
+                encoding
             }
         };
+        // One attempt: a wrong password must cost one failure towards the lockout.
+        let field = match encoding {
+            PasswordEncoding::Plaintext => credentials.password.clone(),
+            _ => password::obfuscate(&credentials.password),
+        };
+        let outcome = self.login_once(credentials, &field).await?;
         session.token = match outcome {
             LoginOutcome::Token(token) => Some(token),
             LoginOutcome::NoToken => None,
@@ -462,6 +494,33 @@ impl Client {
         session.established = true;
         tracing::debug!(generation = session.generation, "logged in");
         Ok(())
+    }
+
+    /// Decides [`PasswordEncoding::Auto`] with an unauthenticated request that carries
+    /// no password (see [`encoding_from_probe`]).
+    async fn probe_password_encoding(&self) -> Result<PasswordEncoding> {
+        let endpoint = format!("GET {PRO_ONLY_ROUTE}");
+        let timeout = self.inner.timeout;
+        let response = self
+            .inner
+            .http
+            .get(self.url(PRO_ONLY_ROUTE)?)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&endpoint, timeout, e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&endpoint, timeout, e))?;
+        let encoding = encoding_from_probe(status, &body);
+        tracing::debug!(
+            status,
+            ?encoding,
+            "password encoding chosen by the firmware probe"
+        );
+        Ok(encoding)
     }
 
     async fn login_once(
@@ -793,6 +852,29 @@ mod tests {
                 "{message}"
             );
             assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_probe_tells_the_pro_from_the_cube() {
+        let envelope = br#"{"code":0,"msg":"success","data":{"enabled":true}}"#;
+        for (status, body, expected) in [
+            (
+                404,
+                &b"404 page not found"[..],
+                PasswordEncoding::Obfuscated,
+            ),
+            (401, &br#""unauthorized""#[..], PasswordEncoding::Plaintext),
+            (200, &envelope[..], PasswordEncoding::Plaintext),
+            (
+                200,
+                &b"<!doctype html><html></html>"[..],
+                PasswordEncoding::Obfuscated,
+            ),
+            (500, &b""[..], PasswordEncoding::Obfuscated),
+            (307, &b""[..], PasswordEncoding::Obfuscated),
+        ] {
+            assert_eq!(encoding_from_probe(status, body), expected, "{status}");
         }
     }
 

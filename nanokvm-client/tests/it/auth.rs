@@ -8,8 +8,8 @@ use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
-    PASSWORD, TOKEN, body, client, decrypt, device, fail, login_with_cookie, mount_identity, ok,
-    requests_to, unauthorized,
+    PASSWORD, PRO_ONLY_ROUTE, TOKEN, body, client, decrypt, device, fail, login_with_cookie,
+    mount_identity, ok, requests_to, unauthorized,
 };
 
 #[tokio::test]
@@ -83,21 +83,28 @@ async fn authentication_disabled_devices_need_no_cookie() {
 }
 
 #[tokio::test]
-async fn pro_devices_get_a_plaintext_retry() {
+async fn pro_devices_are_recognised_before_the_login() {
     let server = MockServer::start().await;
-    // The obfuscated attempt fails like a wrong password on the Pro ...
+    // The Pro has the route behind its login; the probe carries no session.
+    Mock::given(method("GET"))
+        .and(path(PRO_ONLY_ROUTE))
+        .respond_with(unauthorized())
+        .expect(1)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/api/auth/login"))
         .and(body_json(
             json!({"username": "admin", "password": PASSWORD}),
         ))
         .respond_with(ok(json!({"token": "pro-token", "count": 1})))
-        .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/api/auth/login"))
-        .respond_with(fail(-2, "invalid username or password"))
+    Mock::given(method("GET"))
+        .and(path("/api/vm/hostname"))
+        .and(header("cookie", "nano-kvm-token=pro-token"))
+        .respond_with(unauthorized())
+        .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -106,13 +113,45 @@ async fn pro_devices_get_a_plaintext_retry() {
         .respond_with(ok(json!({"hostname": "pro"})))
         .mount(&server)
         .await;
-    assert_eq!(client(&server).device().hostname().await.unwrap(), "pro");
-    let logins = requests_to(&server, "/api/auth/login").await;
-    assert_eq!(logins.len(), 2);
-    assert_eq!(
-        decrypt(body(&logins[0])["password"].as_str().unwrap()).as_deref(),
-        Some(PASSWORD)
-    );
+    let client = client(&server);
+    // The first answer is a 401, so the client logs in a second time, without probing
+    // again.
+    assert_eq!(client.device().hostname().await.unwrap(), "pro");
+    assert_eq!(client.login_count().await, 2);
+    let probes = requests_to(&server, PRO_ONLY_ROUTE).await;
+    assert!(probes[0].headers.get("cookie").is_none());
+    assert_eq!(requests_to(&server, "/api/auth/login").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_wrong_password_costs_one_login() {
+    // A Cube (no Pro route: 404) and a Pro, both refusing the password.
+    for pro in [false, true] {
+        let server = MockServer::start().await;
+        if pro {
+            Mock::given(method("GET"))
+                .and(path(PRO_ONLY_ROUTE))
+                .respond_with(unauthorized())
+                .mount(&server)
+                .await;
+        }
+        Mock::given(method("POST"))
+            .and(path("/api/auth/login"))
+            .respond_with(fail(-2, "invalid username or password"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = client(&server).login().await.unwrap_err();
+        assert!(matches!(err, Error::AuthenticationFailed) && err.is_auth());
+        let logins = requests_to(&server, "/api/auth/login").await;
+        assert_eq!(logins.len(), 1, "pro: {pro}");
+        let field = body(&logins[0])["password"].as_str().unwrap().to_owned();
+        if pro {
+            assert_eq!(field, PASSWORD);
+        } else {
+            assert_eq!(decrypt(&field).as_deref(), Some(PASSWORD));
+        }
+    }
 }
 
 #[tokio::test]
@@ -141,7 +180,7 @@ async fn wrong_passwords_and_lockouts_classify() {
         .await;
     let err = client(&locked).login().await.unwrap_err();
     assert!(matches!(err, Error::LockedOut) && err.is_auth());
-    // A lockout is not retried in plain text.
+    // A lockout is not retried in another encoding.
     assert_eq!(requests_to(&locked, "/api/auth/login").await.len(), 1);
 }
 

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use wiremock::Mock;
 use wiremock::matchers::{body_json, method, path};
 
-use crate::support::{client, device, expect, ok, requests_to};
+use crate::support::{PRO_ONLY_ROUTE, client, device, expect, ok, requests_to};
 
 #[tokio::test]
 async fn leader_key_and_mouse_jiggler() {
@@ -128,8 +128,9 @@ async fn older_firmware_lacks_leader_key_dns_and_jiggler() {
         errors[4].to_string(),
         "DNS settings is not supported by firmware 2.2.5 on Alpha (needs firmware 2.4.1 or later)"
     );
-    // Nothing beyond the login and the identity was sent (an unknown route would have
-    // been a 404, which also reads as "not supported", so check the requests).
+    // Nothing beyond the login (with its password-encoding probe) and the identity was
+    // sent (an unknown route would have been a 404, which also reads as "not
+    // supported", so check the requests).
     let sent: Vec<String> = server
         .received_requests()
         .await
@@ -138,8 +139,13 @@ async fn older_firmware_lacks_leader_key_dns_and_jiggler() {
         .map(|r| r.url.path().to_owned())
         .collect();
     assert!(
-        sent.iter()
-            .all(|p| ["/api/auth/login", "/api/vm/info", "/api/vm/hardware"].contains(&p.as_str())),
+        sent.iter().all(|p| [
+            "/api/auth/login",
+            PRO_ONLY_ROUTE,
+            "/api/vm/info",
+            "/api/vm/hardware"
+        ]
+        .contains(&p.as_str())),
         "{sent:?}"
     );
 

@@ -11,6 +11,9 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub const TOKEN: &str = "tok.en.jwt";
 pub const PASSWORD: &str = "s3cret+/=pass";
+/// The route only the Pro firmware has, which `PasswordEncoding::Auto` asks for before
+/// the first login.
+pub const PRO_ONLY_ROUTE: &str = "/api/storage/download/image/enabled";
 
 /// `{"code":0,"msg":"success","data":data}`.
 pub fn ok(data: Value) -> ResponseTemplate {
@@ -88,9 +91,21 @@ pub fn client(server: &MockServer) -> Client {
         .unwrap()
 }
 
-/// Mounts a device that logs in with a cookie and reports `version` on `hardware`.
+/// Mounts a device that logs in with a cookie and reports `version` on `hardware`; it
+/// answers the password-encoding probe as its firmware family does (the Pro's route is
+/// behind its login, the others lack it).
 pub async fn device(version: &str, hardware: &str) -> MockServer {
     let server = MockServer::start().await;
+    let probe = if hardware == "Pro" {
+        unauthorized()
+    } else {
+        ResponseTemplate::new(404).set_body_string("404 page not found")
+    };
+    Mock::given(method("GET"))
+        .and(path(PRO_ONLY_ROUTE))
+        .respond_with(probe)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/api/auth/login"))
         .respond_with(login_with_cookie())
