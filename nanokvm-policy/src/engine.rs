@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use nanokvm_hid::{KeyboardReport, Layout};
 use serde_json::{Value, json};
 
-use crate::error::Error;
 use crate::catalogue::{self, DeviceAction};
+use crate::error::Error;
 use crate::keystrokes::{self, LineDenial, LineState, Simulation};
 use crate::policy::{Action, Limit, Mode, Policy, Posture, RiskClass, Scope, ToolRule, Weight};
 use crate::predicate::lookup;
@@ -356,12 +356,10 @@ impl<S: CounterStore> Engine<S> {
     pub fn commit(&self, reservation: Reservation) -> Result<(), Error> {
         if let Some(pending) = reservation.line {
             let mut lines = lock(&self.lines);
-            let line = lines
-                .entry(pending.device)
-                .or_insert_with(|| Line {
-                    state: pending.state.clone(),
-                    version: pending.base,
-                });
+            let line = lines.entry(pending.device).or_insert_with(|| Line {
+                state: pending.state.clone(),
+                version: pending.base,
+            });
             if line.version == pending.base {
                 line.state = pending.state;
             } else {

@@ -173,9 +173,10 @@ impl Simulator<'_> {
         let previous = self.state.previous;
         self.state.previous = *report;
         let enter = self.enter_commits();
-        let commit = report.keys().filter(|k| !previous.is_pressed(*k)).any(|k| {
-            self.filter.commit_keys.contains(&k) || (enter && k == Keycode::NUMPAD_ENTER)
-        });
+        let commit = report
+            .keys()
+            .filter(|k| !previous.is_pressed(*k))
+            .any(|k| self.filter.commit_keys.contains(&k) || (enter && k == Keycode::NUMPAD_ENTER));
         let pending = self.state.decoder.pending_dead_key();
         let mut events = std::mem::take(&mut self.events);
         events.clear();

@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    Bounded, Fraction, ImagePath, KeyName, LayoutName, Mac, MouseButton, PasteLanguage,
-    PowerPress, Text,
+    Bounded, Fraction, ImagePath, KeyName, LayoutName, Mac, MouseButton, PasteLanguage, PowerPress,
+    Text,
 };
 
 /// The longest pause between typed keys, in milliseconds.

@@ -61,7 +61,10 @@ impl TypedKeys {
     }
 }
 
-pub(super) fn typed_keys(action: &DeviceAction, layout: Layout) -> Result<Option<TypedKeys>, Error> {
+pub(super) fn typed_keys(
+    action: &DeviceAction,
+    layout: Layout,
+) -> Result<Option<TypedKeys>, Error> {
     let tool = action.tool();
     let invalid = |argument: &str, message: String| Error::InvalidArguments {
         tool: tool.to_owned(),

@@ -34,9 +34,8 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 use crate::policy::RiskClass;
 use args::{
-    ClickArgs, DeleteIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs, Point,
-    PowerArgs, PowerCycleArgs, ScrollArgs, SendKeyArgs, SendTextArgs, TypeTextArgs,
-    WakeOnLanArgs,
+    ClickArgs, DeleteIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs, Point, PowerArgs,
+    PowerCycleArgs, ScrollArgs, SendKeyArgs, SendTextArgs, TypeTextArgs, WakeOnLanArgs,
 };
 pub use keys::TypedKeys;
 pub use values::MAX_TEXT_CHARS;

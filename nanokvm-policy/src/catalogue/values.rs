@@ -106,7 +106,8 @@ impl<'de> Deserialize<'de> for Fraction {
             }
             #[allow(clippy::cast_precision_loss, reason = "only 0 and 1 are in range")]
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Fraction, E> {
-                Fraction::new(n as f64).ok_or_else(|| E::invalid_value(Unexpected::Signed(n), &self))
+                Fraction::new(n as f64)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Signed(n), &self))
             }
             #[allow(clippy::cast_precision_loss, reason = "only 0 and 1 are in range")]
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Fraction, E> {
@@ -297,7 +298,9 @@ impl Serialize for LayoutName {
 impl<'de> Deserialize<'de> for LayoutName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Layout::from_name(&s).map(LayoutName).map_err(de::Error::custom)
+        Layout::from_name(&s)
+            .map(LayoutName)
+            .map_err(de::Error::custom)
     }
 }
 

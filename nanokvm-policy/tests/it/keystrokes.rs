@@ -263,3 +263,57 @@ fn non_typing_tools_and_malformed_arguments_leave_the_line_alone() {
         .expect("commit");
     assert_eq!(e.typed_line("d"), "abcd");
 }
+
+#[test]
+fn a_call_that_may_have_run_in_part_leaves_the_line_unknown_until_ctrl_c() {
+    let e = engine(DOC);
+    let now = at("2026-03-03T10:00:00Z");
+    play(&e, "d", &[text("echo ")]);
+    // The connection dropped half-way through typing: any prefix may have arrived.
+    let args = json!({"text": "rm -rf /tmp/scratch"});
+    let mut d = e.decide(&Call::new("nanokvm_send_text", &args).device("d"), now);
+    assert_eq!(d.verdict, Verdict::Allow);
+    e.commit_uncertain(d.reservation.take().expect("a typing call holds its line"))
+        .expect("settled");
+    assert!(!e.typed_line_is_known("d"));
+    // Enter on an unknown line is refused; typing more is not.
+    assert_eq!(
+        last(&e, &[text("x"), key("enter")]),
+        (Verdict::Deny, Some("/keystrokes".to_owned()))
+    );
+    // Ctrl-C starts a known, empty line.
+    assert_eq!(last(&e, &[ctrl("c"), text("ls\n")]), ALLOWED);
+    assert!(e.typed_line_is_known("d"));
+    // A call that certainly did nothing leaves the line as it was.
+    play(&e, "d", &[text("abc")]);
+    let mut d = e.decide(&Call::new("nanokvm_send_text", &args).device("d"), now);
+    e.rollback(d.reservation.take().expect("held"))
+        .expect("rolled back");
+    assert_eq!(e.typed_line("d"), "abc");
+}
+
+#[test]
+fn ctrl_u_deletes_only_what_is_before_the_cursor() {
+    let e = engine(DOC);
+    // Home then Ctrl-U deletes nothing: the command is still on the line.
+    assert_eq!(
+        last(
+            &e,
+            &[text("rm -rf /"), key("home"), ctrl("u"), key("enter")]
+        ),
+        denied(0)
+    );
+    let e = engine(DOC);
+    play(
+        &e,
+        "d",
+        &[
+            text("xx rm -rf /"),
+            key("home"),
+            key("right"),
+            key("right"),
+            key("right"),
+        ],
+    );
+    assert_eq!(last(&e, &[ctrl("u"), key("enter")]), denied(0));
+}

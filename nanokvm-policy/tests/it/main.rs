@@ -12,3 +12,4 @@ mod props;
 mod reload;
 mod sqlite;
 mod support;
+mod typed;
