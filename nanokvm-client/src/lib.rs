@@ -15,7 +15,13 @@
 //! - [`Error`]: one error type that classifies itself ([`Error::is_auth`],
 //!   [`Error::is_timeout`], [`Error::is_not_supported`], [`Error::is_tls`], ...).
 //!
-//! Passwords are [`SecretString`]s and never appear in errors, logs or `Debug` output.
+//! The domain types the client returns implement `serde::Serialize` (enums as
+//! `snake_case` strings, durations with their unit in the field name), so frontends print
+//! JSON without going through `Debug`. An [`Error`]'s message says what failed and its
+//! `source()` chain says why.
+//!
+//! Passwords are [`SecretString`]s and never appear in errors, logs, `Debug` output or
+//! serialized values.
 //!
 //! # Example
 //!
