@@ -60,8 +60,9 @@ pub enum Error {
     /// The policy refused the call, or approval was required and not given.
     #[error("[POLICY DENIED] {} (rule {})", .0.message, .0.rule.as_deref().unwrap_or("(none)"))]
     Denied(Box<crate::engine::Denial>),
-    /// The device failed to do an allowed action. It was not retried.
-    #[error("{tool}: {source}")]
+    /// The device failed to do an allowed action. It was not retried. The client's error
+    /// ([`std::error::Error::source`]) says why.
+    #[error("`{tool}` failed on the device")]
     Device {
         /// The tool that ran.
         tool: String,

@@ -46,6 +46,7 @@ pub struct SendTextArgs {
     /// The firmware paste map: `us`, `de` or `fr`. Default: the target's layout when
     /// the firmware has a map for it, else `us`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "PasteLanguage")]
     pub language: Option<PasteLanguage>,
     /// Type the rest when the paste map lacks some characters (the firmware skips
     /// them). Off by default: such text is refused before anything is typed.
@@ -61,6 +62,7 @@ pub struct TypeTextArgs {
     pub text: Text,
     /// The keyboard layout the text is encoded for. Default: the target's layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "LayoutName")]
     pub layout: Option<LayoutName>,
     /// Pause after each key stroke, in milliseconds.
     #[serde(default = "zero_delay")]
@@ -122,9 +124,11 @@ pub struct ClickArgs {
     pub button: MouseButton,
     /// Move here first: from 0 (left) to 1 (right); give `y` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Fraction")]
     pub x: Option<Fraction>,
     /// Move here first: from 0 (top) to 1 (bottom); give `x` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Fraction")]
     pub y: Option<Fraction>,
     /// Click twice.
     #[serde(default)]
@@ -149,6 +153,7 @@ pub struct DragArgs {
 #[serde(deny_unknown_fields)]
 pub struct ScrollArgs {
     /// Wheel steps, not 0: positive scrolls up, negative down.
+    #[schemars(extend("not" = {"const": 0}))]
     pub amount: ScrollSteps,
 }
 

@@ -128,15 +128,21 @@ impl ToolInfo {
     }
 }
 
-/// The JSON Schema of `T`, inlined, without the `$schema` and `title` keywords.
+/// The JSON Schema of `T`, inlined, without the `$schema`, `title` and `description`
+/// keywords (the tool carries its own).
 fn schema_of<T: JsonSchema>() -> Value {
     let generator = SchemaSettings::draft2020_12()
         .with(|s| s.inline_subschemas = true)
         .into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Some(object) = schema.as_object_mut() {
-        object.remove("$schema");
-        object.remove("title");
+        for keyword in ["$schema", "title", "description"] {
+            object.remove(keyword);
+        }
+        // Some MCP clients want `properties` even when there are none.
+        object
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     schema
 }

@@ -28,6 +28,18 @@ pub(crate) fn did_nothing(e: &ClientError) -> bool {
     !(e.is_timeout() || e.is_connection() || e.is_decode())
 }
 
+/// The error and its causes, one after the other, for the audit log.
+pub(crate) fn chain(e: &ClientError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A short name for the error's kind, for records that must not quote the error.
 pub(crate) fn error_kind(e: &ClientError) -> &'static str {
     if e.is_timeout() {
@@ -75,16 +87,12 @@ async fn run_inner(
     match (action, keys) {
         (DeviceAction::Info(_), _) => {
             let info = client.device().info().await?;
-            let interfaces: Vec<Value> = info
-                .interfaces
-                .iter()
-                .map(|i| json!({"name": i.name, "address": i.address, "kind": format!("{:?}", i.kind).to_lowercase()}))
-                .collect();
+            // Not the device key: it identifies the chip and is of no use to a caller.
             done(json!({
-                "interfaces": interfaces,
+                "interfaces": info.interfaces,
                 "mdns": info.mdns,
                 "image": info.image,
-                "application": info.application.to_string(),
+                "application": info.application,
             }))
         }
         (DeviceAction::Hardware(_), _) => {
@@ -97,11 +105,7 @@ async fn run_inner(
         }
         (DeviceAction::HdmiStatus(_), _) => {
             let state = client.hdmi().state().await?;
-            done(json!({
-                "enabled": state.enabled,
-                "signal": state.signal,
-                "idle_timeout_s": state.idle_timeout.map(|d| d.as_secs()),
-            }))
+            done(json!(state))
         }
         (DeviceAction::Screenshot(_), _) => {
             let jpeg = client.screenshot(SCREENSHOT_TIMEOUT).await?;
@@ -117,12 +121,7 @@ async fn run_inner(
         }
         (DeviceAction::KeyboardLeds(_), _) => {
             let leds = client.hid().keyboard_leds().await?;
-            done(match leds {
-                Some(l) => {
-                    json!({"caps_lock": l.caps_lock, "num_lock": l.num_lock, "scroll_lock": l.scroll_lock})
-                }
-                None => Value::Null,
-            })
+            done(json!(leds))
         }
         (DeviceAction::HdmiReset(_), _) => client
             .hdmi()

@@ -361,7 +361,7 @@ impl<S: CounterStore> Gate<S> {
                 let shown = if typing {
                     exec::error_kind(&e).to_owned()
                 } else {
-                    e.to_string()
+                    exec::chain(&e)
                 };
                 permit.finish_inner(Err((did_nothing, shown)), elapsed)?;
                 Err(Error::Device {

@@ -2,6 +2,7 @@
 //! the shipped policies, and property tests.
 
 mod audit;
+mod catalogue;
 mod decide;
 mod gate;
 mod keystrokes;
