@@ -18,8 +18,13 @@
 //!   call's limits, and count while the call is in flight. [`MemoryStore`] keeps them in
 //!   memory.
 //! - Keystroke filters: per device, the engine rebuilds the line being typed across
-//!   `nanokvm_send_text` and `nanokvm_send_key` calls and checks it when Enter would be
-//!   sent, so `rm -rf /` split over several calls is still caught.
+//!   typing calls from the keyboard reports they send, decoded as the target decodes
+//!   them, and checks it when Enter would be sent, so `rm -rf /` split over several
+//!   calls, hidden behind a character the paste skips, or encoded for another keyboard
+//!   layout is still caught.
+//! - [`catalogue`]: every device tool declared once (arguments struct, JSON Schema,
+//!   title, description, risk class, hints, whether it types), for the gate, the MCP
+//!   server, the CLI and the docs.
 //!
 //! The engine is pure: no I/O, no async, no clock reads. Around it:
 //!

@@ -79,7 +79,8 @@ fn zero_delay() -> KeyDelayMs {
 #[serde(deny_unknown_fields)]
 pub struct SendKeyArgs {
     /// A key name (`enter`, `esc`, `f2`, `delete`, `up`), a chord (`ctrl+alt+delete`),
-    /// or one character typed by its key on the target's layout.
+    /// one character typed by its key on the target's layout, or chords separated by
+    /// spaces, tapped in turn (`ctrl+a ctrl+k`, `down down enter`).
     pub key: KeyName,
     /// Hold Ctrl too.
     #[serde(default)]

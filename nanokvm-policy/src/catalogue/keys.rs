@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use nanokvm_client::api::hid::SkippedChar;
-use nanokvm_hid::{Chord, Encoder, KeyboardReport, Layout, Modifiers, Stroke};
+use nanokvm_hid::{Chord, Encoder, KeySequence, KeyboardReport, Layout, Modifiers, Stroke};
 
 use super::DeviceAction;
 use super::values::PasteLanguage;
@@ -40,11 +40,12 @@ pub enum TypedKeys {
         /// Their reports, in order.
         reports: Vec<KeyboardReport>,
     },
-    /// One chord, pressed one key at a time and released in reverse.
-    Chord {
-        /// The chord.
-        chord: Chord,
-        /// Its reports, in order.
+    /// Chords tapped one after the other, each pressed one key at a time and released in
+    /// reverse.
+    Chords {
+        /// The chords, in order.
+        chords: KeySequence,
+        /// Their reports, in order.
         reports: Vec<KeyboardReport>,
     },
 }
@@ -56,7 +57,7 @@ impl TypedKeys {
         match self {
             Self::Paste { reports, .. }
             | Self::Strokes { reports, .. }
-            | Self::Chord { reports, .. } => reports,
+            | Self::Chords { reports, .. } => reports,
         }
     }
 }
@@ -124,27 +125,50 @@ pub(super) fn typed_keys(
         }
         DeviceAction::SendKey(a) => {
             let flags = [a.ctrl, a.shift, a.alt, a.meta];
-            let chord = key_chord(a.key.as_str(), flags, layout).ok_or_else(|| {
+            let chords = key_chords(a.key.as_str(), flags, layout).ok_or_else(|| {
                 invalid(
                     "key",
                     format!(
-                        "is not a key name, a chord, or a character one key types on the `{}` \
-                         layout (use nanokvm_type_text for text)",
+                        "is not a key name, a chord, a sequence of at most {MAX_CHORDS} chords, \
+                         or a character one key types on the `{}` layout (use \
+                         nanokvm_type_text for text)",
                         layout.name()
                     ),
                 )
             })?;
-            let reports = chord.reports();
-            TypedKeys::Chord { chord, reports }
+            let reports = chords.reports();
+            TypedKeys::Chords { chords, reports }
         }
         _ => return Ok(None),
     }))
 }
 
-/// The chord a `nanokvm_send_key` call presses: `name` as a key name or chord (`enter`,
-/// `ctrl+c`), or else a single character typed by one key in `layout`, with the `[ctrl,
-/// shift, alt, meta]` flags added. `None` when nothing fits (a character that needs a
-/// dead key and a second stroke is not one key).
+/// The most chords one `nanokvm_send_key` call taps.
+pub const MAX_CHORDS: usize = 64;
+
+/// The chords a `nanokvm_send_key` call taps: `name` as a key name or chord (`enter`,
+/// `ctrl+c`), a single character typed by one key in `layout`, or chords separated by
+/// whitespace (`ctrl+a ctrl+k`); the `[ctrl, shift, alt, meta]` flags are added to each.
+/// `None` when nothing fits (a character that needs a dead key and a second stroke is
+/// not one key).
+fn key_chords(name: &str, flags: [bool; 4], layout: Layout) -> Option<KeySequence> {
+    if let Some(chord) = key_chord(name, flags, layout) {
+        return Some(KeySequence::from(vec![chord]));
+    }
+    let sequence = KeySequence::parse(name).ok()?;
+    if sequence.chords().len() > MAX_CHORDS {
+        return None;
+    }
+    sequence
+        .chords()
+        .iter()
+        .map(|c| key_chord(&c.to_string(), flags, layout))
+        .collect::<Option<Vec<Chord>>>()
+        .map(KeySequence::from)
+}
+
+/// One chord: `name` as a key name or chord, or a single character typed by one key in
+/// `layout`, with the flags added.
 fn key_chord(name: &str, flags: [bool; 4], layout: Layout) -> Option<Chord> {
     let mut modifiers = Modifiers::NONE;
     for (on, bit) in flags.into_iter().zip([

@@ -37,7 +37,7 @@ use args::{
     ClickArgs, DeleteIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs, Point, PowerArgs,
     PowerCycleArgs, ScrollArgs, SendKeyArgs, SendTextArgs, TypeTextArgs, WakeOnLanArgs,
 };
-pub use keys::TypedKeys;
+pub use keys::{MAX_CHORDS, TypedKeys};
 pub use values::MAX_TEXT_CHARS;
 use values::{PasteLanguage, PowerPress};
 
@@ -278,7 +278,7 @@ catalogue! {
     },
     SendKey(SendKeyArgs) = "nanokvm_send_key" {
         title: "Press a key",
-        description: "Presses and releases one key or chord (enter, esc, f2, ctrl+alt+delete), optionally with ctrl, shift, alt or meta held.",
+        description: "Presses and releases a key or chord (enter, esc, f2, ctrl+alt+delete), or several in turn (down down enter), optionally with ctrl, shift, alt or meta held.",
         risk: Medium, hints: INPUT, types: true,
     },
     Move(Point) = "nanokvm_move" {

@@ -15,8 +15,8 @@ use crate::catalogue::{DeviceAction, TypedKeys};
 
 /// How long a screenshot may wait for a frame.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a key of `nanokvm_send_key` is held.
-const KEY_HOLD: Duration = Duration::from_millis(30);
+/// The pause between the chords of one `nanokvm_send_key` call.
+const KEY_GAP: Duration = Duration::from_millis(30);
 /// The time every action gets on top of its own expected duration.
 const BASE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -170,13 +170,13 @@ async fn run_inner(
                 "layout": layout.name(),
             }))
         }
-        (DeviceAction::SendKey(_), Some(TypedKeys::Chord { chord, .. })) => {
+        (DeviceAction::SendKey(_), Some(TypedKeys::Chords { chords, .. })) => {
             {
                 let slot = ws_session(client, ws).await?;
-                let result = slot.session().press_chord(chord, KEY_HOLD).await;
+                let result = slot.session().key_sequence(chords, KEY_GAP).await;
                 slot.done(result)?;
             }
-            done(json!({"pressed": chord.to_string()}))
+            done(json!({"pressed": chords.to_string()}))
         }
         (DeviceAction::SendText(_) | DeviceAction::TypeText(_) | DeviceAction::SendKey(_), _) => {
             unreachable!("the gate runs a typing action with the keys its typed_keys gave")

@@ -235,7 +235,7 @@ fn arb_key() -> impl Strategy<Value = Value> {
         "esc",
     ]);
     (names, any::<bool>(), any::<bool>()).prop_map(|(key, ctrl, shift)| {
-        json!({"key": key, "ctrl": ctrl && key.len() == 1, "shift": shift && key.len() == 1})
+        json!({"key": key, "ctrl": ctrl && key.chars().count() == 1, "shift": shift && key.chars().count() == 1})
     })
 }
 
