@@ -27,7 +27,9 @@
 //! output line carries two more fields: `seq`, the record's sequence number, and `was`,
 //! the verdict recorded. Arguments the log redacted are replayed as that many `\u{FFFD}`
 //! characters, so length limits and weights still apply while patterns on the text
-//! cannot match.
+//! cannot match. The keystroke filter cannot tell what such a call typed, so under a
+//! policy with `keystrokes` a replayed typing call with redacted text is refused with
+//! rule `/keystrokes`: the log keeps no text to check, by design.
 //!
 //! Exit codes: 0 after the last line; 1 when the policy does not load, the counter store
 //! or the audit log fails, or standard input cannot be read; 2 for bad usage.
