@@ -49,6 +49,14 @@ fn ctx() -> CallContext {
     CallContext::new("agent", "session")
 }
 
+/// The rule that denied a call; panics when the call was not denied.
+async fn denied_by(gate: &Gate<MemoryStore>, tool: &str, args: Value) -> Option<String> {
+    match gate.call(&ctx(), tool, &args).await {
+        Err(Error::Denied(d)) => d.rule,
+        other => panic!("expected a denial of {tool} {args}, got {other:?}"),
+    }
+}
+
 /// Waits until the simulated machine's input line is `line` with the cursor at
 /// `cursor`, and returns what it shows (which differs when the wait timed out).
 async fn settled(sim: &Simulator, line: &str, cursor: usize) -> (String, usize) {
@@ -81,18 +89,9 @@ async fn text_the_paste_map_lacks_cannot_hide_a_command() {
         other => panic!("expected invalid arguments, got {other}"),
     }
     // ...and when skipping is asked for, the filter sees the line without it.
-    let d = gate
-        .call(
-            &ctx(),
-            "nanokvm_send_text",
-            &json!({"text": "rm -r→f /\n", "skip_unsupported": true}),
-        )
-        .await
-        .expect_err("the command is refused");
-    let Error::Denied(d) = d else {
-        panic!("expected a denial, got {d}");
-    };
-    assert_eq!(d.rule.as_deref(), Some("/keystrokes/deny/0"));
+    let args = json!({"text": "rm -r→f /\n", "skip_unsupported": true});
+    let rule = denied_by(&gate, "nanokvm_send_text", args).await;
+    assert_eq!(rule.as_deref(), Some("/keystrokes/deny/0"));
     assert_eq!(sim.hid_reports().len(), before, "nothing was typed");
     assert_eq!(sim.machine().input_line(), "");
 
@@ -117,18 +116,9 @@ async fn text_encoded_for_another_layout_is_read_as_the_target_reads_it() {
     let gate = gate(&sim, Layout::Us, recommended(true));
     let before = sim.hid_reports().len();
     // Encoded for German keys, `rm ßrf -` types `rm -rf /` on a US machine.
-    let d = gate
-        .call(
-            &ctx(),
-            "nanokvm_type_text",
-            &json!({"text": "rm ßrf -\n", "layout": "de"}),
-        )
-        .await
-        .expect_err("the command is refused");
-    let Error::Denied(d) = d else {
-        panic!("expected a denial, got {d}");
-    };
-    assert_eq!(d.rule.as_deref(), Some("/keystrokes/deny/0"));
+    let args = json!({"text": "rm ßrf -\n", "layout": "de"});
+    let rule = denied_by(&gate, "nanokvm_type_text", args).await;
+    assert_eq!(rule.as_deref(), Some("/keystrokes/deny/0"));
     assert_eq!(sim.hid_reports().len(), before, "nothing was typed");
 
     // Without the Enter it is typed, and both the filter and the machine hold the line
@@ -145,11 +135,8 @@ async fn text_encoded_for_another_layout_is_read_as_the_target_reads_it() {
         settled(&sim, "rm -rf /", 8).await,
         ("rm -rf /".to_owned(), 8)
     );
-    let d = gate
-        .call(&ctx(), "nanokvm_send_key", &json!({"key": "enter"}))
-        .await
-        .expect_err("Enter is refused");
-    assert!(matches!(d, Error::Denied(_)), "{d}");
+    let rule = denied_by(&gate, "nanokvm_send_key", json!({"key": "enter"})).await;
+    assert_eq!(rule.as_deref(), Some("/keystrokes/deny/0"));
     sim.shutdown().await.expect("clean shutdown");
 }
 
@@ -170,11 +157,8 @@ async fn a_refused_paste_leaves_the_line_and_a_device_failure_too() {
     sim.set_hid_busy(false);
     assert_eq!(gate.engine().typed_line(DEVICE), "rm -rf");
     assert!(gate.engine().typed_line_is_known(DEVICE));
-    let d = gate
-        .call(&ctx(), "nanokvm_send_text", &json!({"text": " /\n"}))
-        .await
-        .expect_err("still caught");
-    assert!(matches!(d, Error::Denied(_)), "{d}");
+    let rule = denied_by(&gate, "nanokvm_send_text", json!({"text": " /\n"})).await;
+    assert_eq!(rule.as_deref(), Some("/keystrokes/deny/0"), "still caught");
     sim.shutdown().await.expect("clean shutdown");
 }
 
