@@ -118,6 +118,12 @@ pub use store::{
 };
 pub use time::Timestamp;
 
+/// The shipped recommended policy (`policies/nanokvm-recommended.json`): reads freely,
+/// types and clicks within limits, asks a human before forcing power off or mounting a
+/// writable disk, and refuses destructive shell commands typed in the clear. Frontends
+/// apply it when the operator names no policy.
+pub const RECOMMENDED_POLICY: &str = include_str!("../policies/nanokvm-recommended.json");
+
 /// Compiles the code in the crate's README, so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

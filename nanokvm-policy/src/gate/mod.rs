@@ -319,6 +319,30 @@ impl<S: CounterStore> Gate<S> {
         self.run(ctx, &action).await
     }
 
+    /// Parses and runs one call like [`Gate::call`], asking `approver` instead of the
+    /// gate's own when the policy wants a human's approval (the MCP server asks the
+    /// human behind the calling client).
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::call`].
+    pub async fn call_approved_by(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        approver: Arc<dyn Approver>,
+    ) -> Result<ActionOutput, Error> {
+        let action = DeviceAction::parse(tool, args, self.inner.layout)?;
+        self.run_inner(ctx, &action, Some(approver)).await
+    }
+
+    /// The keyboard layout of the target machine.
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.inner.layout
+    }
+
     /// Runs one parsed action. See [`Gate::call`].
     ///
     /// # Errors
@@ -328,6 +352,15 @@ impl<S: CounterStore> Gate<S> {
         &self,
         ctx: &CallContext,
         action: &DeviceAction,
+    ) -> Result<ActionOutput, Error> {
+        self.run_inner(ctx, action, None).await
+    }
+
+    async fn run_inner(
+        &self,
+        ctx: &CallContext,
+        action: &DeviceAction,
+        approver: Option<Arc<dyn Approver>>,
     ) -> Result<ActionOutput, Error> {
         let tool = action.tool();
         let args = action.args();
@@ -340,7 +373,7 @@ impl<S: CounterStore> Gate<S> {
         };
         let reports = keys.as_ref().map(TypedKeys::reports);
         let mut permit = self
-            .admit(ctx, tool, &args, Some(action.info().risk), reports)
+            .admit(ctx, tool, &args, Some(action.info().risk), reports, approver)
             .await?;
         let started = Instant::now();
         let result = exec::run(&self.inner.client, &self.inner.ws, action, keys.as_ref()).await;
@@ -387,7 +420,7 @@ impl<S: CounterStore> Gate<S> {
         args: &Value,
         risk: Option<RiskClass>,
     ) -> Result<Permit<S>, Error> {
-        self.admit(ctx, tool, args, risk, None).await
+        self.admit(ctx, tool, args, risk, None, None).await
     }
 
     fn now(&self) -> Timestamp {
@@ -426,6 +459,7 @@ impl<S: CounterStore> Gate<S> {
         args: &Value,
         risk: Option<RiskClass>,
         keys: Option<&[KeyboardReport]>,
+        approver: Option<Arc<dyn Approver>>,
     ) -> Result<Permit<S>, Error> {
         self.maybe_reload();
         let engine = &self.inner.engine;
@@ -456,7 +490,7 @@ impl<S: CounterStore> Gate<S> {
                 policy_hash: policy_hash.clone(),
                 binding: bound.clone(),
             };
-            match self.obtain_approval(&request).await {
+            match self.obtain_approval(&request, approver).await {
                 Ok(()) => {
                     // The answer holds only for the policy it was given under.
                     let now_hash = engine.policy().map(|p| p.hash_hex()).unwrap_or_default();
@@ -521,11 +555,15 @@ impl<S: CounterStore> Gate<S> {
     }
 
     /// A grant, or the approver's yes within the timeout; otherwise why not.
-    async fn obtain_approval(&self, request: &ApprovalRequest) -> Result<(), String> {
+    async fn obtain_approval(
+        &self,
+        request: &ApprovalRequest,
+        approver: Option<Arc<dyn Approver>>,
+    ) -> Result<(), String> {
         if self.inner.grants.take(&request.binding, self.now()) {
             return Ok(());
         }
-        let Some(approver) = &self.inner.approver else {
+        let Some(approver) = approver.or_else(|| self.inner.approver.clone()) else {
             return Err("no approver is available".to_owned());
         };
         let timeout = self.inner.approval_timeout;

@@ -1,0 +1,16 @@
+//! The NanoKVM MCP server: AI agents operate a remote machine through a Sipeed NanoKVM
+//! (keyboard, mouse, power and reset buttons, screen, virtual media), and every call
+//! passes the policy gate of `nanokvm-policy` before anything reaches the device.
+//!
+//! - [`server::NanoKvmServer`]: the MCP server (rmcp). Its tools are the gate's tool
+//!   catalogue: names, descriptions, input schemas and annotations come from
+//!   [`nanokvm_policy::catalogue`], and the tools the policy hides are left out. It holds
+//!   gates, never clients, so no tool can reach a device around the policy.
+//! - [`setup`]: turns the command line and the environment (compatible with the
+//!   `NANOKVM_*` variables of the Python NanoKVM MCP server) into devices behind gates,
+//!   with the policy, counters and audit log of a state directory.
+//!
+//! This crate is the only one in the workspace that knows MCP.
+
+pub mod server;
+pub mod setup;

@@ -1,0 +1,363 @@
+//! The MCP server: tools from the gate's catalogue, every call through a gate.
+//!
+//! `tools/list` answers the catalogue tools the policy of some device leaves visible,
+//! each with its title, description, input schema and hints as the catalogue declares
+//! them (plus an optional `device` argument when more than one device is served).
+//! `tools/call` parses nothing itself: it hands the tool name and arguments to the
+//! device's [`Gate`], which checks them, decides, asks for approval, audits and runs.
+//! A denial is a tool result with `isError: true` whose text starts `[POLICY DENIED]`;
+//! bad arguments and device failures are tool results too, so the model can read them;
+//! only an unknown (or hidden) tool is a protocol error.
+//!
+//! When the policy wants a human's approval, the server asks the human behind the
+//! calling client through MCP elicitation (a form with one `approve` checkbox). A client
+//! without elicitation, a decline or no answer denies the call; the denial carries the
+//! approval binding of the exact call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
+use nanokvm_policy::gate::{
+    ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
+};
+use nanokvm_policy::{Error as PolicyError, SqliteStore};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::{ElicitationError, ElicitationMode, Peer, RequestContext, RoleServer};
+use rmcp::{ErrorData as McpError, ServerHandler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// What the model is told about the server when it connects.
+pub const INSTRUCTIONS: &str = "\
+These tools operate a remote computer through a NanoKVM: its screen (screenshots), \
+keyboard, mouse, power and reset buttons, and virtual CD/USB media. Take a screenshot \
+before acting and after each step to see what happened. Pointer positions are \
+fractions of the screen from 0 to 1 (x from the left edge, y from the top). Firmware \
+setup screens and boot menus often ignore absolute positions: use the arrow keys or \
+nanokvm_move_relative there. nanokvm_type_text types in any of 19 keyboard layouts (the \
+target's layout by default); nanokvm_send_text uses the NanoKVM's own paste, which only \
+knows US, German and French keys. Every call passes a policy: a result starting \
+[POLICY DENIED] means the call was not run and nothing reached the machine; read its \
+reason, and do not try to get around it (retrying the same call after a limit's \
+retry_after_s is fine).";
+
+/// One device the server serves: its name and the gate in front of it.
+#[derive(Clone, Debug)]
+pub struct Device {
+    /// The name callers use in the `device` argument.
+    pub name: String,
+    /// The only way to the device.
+    pub gate: Gate<SqliteStore>,
+}
+
+/// The MCP server. Cheap to clone; clones serve the same devices.
+#[derive(Clone, Debug)]
+pub struct NanoKvmServer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    devices: Vec<Device>,
+    grant: String,
+    session: String,
+    approval_timeout: Duration,
+}
+
+impl NanoKvmServer {
+    /// A server for `devices` (the first is the default), calling as the principal
+    /// `grant` (the policy's `grant` scope) in a session named `session`.
+    ///
+    /// # Panics
+    ///
+    /// When `devices` is empty.
+    #[must_use]
+    pub fn new(devices: Vec<Device>, grant: impl Into<String>, session: impl Into<String>) -> Self {
+        assert!(!devices.is_empty(), "a server needs at least one device");
+        Self {
+            inner: Arc::new(Inner {
+                devices,
+                grant: grant.into(),
+                session: session.into(),
+                approval_timeout: Duration::from_secs(120),
+            }),
+        }
+    }
+
+    /// The devices served.
+    #[must_use]
+    pub fn devices(&self) -> &[Device] {
+        &self.inner.devices
+    }
+
+    /// The tool definitions a client sees now.
+    #[must_use]
+    pub fn tools(&self) -> Vec<Tool> {
+        let visible: Vec<&'static ToolInfo> = TOOLS
+            .iter()
+            .filter(|t| self.inner.devices.iter().any(|d| visible_on(d, t.name)))
+            .collect();
+        visible.into_iter().map(|t| self.definition(t)).collect()
+    }
+
+    fn definition(&self, info: &ToolInfo) -> Tool {
+        let mut schema = match info.input_schema() {
+            Value::Object(object) => object,
+            _ => JsonObject::new(),
+        };
+        if self.inner.devices.len() > 1 {
+            let names: Vec<&str> = self.inner.devices.iter().map(|d| d.name.as_str()).collect();
+            if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+                properties.insert(
+                    "device".to_owned(),
+                    json!({
+                        "type": "string",
+                        "enum": names,
+                        "description": format!("The NanoKVM to act on (default: {}).", names[0]),
+                    }),
+                );
+            }
+        }
+        let h = info.hints;
+        Tool::new(info.name, info.description, schema)
+            .with_title(info.title)
+            .with_annotations(ToolAnnotations::from_raw(
+                Some(info.title.to_owned()),
+                Some(h.read_only),
+                Some(h.destructive),
+                Some(h.idempotent),
+                Some(h.open_world),
+            ))
+    }
+
+    /// Runs one `tools/call`.
+    async fn call(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        peer: Option<&Peer<RoleServer>>,
+    ) -> Result<CallToolResult, McpError> {
+        let unknown = || McpError::invalid_params(format!("unknown tool `{name}`"), None);
+        if tool_info(name).is_none() {
+            return Err(unknown());
+        }
+        let mut args = arguments.unwrap_or_default();
+        let device = match args.remove("device") {
+            None | Some(Value::Null) => &self.inner.devices[0],
+            Some(Value::String(wanted)) => {
+                match self.inner.devices.iter().find(|d| d.name == wanted) {
+                    Some(device) => device,
+                    None => {
+                        let names: Vec<&str> =
+                            self.inner.devices.iter().map(|d| d.name.as_str()).collect();
+                        return Ok(tool_error(
+                            format!(
+                                "invalid arguments for `{name}` (argument `device`): no device \
+                                 `{wanted}`; the devices are {}",
+                                names.join(", ")
+                            ),
+                            None,
+                        ));
+                    }
+                }
+            }
+            Some(_) => {
+                return Ok(tool_error(
+                    format!("invalid arguments for `{name}` (argument `device`): must be a string"),
+                    None,
+                ));
+            }
+        };
+        // A tool the policy hides does not exist for the caller.
+        if !visible_on(device, name) {
+            return Err(unknown());
+        }
+        let ctx = CallContext::new(&self.inner.grant, &self.inner.session);
+        let args = Value::Object(args);
+        let approver = peer
+            .filter(|p| {
+                p.supported_elicitation_modes()
+                    .contains(&ElicitationMode::Form)
+            })
+            .map(|p| {
+                Arc::new(ElicitationApprover {
+                    peer: p.clone(),
+                    timeout: self.inner.approval_timeout,
+                }) as Arc<dyn Approver>
+            });
+        let outcome = match approver {
+            Some(approver) => {
+                device
+                    .gate
+                    .call_approved_by(&ctx, name, &args, approver)
+                    .await
+            }
+            None => device.gate.call(&ctx, name, &args).await,
+        };
+        Ok(match outcome {
+            Ok(out) => match out.image {
+                Some(jpeg) => {
+                    let data = base64::engine::general_purpose::STANDARD.encode(jpeg);
+                    let mut result = CallToolResult::success(vec![
+                        ContentBlock::image(data, "image/jpeg"),
+                        ContentBlock::text(out.json.to_string()),
+                    ]);
+                    result.structured_content = Some(out.json);
+                    result
+                }
+                None => CallToolResult::structured(out.json),
+            },
+            Err(PolicyError::Denied(denial)) => {
+                let mut text = format!(
+                    "[POLICY DENIED] {} (rule {})",
+                    denial.message,
+                    denial.rule.as_deref().unwrap_or("(none)")
+                );
+                if let Some(s) = denial.retry_after_s {
+                    text.push_str(&format!("; retry after {s} s"));
+                }
+                tool_error(text, Some(denial.to_json()))
+            }
+            Err(PolicyError::UnknownTool { .. }) => return Err(unknown()),
+            Err(e) => tool_error(error_chain(&e), None),
+        })
+    }
+}
+
+/// Whether the policy of `device` shows `tool`.
+fn visible_on(device: &Device, tool: &str) -> bool {
+    device.gate.visible_tools().iter().any(|t| t.name == tool)
+}
+
+/// A tool result that reports an error to the model.
+fn tool_error(text: String, structured: Option<Value>) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+    result.structured_content = structured;
+    result
+}
+
+/// An error and its causes, each once.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl ServerHandler for NanoKvmServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("nanokvm-mcp", env!("CARGO_PKG_VERSION")).with_title("NanoKVM"),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools().into_iter().find(|t| t.name == name)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let call = self.call(&request.name, request.arguments, Some(&context.peer));
+        tokio::select! {
+            result = call => result.map(CallToolResponse::from),
+            // Dropping the call releases every held key and button, and its counters
+            // stay counted: it may have acted.
+            () = context.ct.cancelled() => Err(McpError::internal_error("the call was cancelled", None)),
+        }
+    }
+}
+
+/// The one field of the approval form.
+#[derive(Deserialize, rmcp::schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+struct Approval {
+    /// Tick to let this exact call run once.
+    approve: bool,
+}
+
+rmcp::elicit_safe!(Approval);
+
+/// Asks the human behind a client, through elicitation.
+struct ElicitationApprover {
+    peer: Peer<RoleServer>,
+    timeout: Duration,
+}
+
+impl Approver for ElicitationApprover {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
+        Box::pin(async move {
+            let message = approval_message(request);
+            match self
+                .peer
+                .elicit_with_timeout::<Approval>(message, Some(self.timeout))
+                .await
+            {
+                Ok(Some(Approval { approve: true })) => ApprovalAnswer::Approve,
+                Ok(_) => ApprovalAnswer::Deny {
+                    reason: Some("the human did not tick approve".to_owned()),
+                },
+                Err(ElicitationError::UserDeclined) => ApprovalAnswer::Deny {
+                    reason: Some("the human declined".to_owned()),
+                },
+                Err(ElicitationError::UserCancelled) => ApprovalAnswer::Deny {
+                    reason: Some("the human dismissed the request".to_owned()),
+                },
+                Err(e) => ApprovalAnswer::Deny {
+                    reason: Some(format!("the approval request failed: {e}")),
+                },
+            }
+        })
+    }
+}
+
+/// What the human reads: the tool, the device, the arguments as they will run (typed
+/// text masked) and why approval is asked.
+fn approval_message(request: &ApprovalRequest) -> String {
+    let types = tool_info(&request.tool).is_some_and(|t| t.types);
+    let args = mask_typed(&request.args, types);
+    format!(
+        "An AI agent ({}) wants to run {} on NanoKVM `{}` with {}. {}. Approve this call?",
+        request.principal, request.tool, request.device, args, request.message
+    )
+}
+
+/// Typed strings shown as their length only.
+fn mask_typed(args: &Value, types: bool) -> Value {
+    match args {
+        Value::String(s) if types => json!(format!("<{} characters>", s.chars().count())),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), mask_typed(v, types)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

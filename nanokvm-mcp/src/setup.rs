@@ -1,0 +1,203 @@
+//! From the command line and the environment to devices behind gates.
+//!
+//! The environment variables are those of the Python NanoKVM MCP server
+//! (`NANOKVM_HOST`, `NANOKVM_USER`, `NANOKVM_PASS`, `NANOKVM_HTTPS`), so its users'
+//! client configurations keep working. The state directory holds the counters
+//! (`counters.sqlite`), the audit log (`audit.jsonl`, with its key `audit.key`) unless
+//! `--audit` puts it elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use nanokvm_client::{Client, SecretString};
+use nanokvm_policy::gate::Gate;
+use nanokvm_policy::{AuditKey, AuditLog, Layout, Policy, PolicyFile, SqliteStore};
+use nanokvm_sim::{Simulator, SimulatorBuilder};
+
+use crate::server::Device;
+
+/// Where the device is and how to reach it.
+#[derive(Args, Clone, Debug)]
+pub struct DeviceArgs {
+    /// The NanoKVM: a host, host:port or URL (`192.168.1.50`, `http://kvm.lan:8080`).
+    #[arg(long, env = "NANOKVM_HOST")]
+    pub host: Option<String>,
+    /// The NanoKVM account.
+    #[arg(long, env = "NANOKVM_USER", default_value = "admin")]
+    pub user: String,
+    /// The account's password (better in the environment than on the command line).
+    #[arg(long, env = "NANOKVM_PASS", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Use HTTPS when the host has no scheme.
+    #[arg(long, env = "NANOKVM_HTTPS")]
+    pub https: bool,
+    /// Pin the device's TLS certificate by its SHA-256 fingerprint (`sha256:...`).
+    #[arg(long, env = "NANOKVM_TLS_FINGERPRINT")]
+    pub tls_fingerprint: Option<String>,
+    /// The keyboard layout of the target machine (`us`, `de`, `fr`, ... 19 in all).
+    #[arg(long, env = "NANOKVM_LAYOUT", default_value = "us")]
+    pub layout: String,
+    /// The device's name in counters, audit records and the `device` argument.
+    #[arg(long, default_value = "nanokvm")]
+    pub name: String,
+    /// Start a simulated NanoKVM and serve it: the way to try the server without a
+    /// device.
+    #[arg(long, conflicts_with = "host")]
+    pub sim: bool,
+}
+
+/// The policy and where state lives.
+#[derive(Args, Clone, Debug)]
+pub struct PolicyArgs {
+    /// The policy file (JSON, or YAML for .yaml/.yml), reloaded when it changes. Without
+    /// it the shipped recommended policy applies.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// The audit log (default: audit.jsonl in the state directory).
+    #[arg(long)]
+    pub audit: Option<PathBuf>,
+    /// Where counters, the audit log and its key live (default: nanokvm under the
+    /// user's data directory).
+    #[arg(long, env = "NANOKVM_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What `setup` built: the devices, and a simulator to keep alive while serving.
+pub struct Setup {
+    /// The devices, behind their gates.
+    pub devices: Vec<Device>,
+    /// The embedded simulator, when `--sim` asked for one.
+    pub simulator: Option<Simulator>,
+    /// Where state lives.
+    pub state_dir: PathBuf,
+}
+
+/// The user's data directory for nanokvm: `$XDG_DATA_HOME/nanokvm`, or
+/// `~/.local/share/nanokvm`.
+#[must_use]
+pub fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("nanokvm");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/nanokvm"),
+        None => PathBuf::from(".nanokvm"),
+    }
+}
+
+/// The device's URL from a host, host:port or URL.
+fn device_url(host: &str, https: bool) -> String {
+    if host.contains("://") {
+        host.trim_end_matches('/').to_owned()
+    } else {
+        let scheme = if https { "https" } else { "http" };
+        format!("{scheme}://{}", host.trim_end_matches('/'))
+    }
+}
+
+/// Builds the devices the server serves.
+///
+/// # Errors
+///
+/// No device configured (the message says how to configure one), an unknown layout, a
+/// policy that does not load, or a state directory that cannot be written.
+pub async fn setup(device: &DeviceArgs, policy: &PolicyArgs) -> Result<Setup> {
+    setup_with(device, policy, None).await
+}
+
+/// [`setup`], with the simulator `--sim` starts built by `simulator` (for tests that
+/// run it on a faster clock).
+///
+/// # Errors
+///
+/// As [`setup`].
+pub async fn setup_with(
+    device: &DeviceArgs,
+    policy: &PolicyArgs,
+    simulator: Option<SimulatorBuilder>,
+) -> Result<Setup> {
+    let layout = Layout::from_name(&device.layout).context("--layout")?;
+    let state_dir = policy.state_dir.clone().unwrap_or_else(default_state_dir);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    let (client, simulator) = if device.sim {
+        let sim = simulator
+            .unwrap_or_else(Simulator::builder)
+            .layout(layout)
+            .start()
+            .await
+            .context("cannot start the simulator")?;
+        tracing::info!(url = %sim.url(), "serving a simulated NanoKVM");
+        let client = Client::builder(sim.url())
+            .credentials("admin", SecretString::from("admin".to_owned()))
+            .build()?;
+        (client, Some(sim))
+    } else {
+        let Some(host) = device.host.as_deref().filter(|h| !h.is_empty()) else {
+            bail!(
+                "no NanoKVM is configured: set NANOKVM_HOST (and NANOKVM_USER, NANOKVM_PASS) \
+                 or pass --host, or try the server against a simulated device with --sim"
+            );
+        };
+        let Some(password) = device.password.clone() else {
+            bail!("no password for {host}: set NANOKVM_PASS");
+        };
+        let mut builder = Client::builder(device_url(host, device.https))
+            .credentials(device.user.clone(), SecretString::from(password));
+        if let Some(fingerprint) = &device.tls_fingerprint {
+            builder = builder.tls_pin_sha256(fingerprint.clone());
+        }
+        (builder.build()?, None)
+    };
+    let store = SqliteStore::open(state_dir.join("counters.sqlite"))
+        .context("cannot open the counter store")?;
+    let audit_path = policy
+        .audit
+        .clone()
+        .unwrap_or_else(|| state_dir.join("audit.jsonl"));
+    let key = AuditKey::load_or_create(key_path(&audit_path))
+        .context("cannot read or create the audit key")?;
+    let audit = AuditLog::open(&audit_path, key)
+        .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
+    let builder = Gate::builder(client, store)
+        .device(device.name.clone())
+        .layout(layout)
+        .audit(audit);
+    let gate = match &policy.policy {
+        Some(path) => {
+            let file = PolicyFile::open(path)
+                .with_context(|| format!("cannot load the policy {}", path.display()))?;
+            builder.policy_file(file, Duration::from_secs(2)).build()
+        }
+        None => {
+            tracing::warn!(
+                "no --policy given: the shipped recommended policy applies (reads freely, \
+                 limits typing and clicks, asks before forced power-off, refuses destructive \
+                 shell commands)"
+            );
+            let recommended = Policy::from_json(nanokvm_policy::RECOMMENDED_POLICY)
+                .context("the recommended policy")?;
+            builder.policy(recommended).build()
+        }
+    };
+    Ok(Setup {
+        devices: vec![Device {
+            name: device.name.clone(),
+            gate,
+        }],
+        simulator,
+        state_dir,
+    })
+}
+
+/// The audit key's file beside the log: `audit.jsonl` → `audit.jsonl.key`.
+fn key_path(log: &Path) -> PathBuf {
+    let mut name = log
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".key");
+    log.with_file_name(name)
+}

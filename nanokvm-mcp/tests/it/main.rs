@@ -1,0 +1,7 @@
+//! Integration tests for nanokvm-mcp: an rmcp client talks to the server in-process over
+//! an in-memory pipe, with a simulated NanoKVM behind it; and the binary over stdio, as an
+//! MCP client starts it.
+
+mod stdio;
+mod support;
+mod tools;

@@ -1,0 +1,359 @@
+//! Tools over MCP: the list the client sees, every tool's effect on the simulated
+//! machine, denials, approvals by elicitation, and bad input.
+
+use std::time::Duration;
+
+use nanokvm_policy::catalogue::TOOLS;
+use nanokvm_sim::PowerState;
+use rmcp::model::ElicitationAction;
+use serde_json::{Value, json};
+
+use crate::support::{Rig, TestClient, allow_all, text};
+
+#[tokio::test]
+async fn the_tool_list_is_the_catalogue_minus_what_the_policy_hides() {
+    let rig = Rig::start(None, TestClient::plain()).await;
+    let tools = rig.client.list_all_tools().await.expect("tools/list");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    let expected: Vec<&str> = TOOLS
+        .iter()
+        .map(|t| t.name)
+        .filter(|n| *n != "nanokvm_reset_hid")
+        .collect();
+    assert_eq!(
+        names, expected,
+        "the recommended policy hides nanokvm_reset_hid"
+    );
+    for tool in &tools {
+        let info = TOOLS
+            .iter()
+            .find(|t| t.name == tool.name)
+            .expect("in the catalogue");
+        assert_eq!(tool.title.as_deref(), Some(info.title));
+        assert_eq!(tool.description.as_deref(), Some(info.description));
+        assert_eq!(
+            Value::Object((*tool.input_schema).clone()),
+            info.input_schema()
+        );
+        let a = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(
+            a.read_only_hint,
+            Some(info.hints.read_only),
+            "{}",
+            info.name
+        );
+        assert_eq!(
+            a.destructive_hint,
+            Some(info.hints.destructive),
+            "{}",
+            info.name
+        );
+        assert_eq!(
+            a.idempotent_hint,
+            Some(info.hints.idempotent),
+            "{}",
+            info.name
+        );
+        assert_eq!(
+            a.open_world_hint,
+            Some(info.hints.open_world),
+            "{}",
+            info.name
+        );
+    }
+    // A hidden tool does not exist for the caller.
+    assert!(rig.try_call("nanokvm_reset_hid", json!({})).await.is_err());
+}
+
+async fn wait_for(
+    rig: &Rig,
+    what: &str,
+    mut condition: impl FnMut(&nanokvm_sim::MachineState) -> bool,
+) {
+    let shown =
+        tokio::time::timeout(Duration::from_secs(5), rig.sim.wait_for(&mut condition)).await;
+    assert!(shown.is_ok(), "{what}: {}", rig.sim.screen_text());
+}
+
+#[tokio::test]
+async fn every_tool_acts_on_the_simulated_machine() {
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    let ok = |r: &rmcp::model::CallToolResult, tool: &str| {
+        assert_ne!(r.is_error, Some(true), "{tool}: {}", text(r));
+    };
+
+    for tool in [
+        "nanokvm_info",
+        "nanokvm_hardware",
+        "nanokvm_led_status",
+        "nanokvm_hdmi_status",
+        "nanokvm_list_images",
+        "nanokvm_mounted_image",
+        "nanokvm_keyboard_leds",
+        "nanokvm_hdmi_reset",
+        "nanokvm_hdmi_disable",
+        "nanokvm_hdmi_enable",
+        "nanokvm_reset_hid",
+    ] {
+        let r = rig.call(tool, json!({})).await;
+        ok(&r, tool);
+        assert!(r.structured_content.is_some(), "{tool}");
+    }
+    let leds = rig.call("nanokvm_led_status", json!({})).await;
+    assert_eq!(leds.structured_content.expect("json")["power"], true);
+
+    let r = rig
+        .call("nanokvm_send_text", json!({"text": "echo pasted\n"}))
+        .await;
+    ok(&r, "nanokvm_send_text");
+    wait_for(&rig, "pasted text", |m| {
+        m.screen_text().contains("echo pasted")
+    })
+    .await;
+    let r = rig
+        .call(
+            "nanokvm_type_text",
+            json!({"text": "typed here", "delay_ms": 0}),
+        )
+        .await;
+    ok(&r, "nanokvm_type_text");
+    wait_for(&rig, "typed text", |m| m.input_line() == "typed here").await;
+    let r = rig.call("nanokvm_send_key", json!({"key": "ctrl+u"})).await;
+    ok(&r, "nanokvm_send_key");
+    wait_for(&rig, "ctrl+u", |m| m.input_line().is_empty()).await;
+
+    let r = rig.call("nanokvm_move", json!({"x": 0.25, "y": 0.5})).await;
+    ok(&r, "nanokvm_move");
+    let (w, h) = {
+        let shot = rig.sim.screenshot();
+        (shot.width(), shot.height())
+    };
+    wait_for(&rig, "pointer", |m| {
+        let (x, y) = m.pointer();
+        x.abs_diff(w / 4) <= 2 && y.abs_diff(h / 2) <= 2
+    })
+    .await;
+    let r = rig
+        .call("nanokvm_move_relative", json!({"dx": 10, "dy": 0}))
+        .await;
+    ok(&r, "nanokvm_move_relative");
+    wait_for(&rig, "relative move", |m| m.pointer().0 > w / 4 + 5).await;
+    let r = rig
+        .call(
+            "nanokvm_click",
+            json!({"button": "right", "x": 0.5, "y": 0.5}),
+        )
+        .await;
+    ok(&r, "nanokvm_click");
+    wait_for(&rig, "right click", |m| !m.clicks().is_empty()).await;
+    for (tool, args) in [
+        ("nanokvm_tap", json!({"x": 0.1, "y": 0.1})),
+        (
+            "nanokvm_drag",
+            json!({"from": {"x": 0.1, "y": 0.1}, "to": {"x": 0.2, "y": 0.2}}),
+        ),
+        ("nanokvm_scroll", json!({"amount": -3})),
+    ] {
+        let r = rig.call(tool, args).await;
+        ok(&r, tool);
+    }
+
+    let shot = rig.call("nanokvm_screenshot", json!({})).await;
+    ok(&shot, "nanokvm_screenshot");
+    let image = shot
+        .content
+        .iter()
+        .find_map(|c| c.as_image().cloned())
+        .expect("image content");
+    assert_eq!(image.mime_type, "image/jpeg");
+    use base64::Engine as _;
+    let jpeg = base64::engine::general_purpose::STANDARD
+        .decode(&image.data)
+        .expect("base64");
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+
+    std::fs::write(rig.sim.data_dir().join("t.iso"), [0u8; 4096]).expect("seed an image");
+    let r = rig
+        .call("nanokvm_mount_iso", json!({"file": "/data/t.iso"}))
+        .await;
+    ok(&r, "nanokvm_mount_iso");
+    assert_eq!(rig.sim.mounted_image().as_deref(), Some("/data/t.iso"));
+    let r = rig.call("nanokvm_unmount_iso", json!({})).await;
+    ok(&r, "nanokvm_unmount_iso");
+    assert_eq!(rig.sim.mounted_image(), None);
+    let r = rig
+        .call("nanokvm_delete_iso", json!({"file": "/data/t.iso"}))
+        .await;
+    ok(&r, "nanokvm_delete_iso");
+    assert!(!rig.sim.data_dir().join("t.iso").exists());
+
+    let r = rig
+        .call("nanokvm_wake_on_lan", json!({"mac": "aa-bb-cc-dd-ee-ff"}))
+        .await;
+    ok(&r, "nanokvm_wake_on_lan");
+    assert_eq!(rig.sim.wol_packets().len(), 1);
+
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    ok(&r, "nanokvm_power");
+    wait_for(&rig, "forced off", |m| m.power() == PowerState::Off).await;
+    let r = rig
+        .call("nanokvm_power_cycle", json!({"off_duration_ms": 500}))
+        .await;
+    ok(&r, "nanokvm_power_cycle");
+    assert_ne!(rig.sim.power(), PowerState::Off);
+}
+
+#[tokio::test]
+async fn a_denied_call_is_a_tool_error_and_sends_nothing() {
+    let rig = Rig::start(None, TestClient::plain()).await;
+    let before = rig.sim.hid_reports().len();
+    let r = rig
+        .call("nanokvm_send_text", json!({"text": "rm -rf /\n"}))
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    let t = text(&r);
+    assert!(t.starts_with("[POLICY DENIED]"), "{t}");
+    assert!(t.contains("/keystrokes/deny/0"), "{t}");
+    let denial = r.structured_content.expect("the denial as JSON");
+    assert_eq!(denial["verdict"], "deny");
+    assert_eq!(rig.sim.hid_reports().len(), before, "nothing was typed");
+}
+
+#[tokio::test]
+async fn limits_answer_with_retry_after() {
+    let policy = json!({
+        "version": "1",
+        "default": "allow",
+        "tools": {"nanokvm_info": {"limits": [
+            {"counter": "info", "window": "hour", "max": 2, "scope": "grant"}
+        ]}}
+    });
+    let rig = Rig::start(Some(policy), TestClient::plain()).await;
+    for _ in 0..2 {
+        let r = rig.call("nanokvm_info", json!({})).await;
+        assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    }
+    let r = rig.call("nanokvm_info", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("retry after"), "{}", text(&r));
+    let retry = r.structured_content.expect("json")["retry_after_s"].as_u64();
+    assert!(retry.is_some_and(|s| s > 0 && s <= 3600), "{retry:?}");
+}
+
+#[tokio::test]
+async fn approval_is_asked_of_the_human_behind_the_client() {
+    // No elicitation: denied, with the binding an operator could grant.
+    let rig = Rig::start(None, TestClient::plain()).await;
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    let denial = r.structured_content.expect("json");
+    assert_eq!(denial["verdict"], "approval_required");
+    assert!(denial["approval_binding"].is_string());
+    assert_eq!(rig.sim.power(), PowerState::On);
+
+    // Declined: denied, nothing pressed.
+    let client = TestClient::answering(ElicitationAction::Decline, None);
+    let rig = Rig::start(None, client).await;
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    assert!(text(&r).contains("declined"), "{}", text(&r));
+    assert_eq!(rig.handler.asked(), 1);
+    assert_eq!(rig.sim.power(), PowerState::On);
+
+    // Accepted without ticking the box: still denied.
+    let client = TestClient::answering(ElicitationAction::Accept, Some(json!({"approve": false})));
+    let rig = Rig::start(None, client).await;
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(rig.sim.power(), PowerState::On);
+
+    // Approved: it runs.
+    let client = TestClient::answering(ElicitationAction::Accept, Some(json!({"approve": true})));
+    let rig = Rig::start(None, client).await;
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(rig.handler.asked(), 1);
+    let off = tokio::time::timeout(
+        Duration::from_secs(15),
+        rig.sim.wait_for(|m| m.power() == PowerState::Off),
+    )
+    .await;
+    assert!(off.is_ok(), "the machine was forced off");
+}
+
+#[tokio::test]
+async fn typed_text_is_masked_in_the_approval_request() {
+    let policy = json!({
+        "version": "1",
+        "default": "allow",
+        "tools": {"nanokvm_type_text": {"action": "require_approval"}}
+    });
+    let client = TestClient::answering(ElicitationAction::Accept, Some(json!({"approve": true})));
+    let rig = Rig::start(Some(policy), client).await;
+    // The client asserts that `hunter2` is not in the message it is shown.
+    let r = rig
+        .call("nanokvm_type_text", json!({"text": "hunter2"}))
+        .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(rig.handler.asked(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    let err = rig
+        .try_call("nanokvm_nope", json!({}))
+        .await
+        .expect_err("unknown tool");
+    assert!(err.to_string().contains("unknown tool"), "{err}");
+    let cases = [
+        ("nanokvm_move", json!({"x": 2, "y": 0}), "argument `x`"),
+        ("nanokvm_send_text", json!({"txt": "a"}), "argument `txt`"),
+        (
+            "nanokvm_type_text",
+            json!({"text": "中"}),
+            "argument `text`",
+        ),
+        (
+            "nanokvm_info",
+            json!({"device": "other"}),
+            "no device `other`",
+        ),
+        (
+            "nanokvm_power",
+            json!({"action": "off"}),
+            "argument `action`",
+        ),
+    ];
+    for (tool, args, needle) in cases {
+        let r = rig.call(tool, args.clone()).await;
+        assert_eq!(r.is_error, Some(true), "{tool} {args}");
+        assert!(text(&r).contains(needle), "{tool} {args}: {}", text(&r));
+    }
+    let r = rig.call("nanokvm_info", json!({})).await;
+    assert_ne!(r.is_error, Some(true));
+}
+
+#[tokio::test]
+async fn a_device_that_fails_is_a_tool_error_naming_the_cause() {
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    rig.sim.set_hid_busy(true);
+    let r = rig.call("nanokvm_send_text", json!({"text": "x"})).await;
+    assert_eq!(r.is_error, Some(true));
+    let t = text(&r);
+    assert!(
+        t.contains("`nanokvm_send_text` failed on the device"),
+        "{t}"
+    );
+    assert!(t.contains("busy"), "{t}");
+}
