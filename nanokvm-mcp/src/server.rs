@@ -90,6 +90,26 @@ impl NanoKvmServer {
         }
     }
 
+    /// A server for the same devices, calling as `grant` in `session` (one per HTTP
+    /// client session; the bearer token's name is the grant).
+    #[must_use]
+    pub fn with_caller(&self, grant: impl Into<String>, session: impl Into<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                devices: self.inner.devices.clone(),
+                grant: grant.into(),
+                session: session.into(),
+                approval_timeout: self.inner.approval_timeout,
+            }),
+        }
+    }
+
+    /// The principal this server calls as.
+    #[must_use]
+    pub fn grant(&self) -> &str {
+        &self.inner.grant
+    }
+
     /// The devices served.
     #[must_use]
     pub fn devices(&self) -> &[Device] {
