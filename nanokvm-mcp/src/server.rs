@@ -14,13 +14,14 @@
 //! without elicitation, a decline or no answer denies the call; the denial carries the
 //! approval binding of the exact call.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
 use nanokvm_policy::gate::{
-    ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
+    ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, CallContext, Gate, ScreenSize,
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore};
 use rmcp::model::{
@@ -28,7 +29,9 @@ use rmcp::model::{
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
     ToolAnnotations,
 };
-use rmcp::service::{ElicitationError, ElicitationMode, Peer, RequestContext, RoleServer};
+use rmcp::service::{
+    ElicitationError, ElicitationMode, NotificationContext, Peer, RequestContext, RoleServer,
+};
 use rmcp::{ErrorData as McpError, ServerHandler};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,7 +41,8 @@ pub const INSTRUCTIONS: &str = "\
 These tools operate a remote computer through a NanoKVM: its screen (screenshots), \
 keyboard, mouse, power and reset buttons, and virtual CD/USB media. Take a screenshot \
 before acting and after each step to see what happened. Pointer positions are \
-fractions of the screen from 0 to 1 (x from the left edge, y from the top). Firmware \
+pixels of the last screenshot you took (x from the left edge, y from the top; a \
+screenshot scaled down by max_width/max_height is fine, pixels are mapped back). Firmware \
 setup screens and boot menus often ignore absolute positions: use the arrow keys or \
 nanokvm_move_relative there. nanokvm_type_text types in any of 19 keyboard layouts (the \
 target's layout by default); nanokvm_send_text uses the NanoKVM's own paste, which only \
@@ -46,6 +50,9 @@ knows US, German and French keys. Every call passes a policy: a result starting 
 [POLICY DENIED] means the call was not run and nothing reached the machine; read its \
 reason, and do not try to get around it (retrying the same call after a limit's \
 retry_after_s is fine).";
+
+/// How often the server checks whether a policy reload changed the visible tools.
+const RELOAD_CHECK: Duration = Duration::from_secs(2);
 
 /// One device the server serves: its name and the gate in front of it.
 #[derive(Clone, Debug)]
@@ -68,6 +75,9 @@ struct Inner {
     grant: String,
     session: String,
     approval_timeout: Duration,
+    /// Per device, the size of the last screenshot this session was shown: the frame
+    /// its pixel coordinates refer to.
+    seen: Mutex<HashMap<String, ScreenSize>>,
 }
 
 impl NanoKvmServer {
@@ -86,6 +96,7 @@ impl NanoKvmServer {
                 grant: grant.into(),
                 session: session.into(),
                 approval_timeout: Duration::from_secs(120),
+                seen: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -100,6 +111,7 @@ impl NanoKvmServer {
                 grant: grant.into(),
                 session: session.into(),
                 approval_timeout: self.inner.approval_timeout,
+                seen: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -198,7 +210,8 @@ impl NanoKvmServer {
         if !visible_on(device, name) {
             return Err(unknown());
         }
-        let ctx = CallContext::new(&self.inner.grant, &self.inner.session);
+        let seen = self.seen(&device.name);
+        let ctx = CallContext::new(&self.inner.grant, &self.inner.session).with_screen(seen);
         let args = Value::Object(args);
         let approver = peer
             .filter(|p| {
@@ -220,6 +233,11 @@ impl NanoKvmServer {
             }
             None => device.gate.call(&ctx, name, &args).await,
         };
+        if let Ok(out) = &outcome
+            && out.image.is_some()
+        {
+            self.remember_screen(&device.name, &out.json);
+        }
         Ok(match outcome {
             Ok(out) => match out.image {
                 Some(jpeg) => {
@@ -248,6 +266,26 @@ impl NanoKvmServer {
             Err(e) => tool_error(error_chain(&e), None),
         })
     }
+}
+
+impl NanoKvmServer {
+    /// The size of the last screenshot this session saw of `device`.
+    fn seen(&self, device: &str) -> Option<ScreenSize> {
+        lock(&self.inner.seen).get(device).copied()
+    }
+
+    /// Remembers the size of a screenshot result, so that the pixels of later calls are
+    /// read in the frame the agent saw.
+    fn remember_screen(&self, device: &str, json: &Value) {
+        let side = |key: &str| json[key].as_u64().and_then(|n| u32::try_from(n).ok());
+        if let (Some(width), Some(height)) = (side("width"), side("height")) {
+            lock(&self.inner.seen).insert(device.to_owned(), ScreenSize { width, height });
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether the policy of `device` shows `tool`.
@@ -286,6 +324,32 @@ impl ServerHandler for NanoKvmServer {
             Implementation::new("nanokvm-mcp", env!("CARGO_PKG_VERSION")).with_title("NanoKVM"),
         )
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        // Tell the client when a policy reload changes which tools exist.
+        let server = self.clone();
+        let peer = context.peer;
+        tokio::spawn(async move {
+            let names = |s: &NanoKvmServer| -> Vec<String> {
+                s.tools().into_iter().map(|t| t.name.into_owned()).collect()
+            };
+            let mut shown = names(&server);
+            loop {
+                tokio::time::sleep(RELOAD_CHECK).await;
+                let now = names(&server);
+                if now != shown {
+                    tracing::info!(tools = now.len(), "the visible tools changed");
+                    if peer.notify_tool_list_changed().await.is_err() {
+                        break;
+                    }
+                    shown = now;
+                }
+                if peer.is_transport_closed() {
+                    break;
+                }
+            }
+        });
     }
 
     async fn list_tools(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use nanokvm_client::{Client, SecretString};
-use nanokvm_policy::gate::Gate;
+use nanokvm_policy::gate::{Gate, ScreenSize};
 use nanokvm_policy::{AuditKey, AuditLog, Layout, Policy, PolicyFile, SqliteStore};
 use nanokvm_sim::{Simulator, SimulatorBuilder};
 
@@ -39,6 +39,12 @@ pub struct DeviceArgs {
     /// The keyboard layout of the target machine (`us`, `de`, `fr`, ... 19 in all).
     #[arg(long, env = "NANOKVM_LAYOUT", default_value = "us")]
     pub layout: String,
+    /// The screen width pointer pixels refer to before the agent took a screenshot.
+    #[arg(long, env = "NANOKVM_SCREEN_WIDTH", requires = "screen_height")]
+    pub screen_width: Option<u32>,
+    /// The screen height pointer pixels refer to before the agent took a screenshot.
+    #[arg(long, env = "NANOKVM_SCREEN_HEIGHT", requires = "screen_width")]
+    pub screen_height: Option<u32>,
     /// The device's name in counters, audit records and the `device` argument.
     #[arg(long, default_value = "nanokvm")]
     pub name: String,
@@ -161,10 +167,16 @@ pub async fn setup_with(
         .context("cannot read or create the audit key")?;
     let audit = AuditLog::open(&audit_path, key)
         .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
-    let builder = Gate::builder(client, store)
+    let mut builder = Gate::builder(client, store)
         .device(device.name.clone())
         .layout(layout)
         .audit(audit);
+    if let (Some(width), Some(height)) = (device.screen_width, device.screen_height) {
+        if width == 0 || height == 0 {
+            bail!("the screen size {width}x{height} has no pixels");
+        }
+        builder = builder.screen(ScreenSize { width, height });
+    }
     let gate = match &policy.policy {
         Some(path) => {
             let file = PolicyFile::open(path)

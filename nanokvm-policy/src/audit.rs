@@ -1196,13 +1196,13 @@ fn verify_chain(
                 };
                 return Err(broken(Some(seq), problem));
             }
-            if number == 1 {
-                if let Some(named) = named_first.filter(|&n| n != seq) {
-                    return Err(broken(
-                        Some(seq),
-                        format!("the file is named for seq {named} but starts at seq {seq}"),
-                    ));
-                }
+            if number == 1
+                && let Some(named) = named_first.filter(|&n| n != seq)
+            {
+                return Err(broken(
+                    Some(seq),
+                    format!("the file is named for seq {named} but starts at seq {seq}"),
+                ));
             }
             if report.records == 0 {
                 report.first_seq = seq;

@@ -505,31 +505,31 @@ impl<S: CounterStore> Engine<S> {
                 format!("tool `{tool}` is not allowed by the policy"),
             );
         }
-        if let Some(rule) = rule {
-            if let Some(outcome) = Self::check_rule(rule, call, mode) {
-                return outcome;
-            }
+        if let Some(rule) = rule
+            && let Some(outcome) = Self::check_rule(rule, call, mode)
+        {
+            return outcome;
         }
         if let Some((rule, message)) = keystroke_check() {
             return Outcome::deny(mode, rule, message);
         }
-        if let Some(rule) = rule {
-            if !call.approved {
-                if rule.action == Action::RequireApproval {
-                    return Outcome::approval(
-                        format!("{}/action", rule.pointer),
-                        format!("tool `{tool}` needs a human's approval for every call"),
-                    );
-                }
-                if let Some(p) = rule.approve_if.iter().find(|p| p.holds(call.args)) {
-                    return Outcome::approval(
-                        p.pointer.clone(),
-                        format!(
-                            "this call of `{tool}` needs a human's approval ({})",
-                            p.describe()
-                        ),
-                    );
-                }
+        if let Some(rule) = rule
+            && !call.approved
+        {
+            if rule.action == Action::RequireApproval {
+                return Outcome::approval(
+                    format!("{}/action", rule.pointer),
+                    format!("tool `{tool}` needs a human's approval for every call"),
+                );
+            }
+            if let Some(p) = rule.approve_if.iter().find(|p| p.holds(call.args)) {
+                return Outcome::approval(
+                    p.pointer.clone(),
+                    format!(
+                        "this call of `{tool}` needs a human's approval ({})",
+                        p.describe()
+                    ),
+                );
             }
         }
         let limits: Vec<&Limit> = rule

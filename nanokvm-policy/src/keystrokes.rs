@@ -183,10 +183,10 @@ impl Simulator<'_> {
         self.state.decoder.feed_into(report, &mut events);
         if commit {
             // A dead key waiting for the commit key is typed before it.
-            if let (Some(dead), [Decoded::Text(first), _, ..]) = (pending, events.as_slice()) {
-                if *first == dead {
-                    self.state.insert(dead);
-                }
+            if let (Some(dead), [Decoded::Text(first), _, ..]) = (pending, events.as_slice())
+                && *first == dead
+            {
+                self.state.insert(dead);
             }
             self.end_line(true);
         } else {

@@ -22,6 +22,8 @@ pub struct TestClient {
     pub answer: Option<(ElicitationAction, Option<Value>)>,
     pub asked: Arc<AtomicUsize>,
     pub protocol: ProtocolVersion,
+    /// Signalled on `notifications/tools/list_changed`.
+    pub list_changed: Arc<tokio::sync::Notify>,
 }
 
 impl TestClient {
@@ -30,6 +32,7 @@ impl TestClient {
             answer: None,
             asked: Arc::new(AtomicUsize::new(0)),
             protocol: ProtocolVersion::LATEST_WITH_INITIALIZE,
+            list_changed: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -54,6 +57,10 @@ impl ClientHandler for TestClient {
         };
         ClientConfig::new(capabilities, Implementation::new("nanokvm-mcp-tests", "0"))
             .with_protocol_version(self.protocol.clone())
+    }
+
+    async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
+        self.list_changed.notify_one();
     }
 
     async fn create_elicitation(
@@ -83,8 +90,8 @@ pub struct Rig {
     pub sim: Simulator,
     pub client: RunningService<RoleClient, TestClient>,
     pub handler: TestClient,
-    /// Kept for the rig's life: the server's counters and audit log live there.
-    pub _state: TempDir,
+    /// The server's counters, audit log and policy file live there.
+    pub state: TempDir,
 }
 
 impl Rig {
@@ -103,6 +110,8 @@ impl Rig {
             https: false,
             tls_fingerprint: None,
             layout: "us".to_owned(),
+            screen_width: None,
+            screen_height: None,
             name: "nanokvm".to_owned(),
             sim: true,
         };
@@ -111,7 +120,9 @@ impl Rig {
             audit: None,
             state_dir: Some(state.path().to_owned()),
         };
-        let sim = Simulator::builder().time_scale(TimeScale::fast());
+        // Fast, but not so fast that the device's WebSocket idle limit (a minute on the
+        // firmware) falls below the time between two calls.
+        let sim = Simulator::builder().time_scale(TimeScale::new(0.05));
         let setup = setup_with(&device, &policy, Some(sim))
             .await
             .expect("setup");
@@ -133,7 +144,7 @@ impl Rig {
             sim,
             client,
             handler,
-            _state: state,
+            state,
         }
     }
 

@@ -72,7 +72,14 @@ async fn wait_for(
 ) {
     let shown =
         tokio::time::timeout(Duration::from_secs(5), rig.sim.wait_for(&mut condition)).await;
-    assert!(shown.is_ok(), "{what}: {}", rig.sim.screen_text());
+    let m = rig.sim.machine();
+    assert!(
+        shown.is_ok(),
+        "{what}: pointer {:?}, clicks {:?}, screen:\n{}",
+        m.pointer(),
+        m.clicks(),
+        m.screen_text()
+    );
 }
 
 #[tokio::test]
@@ -122,44 +129,24 @@ async fn every_tool_acts_on_the_simulated_machine() {
     ok(&r, "nanokvm_send_key");
     wait_for(&rig, "ctrl+u", |m| m.input_line().is_empty()).await;
 
-    let r = rig.call("nanokvm_move", json!({"x": 0.25, "y": 0.5})).await;
-    ok(&r, "nanokvm_move");
+    // A screenshot scaled to a quarter of the screen: pixels of later calls are read in
+    // the frame the agent saw.
     let (w, h) = {
         let shot = rig.sim.screenshot();
         (shot.width(), shot.height())
     };
-    wait_for(&rig, "pointer", |m| {
-        let (x, y) = m.pointer();
-        x.abs_diff(w / 4) <= 2 && y.abs_diff(h / 2) <= 2
-    })
-    .await;
-    let r = rig
-        .call("nanokvm_move_relative", json!({"dx": 10, "dy": 0}))
-        .await;
-    ok(&r, "nanokvm_move_relative");
-    wait_for(&rig, "relative move", |m| m.pointer().0 > w / 4 + 5).await;
-    let r = rig
+    let shot = rig
         .call(
-            "nanokvm_click",
-            json!({"button": "right", "x": 0.5, "y": 0.5}),
+            "nanokvm_screenshot",
+            json!({"max_width": w / 4, "max_height": h / 4, "quality": 60}),
         )
         .await;
-    ok(&r, "nanokvm_click");
-    wait_for(&rig, "right click", |m| !m.clicks().is_empty()).await;
-    for (tool, args) in [
-        ("nanokvm_tap", json!({"x": 0.1, "y": 0.1})),
-        (
-            "nanokvm_drag",
-            json!({"from": {"x": 0.1, "y": 0.1}, "to": {"x": 0.2, "y": 0.2}}),
-        ),
-        ("nanokvm_scroll", json!({"amount": -3})),
-    ] {
-        let r = rig.call(tool, args).await;
-        ok(&r, tool);
-    }
-
-    let shot = rig.call("nanokvm_screenshot", json!({})).await;
     ok(&shot, "nanokvm_screenshot");
+    let meta = shot.structured_content.clone().expect("metadata");
+    assert_eq!(meta["width"].as_u64(), Some(u64::from(w / 4)));
+    assert_eq!(meta["height"].as_u64(), Some(u64::from(h / 4)));
+    assert_eq!(meta["source_width"].as_u64(), Some(u64::from(w)));
+    assert_eq!(meta["scale"].as_f64(), Some(0.25));
     let image = shot
         .content
         .iter()
@@ -170,7 +157,58 @@ async fn every_tool_acts_on_the_simulated_machine() {
     let jpeg = base64::engine::general_purpose::STANDARD
         .decode(&image.data)
         .expect("base64");
-    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    let mut decoder = jpeg_decoder::Decoder::new(jpeg.as_slice());
+    decoder.read_info().expect("a JPEG");
+    let info = decoder.info().expect("a frame header");
+    assert_eq!(
+        (u32::from(info.width), u32::from(info.height)),
+        (w / 4, h / 4)
+    );
+
+    // A quarter of the way across the small image is a quarter of the way across the
+    // screen.
+    let r = rig
+        .call("nanokvm_move", json!({"x": w / 16, "y": h / 8}))
+        .await;
+    ok(&r, "nanokvm_move");
+    wait_for(&rig, "pointer", |m| {
+        let (x, y) = m.pointer();
+        x.abs_diff(w / 4) <= 4 && y.abs_diff(h / 2) <= 4
+    })
+    .await;
+    let r = rig
+        .call("nanokvm_move_relative", json!({"dx": 10, "dy": 0}))
+        .await;
+    ok(&r, "nanokvm_move_relative");
+    wait_for(&rig, "relative move", |m| m.pointer().0 > w / 4 + 5).await;
+    let r = rig
+        .call(
+            "nanokvm_click",
+            json!({"button": "right", "x": w / 8, "y": h / 8}),
+        )
+        .await;
+    ok(&r, "nanokvm_click");
+    wait_for(&rig, "right click at the centre", |m| {
+        m.clicks()
+            .last()
+            .is_some_and(|c| c.x.abs_diff(w / 2) <= 4 && c.y.abs_diff(h / 2) <= 4)
+    })
+    .await;
+    // Off the screen the agent saw: refused, naming the coordinate.
+    let r = rig.call("nanokvm_tap", json!({"x": w / 4, "y": 0})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("argument `x`"), "{}", text(&r));
+    for (tool, args) in [
+        ("nanokvm_tap", json!({"x": 10, "y": 10})),
+        (
+            "nanokvm_drag",
+            json!({"from": {"x": 10, "y": 10}, "to": {"x": 20, "y": 20}}),
+        ),
+        ("nanokvm_scroll", json!({"amount": -3})),
+    ] {
+        let r = rig.call(tool, args).await;
+        ok(&r, tool);
+    }
 
     std::fs::write(rig.sim.data_dir().join("t.iso"), [0u8; 4096]).expect("seed an image");
     let r = rig
@@ -317,7 +355,8 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
         .expect_err("unknown tool");
     assert!(err.to_string().contains("unknown tool"), "{err}");
     let cases = [
-        ("nanokvm_move", json!({"x": 2, "y": 0}), "argument `x`"),
+        ("nanokvm_move", json!({"x": 0.5, "y": 0}), "argument `x`"),
+        ("nanokvm_move", json!({"x": 5000, "y": 0}), "argument `x`"),
         ("nanokvm_send_text", json!({"txt": "a"}), "argument `txt`"),
         (
             "nanokvm_type_text",
@@ -356,4 +395,110 @@ async fn a_device_that_fails_is_a_tool_error_naming_the_cause() {
         "{t}"
     );
     assert!(t.contains("busy"), "{t}");
+}
+
+#[tokio::test]
+async fn a_policy_edit_that_hides_a_tool_is_announced() {
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    let before = rig.client.list_all_tools().await.expect("tools/list");
+    assert!(before.iter().any(|t| t.name == "nanokvm_power"));
+    let mut hidden = allow_all();
+    hidden["hide"] = json!(["nanokvm_power"]);
+    std::fs::write(rig.state.path().join("policy.json"), hidden.to_string())
+        .expect("edit the policy");
+    let announced =
+        tokio::time::timeout(Duration::from_secs(20), rig.handler.list_changed.notified()).await;
+    assert!(announced.is_ok(), "notifications/tools/list_changed");
+    let after = rig.client.list_all_tools().await.expect("tools/list");
+    assert!(!after.iter().any(|t| t.name == "nanokvm_power"));
+    assert_eq!(after.len() + 1, before.len());
+    // A broken edit keeps the last good policy, and the tools with it.
+    std::fs::write(rig.state.path().join("policy.json"), "{ broken").expect("break it");
+    let r = rig.call("nanokvm_info", json!({})).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn send_keys_power_ensure_and_wait_for_screen() {
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    let r = rig
+        .call("nanokvm_type_text", json!({"text": "abc def"}))
+        .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    wait_for(&rig, "typed", |m| m.input_line() == "abc def").await;
+    let r = rig
+        .call("nanokvm_send_keys", json!({"keys": "ctrl+w ctrl+a"}))
+        .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    wait_for(&rig, "ctrl+w ctrl+a", |m| {
+        m.input_line() == "abc " && m.cursor() == 0
+    })
+    .await;
+    let r = rig
+        .call("nanokvm_send_keys", json!({"keys": "ctrl+nope"}))
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("argument `keys`"), "{}", text(&r));
+
+    // Already on: nothing pressed.
+    let r = rig
+        .call("nanokvm_power_ensure", json!({"state": "on"}))
+        .await;
+    let out = r.structured_content.expect("json");
+    assert_eq!(
+        (out["pressed"].as_bool(), out["reached"].as_bool()),
+        (Some(false), Some(true))
+    );
+    // Off: one short press, a clean shutdown, confirmed by the LED.
+    let r = rig
+        .call(
+            "nanokvm_power_ensure",
+            json!({"state": "off", "timeout_ms": 20000}),
+        )
+        .await;
+    let out = r.structured_content.expect("json");
+    assert_eq!(
+        (out["pressed"].as_bool(), out["reached"].as_bool()),
+        (Some(true), Some(true)),
+        "{out}"
+    );
+    assert_eq!(rig.sim.power(), PowerState::Off);
+
+    let r = rig
+        .call("nanokvm_power_ensure", json!({"state": "on"}))
+        .await;
+    assert_eq!(r.structured_content.expect("json")["reached"], true);
+    wait_for(&rig, "booted", |m| m.power() == PowerState::On).await;
+
+    // The screen changes while the agent waits: keep typing, one key per published
+    // frame, until the wait returns.
+    let waiting = rig.call(
+        "nanokvm_wait_for_screen",
+        json!({"until": "changed", "timeout_ms": 20000}),
+    );
+    let typing = async {
+        for _ in 0..300 {
+            let frames = rig.sim.video_stats().frames;
+            rig.sim
+                .wait_for_video(|s| s.clients > 0 && s.frames > frames + 1)
+                .await;
+            let r = rig.call("nanokvm_send_keys", json!({"keys": "x"})).await;
+            assert_ne!(r.is_error, Some(true), "{}", text(&r));
+        }
+    };
+    let waited = tokio::select! {
+        waited = waiting => waited,
+        () = typing => panic!("300 keys typed and the wait did not return"),
+    };
+    let out = waited.structured_content.clone().expect("json");
+    assert_eq!(out["reached"], true, "{out}");
+    assert!(waited.content.iter().any(|c| c.as_image().is_some()));
+    // And then it settles.
+    let r = rig
+        .call(
+            "nanokvm_wait_for_screen",
+            json!({"until": "stable", "stable_ms": 300, "timeout_ms": 20000}),
+        )
+        .await;
+    assert_eq!(r.structured_content.expect("json")["reached"], true);
 }

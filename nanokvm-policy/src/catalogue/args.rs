@@ -6,8 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    Bounded, Fraction, ImagePath, KeyName, LayoutName, Mac, MouseButton, PasteLanguage, PowerPress,
-    Text,
+    Bounded, ImagePath, KeyName, LayoutName, Mac, MouseButton, PasteLanguage, PowerPress, Text,
 };
 
 /// The longest pause between typed keys, in milliseconds.
@@ -17,7 +16,15 @@ pub const MIN_OFF_DURATION_MS: i64 = 500;
 /// The longest off time of a power cycle, in milliseconds.
 pub const MAX_OFF_DURATION_MS: i64 = 600_000;
 /// The off time of a power cycle when none is given, in milliseconds.
-pub const DEFAULT_OFF_DURATION_MS: i64 = 5_000;
+pub const DEFAULT_OFF_DURATION_MS: i64 = 3_000;
+/// The largest pixel coordinate (an 8K screen is 7680 wide).
+pub const MAX_PIXEL: i64 = 16_383;
+/// The largest screenshot side a caller may ask for.
+pub const MAX_SCREENSHOT_SIDE: i64 = 7_680;
+/// The smallest screenshot side a caller may ask for.
+pub const MIN_SCREENSHOT_SIDE: i64 = 16;
+/// The screenshot size and JPEG quality when none is given.
+pub const DEFAULT_SCREENSHOT: (i64, i64, i64) = (1_920, 1_080, 80);
 /// The largest relative pointer move, in mickeys, either way.
 pub const MAX_MICKEYS: i64 = 32_767;
 /// The most wheel steps of one scroll, either way.
@@ -31,6 +38,12 @@ pub type OffDurationMs = Bounded<MIN_OFF_DURATION_MS, MAX_OFF_DURATION_MS>;
 pub type Mickeys = Bounded<{ -MAX_MICKEYS }, MAX_MICKEYS>;
 /// Wheel steps.
 pub type ScrollSteps = Bounded<{ -MAX_SCROLL }, MAX_SCROLL>;
+/// A pixel coordinate on the screen the caller saw.
+pub type Pixel = Bounded<0, MAX_PIXEL>;
+/// A screenshot side in pixels.
+pub type ScreenshotSide = Bounded<MIN_SCREENSHOT_SIDE, MAX_SCREENSHOT_SIDE>;
+/// JPEG quality, 1 (smallest) to 100 (best).
+pub type JpegQuality = Bounded<1, 100>;
 
 /// A tool that takes no arguments.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -71,7 +84,7 @@ pub struct TypeTextArgs {
 }
 
 fn zero_delay() -> KeyDelayMs {
-    Bounded::new(0).unwrap_or_else(|| unreachable!("0 is in range"))
+    bounded(0)
 }
 
 /// `nanokvm_send_key`.
@@ -96,14 +109,137 @@ pub struct SendKeyArgs {
     pub meta: bool,
 }
 
-/// A point on the screen.
+/// `nanokvm_screenshot`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenshotArgs {
+    /// The widest image to return, in pixels; a larger screen is scaled down to fit,
+    /// keeping its aspect ratio.
+    #[serde(default = "default_width")]
+    #[schemars(default = "default_width")]
+    pub max_width: ScreenshotSide,
+    /// The tallest image to return, in pixels.
+    #[serde(default = "default_height")]
+    #[schemars(default = "default_height")]
+    pub max_height: ScreenshotSide,
+    /// JPEG quality of a scaled image (an image that fits is returned as captured).
+    #[serde(default = "default_quality")]
+    #[schemars(default = "default_quality")]
+    pub quality: JpegQuality,
+}
+
+fn default_width() -> ScreenshotSide {
+    bounded(DEFAULT_SCREENSHOT.0)
+}
+
+fn default_height() -> ScreenshotSide {
+    bounded(DEFAULT_SCREENSHOT.1)
+}
+
+fn default_quality() -> JpegQuality {
+    bounded(DEFAULT_SCREENSHOT.2)
+}
+
+impl Default for ScreenshotArgs {
+    fn default() -> Self {
+        Self {
+            max_width: default_width(),
+            max_height: default_height(),
+            quality: default_quality(),
+        }
+    }
+}
+
+/// A default that is in range by construction.
+fn bounded<const MIN: i64, const MAX: i64>(n: i64) -> Bounded<MIN, MAX> {
+    Bounded::new(n).unwrap_or_else(|| unreachable!("defaults are in range"))
+}
+
+/// `nanokvm_send_keys`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendKeysArgs {
+    /// Chords by name, tapped in turn: `ctrl+alt+delete`, `ctrl+a ctrl+c`, `win+r`,
+    /// `down down enter`, `f2`.
+    pub keys: KeyName,
+}
+
+/// The power state `nanokvm_power_ensure` brings the machine to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    /// Running (the power LED lit).
+    On,
+    /// Shut down (the power LED dark).
+    Off,
+}
+
+/// The longest wait of `nanokvm_power_ensure` and `nanokvm_wait_for_screen`, in
+/// milliseconds.
+pub const MAX_WAIT_MS: i64 = 600_000;
+/// Milliseconds a tool waits for the machine or its screen.
+pub type WaitMs = Bounded<100, MAX_WAIT_MS>;
+
+/// `nanokvm_power_ensure`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerEnsureArgs {
+    /// The state wanted: `on` presses power if the machine is off; `off` presses it
+    /// (a clean shutdown by the operating system) if the machine is on.
+    pub state: PowerState,
+    /// How long to wait for the power LED to show the state, in milliseconds.
+    #[serde(default = "minute")]
+    #[schemars(default = "minute")]
+    pub timeout_ms: WaitMs,
+}
+
+fn minute() -> WaitMs {
+    bounded(60_000)
+}
+
+/// What `nanokvm_wait_for_screen` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScreenWait {
+    /// Until the screen differs from what it showed when the call started.
+    Changed,
+    /// Until the screen has not changed for `stable_ms`.
+    Stable,
+}
+
+/// `nanokvm_wait_for_screen`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitForScreenArgs {
+    /// What to wait for.
+    pub until: ScreenWait,
+    /// For `stable`: how long the screen must stay unchanged, in milliseconds.
+    #[serde(default = "second")]
+    #[schemars(default = "second")]
+    pub stable_ms: WaitMs,
+    /// The longest wait, in milliseconds; the screenshot then shows where it stopped.
+    #[serde(default = "half_minute")]
+    #[schemars(default = "half_minute")]
+    pub timeout_ms: WaitMs,
+}
+
+fn second() -> WaitMs {
+    bounded(1_000)
+}
+
+fn half_minute() -> WaitMs {
+    bounded(30_000)
+}
+
+/// A point on the screen, in pixels of the screen as the caller last saw it (the last
+/// screenshot it took, or the configured screen size).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Point {
-    /// From 0 (left edge) to 1 (right edge).
-    pub x: Fraction,
-    /// From 0 (top edge) to 1 (bottom edge).
-    pub y: Fraction,
+    /// Pixels from the left edge.
+    pub x: Pixel,
+    /// Pixels from the top edge.
+    pub y: Pixel,
 }
 
 /// `nanokvm_move_relative`.
@@ -123,14 +259,14 @@ pub struct ClickArgs {
     /// The button.
     #[serde(default)]
     pub button: MouseButton,
-    /// Move here first: from 0 (left) to 1 (right); give `y` with it.
+    /// Move here first: pixels from the left edge; give `y` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Fraction")]
-    pub x: Option<Fraction>,
-    /// Move here first: from 0 (top) to 1 (bottom); give `x` with it.
+    #[schemars(with = "Pixel")]
+    pub x: Option<Pixel>,
+    /// Move here first: pixels from the top edge; give `x` with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Fraction")]
-    pub y: Option<Fraction>,
+    #[schemars(with = "Pixel")]
+    pub y: Option<Pixel>,
     /// Click twice.
     #[serde(default)]
     pub double: bool,
@@ -153,7 +289,7 @@ pub struct DragArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScrollArgs {
-    /// Wheel steps, not 0: positive scrolls up, negative down.
+    /// Wheel steps, not 0: positive scrolls down, negative up.
     #[schemars(extend("not" = {"const": 0}))]
     pub amount: ScrollSteps,
 }
@@ -195,7 +331,13 @@ pub struct WakeOnLanArgs {
 #[serde(deny_unknown_fields)]
 pub struct PowerArgs {
     /// Which press.
+    #[serde(default = "short_press")]
+    #[schemars(default = "short_press")]
     pub action: PowerPress,
+}
+
+fn short_press() -> PowerPress {
+    PowerPress::Power
 }
 
 /// `nanokvm_power_cycle`.
@@ -209,5 +351,5 @@ pub struct PowerCycleArgs {
 }
 
 fn default_off() -> OffDurationMs {
-    Bounded::new(DEFAULT_OFF_DURATION_MS).unwrap_or_else(|| unreachable!("in range"))
+    bounded(DEFAULT_OFF_DURATION_MS)
 }

@@ -139,6 +139,19 @@ pub(super) fn typed_keys(
             let reports = chords.reports();
             TypedKeys::Chords { chords, reports }
         }
+        DeviceAction::SendKeys(a) => {
+            let chords = key_chords(a.keys.as_str(), [false; 4], layout).ok_or_else(|| {
+                invalid(
+                    "keys",
+                    format!(
+                        "is not a sequence of at most {MAX_CHORDS} key names or chords \
+                         (ctrl+alt+delete, ctrl+a ctrl+c, win+r)"
+                    ),
+                )
+            })?;
+            let reports = chords.reports();
+            TypedKeys::Chords { chords, reports }
+        }
         _ => return Ok(None),
     }))
 }

@@ -35,7 +35,8 @@ use crate::error::Error;
 use crate::policy::RiskClass;
 use args::{
     ClickArgs, DeleteIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs, Point, PowerArgs,
-    PowerCycleArgs, ScrollArgs, SendKeyArgs, SendTextArgs, TypeTextArgs, WakeOnLanArgs,
+    PowerCycleArgs, PowerEnsureArgs, ScreenshotArgs, ScrollArgs, SendKeyArgs, SendKeysArgs,
+    SendTextArgs, TypeTextArgs, WaitForScreenArgs, WakeOnLanArgs,
 };
 pub use keys::{MAX_CHORDS, TypedKeys};
 pub use values::MAX_TEXT_CHARS;
@@ -231,9 +232,9 @@ catalogue! {
         description: "HDMI capture state: enabled, signal present, idle timeout.",
         risk: Low, hints: READ, types: false,
     },
-    Screenshot(NoArgs) = "nanokvm_screenshot" {
+    Screenshot(ScreenshotArgs) = "nanokvm_screenshot" {
         title: "Screenshot",
-        description: "A JPEG screenshot of the target machine's screen.",
+        description: "A JPEG screenshot of the target machine's screen, scaled down to fit max_width by max_height. Pointer coordinates of later calls are pixels of the last screenshot taken.",
         risk: Low, hints: READ, types: false,
     },
     ListImages(NoArgs) = "nanokvm_list_images" {
@@ -249,6 +250,11 @@ catalogue! {
     KeyboardLeds(NoArgs) = "nanokvm_keyboard_leds" {
         title: "Keyboard LEDs",
         description: "Caps, Num and Scroll Lock as the target machine set them.",
+        risk: Low, hints: READ, types: false,
+    },
+    WaitForScreen(WaitForScreenArgs) = "nanokvm_wait_for_screen" {
+        title: "Wait for the screen",
+        description: "Waits until the screen changes, or until it has stopped changing, and returns the screenshot it stopped on: for waiting on installers and boots without polling.",
         risk: Low, hints: READ, types: false,
     },
     HdmiReset(NoArgs) = "nanokvm_hdmi_reset" {
@@ -281,9 +287,14 @@ catalogue! {
         description: "Presses and releases a key or chord (enter, esc, f2, ctrl+alt+delete), or several in turn (down down enter), optionally with ctrl, shift, alt or meta held.",
         risk: Medium, hints: INPUT, types: true,
     },
+    SendKeys(SendKeysArgs) = "nanokvm_send_keys" {
+        title: "Press keys",
+        description: "Presses chords and key sequences by name: ctrl+alt+delete, ctrl+a ctrl+c, win+r, down down enter.",
+        risk: Medium, hints: INPUT, types: true,
+    },
     Move(Point) = "nanokvm_move" {
         title: "Move the pointer",
-        description: "Moves the pointer to x, y (fractions of the screen, 0 to 1).",
+        description: "Moves the pointer to pixel x, y of the screen as last seen in a screenshot.",
         risk: Medium, hints: POINTER, types: false,
     },
     MoveRelative(MoveRelativeArgs) = "nanokvm_move_relative" {
@@ -293,12 +304,12 @@ catalogue! {
     },
     Click(ClickArgs) = "nanokvm_click" {
         title: "Click",
-        description: "Clicks a mouse button (left by default), optionally moving to x, y first, optionally twice.",
+        description: "Clicks a mouse button (left by default), optionally moving to pixel x, y first, optionally twice.",
         risk: Medium, hints: INPUT, types: false,
     },
     Tap(Point) = "nanokvm_tap" {
         title: "Tap",
-        description: "Moves to x, y and clicks the left button.",
+        description: "Moves to pixel x, y and clicks the left button.",
         risk: Medium, hints: INPUT, types: false,
     },
     Drag(DragArgs) = "nanokvm_drag" {
@@ -308,7 +319,7 @@ catalogue! {
     },
     Scroll(ScrollArgs) = "nanokvm_scroll" {
         title: "Scroll",
-        description: "Turns the mouse wheel by a number of steps; positive scrolls up.",
+        description: "Turns the mouse wheel by a number of steps; positive scrolls down, negative up.",
         risk: Medium, hints: POINTER, types: false,
     },
     MountIso(MountIsoArgs) = "nanokvm_mount_iso" {
@@ -328,13 +339,18 @@ catalogue! {
     },
     Power(PowerArgs) = "nanokvm_power" {
         title: "Press power or reset",
-        description: "Presses the target's power button (power: short press; power_long: forced off) or its reset button.",
+        description: "Presses the target's power button (power, the default: a short press; power_long: forced off) or its reset button.",
         risk: High, hints: INPUT, types: false,
     },
     PowerCycle(PowerCycleArgs) = "nanokvm_power_cycle" {
         title: "Power cycle",
         description: "Forces the target off, waits off_duration_ms, and powers it on again.",
         risk: High, hints: INPUT, types: false,
+    },
+    PowerEnsure(PowerEnsureArgs) = "nanokvm_power_ensure" {
+        title: "Power on or off",
+        description: "Brings the machine to the power state asked for: presses power only when it is not there yet (off = a clean shutdown by the OS), then waits for the power LED, and says what it saw.",
+        risk: High, hints: DESTRUCTIVE_ONCE, types: false,
     },
     DeleteIso(DeleteIsoArgs) = "nanokvm_delete_iso" {
         title: "Delete an image",
@@ -426,6 +442,47 @@ impl DeviceAction {
         keys::typed_keys(self, layout)
     }
 
+    /// Checks that the pointer coordinates lie on a screen of `frame` (the frame the
+    /// caller's pixels refer to).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArguments`] naming the coordinate off the screen.
+    pub fn check_frame(&self, frame: crate::gate::ScreenSize) -> Result<(), Error> {
+        let mut points: Vec<(&str, i64, i64)> = Vec::new();
+        match self {
+            Self::Move(p) | Self::Tap(p) => points.push(("", p.x.get(), p.y.get())),
+            Self::Click(a) => {
+                if let (Some(x), Some(y)) = (a.x, a.y) {
+                    points.push(("", x.get(), y.get()));
+                }
+            }
+            Self::Drag(a) => {
+                points.push(("from.", a.from.x.get(), a.from.y.get()));
+                points.push(("to.", a.to.x.get(), a.to.y.get()));
+            }
+            _ => {}
+        }
+        for (prefix, x, y) in points {
+            for (axis, value, size, side) in [
+                ("x", x, frame.width, "wide"),
+                ("y", y, frame.height, "high"),
+            ] {
+                if value >= i64::from(size) {
+                    return Err(invalid(
+                        self.tool(),
+                        &format!("{prefix}{axis}"),
+                        &format!(
+                            "{value} is off the screen, which is {size} pixels {side} \
+                             (the last screenshot's size; pixels count from 0)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// How long the device may take, beyond the client's own request timeout.
     pub(crate) fn extra_time(&self) -> Duration {
         match self {
@@ -440,6 +497,8 @@ impl DeviceAction {
                 Duration::from_millis(a.off_duration_ms.get().unsigned_abs())
                     + Duration::from_secs(10)
             }
+            Self::PowerEnsure(a) => Duration::from_millis(a.timeout_ms.get().unsigned_abs()),
+            Self::WaitForScreen(a) => Duration::from_millis(a.timeout_ms.get().unsigned_abs()),
             Self::Power(PowerArgs {
                 action: PowerPress::PowerLong,
             }) => Duration::from_secs(8),

@@ -75,62 +75,6 @@ impl<const MIN: i64, const MAX: i64> JsonSchema for Bounded<MIN, MAX> {
     }
 }
 
-/// A position across the screen: 0 is the left or top edge, 1 the right or bottom.
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize)]
-pub struct Fraction(f64);
-
-impl Fraction {
-    /// `f`, when it is from 0 to 1.
-    #[must_use]
-    pub fn new(f: f64) -> Option<Self> {
-        (0.0..=1.0).contains(&f).then_some(Self(f))
-    }
-
-    /// The fraction.
-    #[must_use]
-    pub const fn get(self) -> f64 {
-        self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Fraction {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Fraction;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number from 0 to 1 (a fraction of the screen)")
-            }
-            fn visit_f64<E: de::Error>(self, f: f64) -> Result<Fraction, E> {
-                Fraction::new(f).ok_or_else(|| E::invalid_value(Unexpected::Float(f), &self))
-            }
-            #[allow(clippy::cast_precision_loss, reason = "only 0 and 1 are in range")]
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Fraction, E> {
-                Fraction::new(n as f64)
-                    .ok_or_else(|| E::invalid_value(Unexpected::Signed(n), &self))
-            }
-            #[allow(clippy::cast_precision_loss, reason = "only 0 and 1 are in range")]
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Fraction, E> {
-                Fraction::new(n as f64)
-                    .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(n), &self))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl JsonSchema for Fraction {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "Fraction".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "number", "minimum": 0, "maximum": 1})
-    }
-}
-
 /// Defines a string newtype that checks its value with `$check` (which returns why it is
 /// refused) and has the schema `$schema`.
 macro_rules! checked_string {

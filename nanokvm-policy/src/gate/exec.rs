@@ -9,10 +9,14 @@ use nanokvm_client::{Client, Error as ClientError, WsSession};
 use nanokvm_hid::AbsolutePosition;
 use serde_json::{Value, json};
 
+use super::screen::{self, ScreenSize};
 use crate::catalogue::args::Point;
+use crate::catalogue::args::{PowerState, ScreenWait};
 use crate::catalogue::values::PowerPress;
 use crate::catalogue::{DeviceAction, TypedKeys};
 
+/// How often `nanokvm_power_ensure` reads the power LED.
+const POWER_POLL: Duration = Duration::from_millis(250);
 /// How long a screenshot may wait for a frame.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pause between the chords of one `nanokvm_send_key` call.
@@ -59,16 +63,25 @@ pub(crate) fn error_kind(e: &ClientError) -> &'static str {
     }
 }
 
+/// What an action runs against: the client, the gate's WebSocket session, the size of
+/// the last captured frame (updated by screenshots), and the frame pointer pixels refer
+/// to for this call.
+pub(crate) struct Device<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) ws: &'a tokio::sync::Mutex<Option<WsSession>>,
+    pub(crate) captured: &'a std::sync::Mutex<Option<ScreenSize>>,
+    pub(crate) frame: ScreenSize,
+}
+
 /// Runs `action` once, bounded by its expected duration plus a margin. A typing action
 /// sends exactly `keys` (its [`TypedKeys`], which the keystroke filter checked).
 pub(crate) async fn run(
-    client: &Client,
-    ws: &tokio::sync::Mutex<Option<WsSession>>,
+    device: &Device<'_>,
     action: &DeviceAction,
     keys: Option<&TypedKeys>,
 ) -> Result<Output, ClientError> {
     let limit = BASE_TIMEOUT + action.extra_time();
-    match tokio::time::timeout(limit, run_inner(client, ws, action, keys)).await {
+    match tokio::time::timeout(limit, run_inner(device, action, keys)).await {
         Ok(result) => result,
         Err(_) => Err(ClientError::Timeout {
             endpoint: action.tool().to_owned(),
@@ -78,11 +91,12 @@ pub(crate) async fn run(
 }
 
 async fn run_inner(
-    client: &Client,
-    ws: &tokio::sync::Mutex<Option<WsSession>>,
+    device: &Device<'_>,
     action: &DeviceAction,
     keys: Option<&TypedKeys>,
 ) -> Result<Output, ClientError> {
+    let (client, ws, frame) = (device.client, device.ws, device.frame);
+    let position = |p: Point| position(p, frame);
     let done = |v: Value| Ok((v, None));
     match (action, keys) {
         (DeviceAction::Info(_), _) => {
@@ -107,9 +121,33 @@ async fn run_inner(
             let state = client.hdmi().state().await?;
             done(json!(state))
         }
-        (DeviceAction::Screenshot(_), _) => {
+        (DeviceAction::Screenshot(a), _) => {
             let jpeg = client.screenshot(SCREENSHOT_TIMEOUT).await?;
-            Ok((json!({"format": "jpeg", "bytes": jpeg.len()}), Some(jpeg)))
+            let max = ScreenSize {
+                width: side(a.max_width.get()),
+                height: side(a.max_height.get()),
+            };
+            let quality = u8::try_from(a.quality.get()).unwrap_or(80);
+            let shot = screen::fit(jpeg, max, quality).map_err(|message| ClientError::Decode {
+                endpoint: "GET /api/stream/mjpeg".to_owned(),
+                path: "frame".to_owned(),
+                message,
+            })?;
+            *device
+                .captured
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
+            let scale = f64::from(shot.size.width) / f64::from(shot.source.width);
+            let json = json!({
+                "format": "jpeg",
+                "width": shot.size.width,
+                "height": shot.size.height,
+                "source_width": shot.source.width,
+                "source_height": shot.source.height,
+                "scale": (scale * 1e4).round() / 1e4,
+                "bytes": shot.jpeg.len(),
+            });
+            Ok((json, Some(shot.jpeg)))
         }
         (DeviceAction::ListImages(_), _) => {
             let images = client.storage().images().await?;
@@ -170,7 +208,10 @@ async fn run_inner(
                 "layout": layout.name(),
             }))
         }
-        (DeviceAction::SendKey(_), Some(TypedKeys::Chords { chords, .. })) => {
+        (
+            DeviceAction::SendKey(_) | DeviceAction::SendKeys(_),
+            Some(TypedKeys::Chords { chords, .. }),
+        ) => {
             {
                 let slot = ws_session(client, ws).await?;
                 let result = slot.session().key_sequence(chords, KEY_GAP).await;
@@ -178,7 +219,13 @@ async fn run_inner(
             }
             done(json!({"pressed": chords.to_string()}))
         }
-        (DeviceAction::SendText(_) | DeviceAction::TypeText(_) | DeviceAction::SendKey(_), _) => {
+        (
+            DeviceAction::SendText(_)
+            | DeviceAction::TypeText(_)
+            | DeviceAction::SendKey(_)
+            | DeviceAction::SendKeys(_),
+            _,
+        ) => {
             unreachable!("the gate runs a typing action with the keys its typed_keys gave")
         }
         (DeviceAction::Move(p), _) => {
@@ -188,7 +235,7 @@ async fn run_inner(
                 let result = slot.session().move_to(at).await;
                 slot.done(result)?;
             }
-            done(json!({"x": p.x.get(), "y": p.y.get()}))
+            done(json!({"x": p.x, "y": p.y, "screen": frame}))
         }
         (DeviceAction::MoveRelative(a), _) => {
             let (dx, dy) = (mickeys(a.dx.get()), mickeys(a.dy.get()));
@@ -246,10 +293,12 @@ async fn run_inner(
             let amount = mickeys(a.amount.get());
             {
                 let slot = ws_session(client, ws).await?;
-                let result = slot.session().scroll(amount).await;
+                // The tool scrolls down for a positive amount, as the Python server did;
+                // the HID wheel turns up for a positive value.
+                let result = slot.session().scroll(-amount).await;
                 slot.done(result)?;
             }
-            done(json!({"scrolled": amount}))
+            done(json!({"scrolled": amount, "direction": if amount > 0 { "down" } else { "up" }}))
         }
         (DeviceAction::MountIso(a), _) => {
             let mode = if a.as_cdrom {
@@ -292,6 +341,102 @@ async fn run_inner(
             client.power().power_cycle(cycle).await?;
             done(json!({"power_cycled": true, "off_duration_ms": a.off_duration_ms}))
         }
+        (DeviceAction::PowerEnsure(a), _) => {
+            let want_on = a.state == PowerState::On;
+            let timeout = Duration::from_millis(a.timeout_ms.get().unsigned_abs());
+            let before = client.power().leds().await?.power;
+            if before == want_on {
+                return done(
+                    json!({"state": a.state, "pressed": false, "reached": true, "waited_ms": 0}),
+                );
+            }
+            // The only press: a timeout later must not press again.
+            client.power().press_power().await?;
+            let started = tokio::time::Instant::now();
+            let reached = loop {
+                if client.power().leds().await?.power == want_on {
+                    break true;
+                }
+                if started.elapsed() >= timeout {
+                    break false;
+                }
+                tokio::time::sleep(POWER_POLL).await;
+            };
+            let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut out =
+                json!({"state": a.state, "pressed": true, "reached": reached, "waited_ms": waited});
+            if !reached {
+                out["message"] = json!(if want_on {
+                    "power was pressed but the power LED is still dark"
+                } else {
+                    "power was pressed but the machine is still on: the OS may ignore the \
+                     button, or need longer; nanokvm_power with power_long forces it off"
+                });
+            }
+            done(out)
+        }
+        (DeviceAction::WaitForScreen(a), _) => {
+            let timeout = Duration::from_millis(a.timeout_ms.get().unsigned_abs());
+            let stable_for = Duration::from_millis(a.stable_ms.get().unsigned_abs());
+            let started = tokio::time::Instant::now();
+            let mut stream = client.frames(SCREENSHOT_TIMEOUT).await?;
+            let Some(first) = stream.next_frame(SCREENSHOT_TIMEOUT).await? else {
+                return Err(ClientError::Decode {
+                    endpoint: "GET /api/stream/mjpeg".to_owned(),
+                    path: "frame".to_owned(),
+                    message: "the stream ended before the first frame".to_owned(),
+                });
+            };
+            let decode_err = |message: String| ClientError::Decode {
+                endpoint: "GET /api/stream/mjpeg".to_owned(),
+                path: "frame".to_owned(),
+                message,
+            };
+            let baseline = screen::thumbnail(&first).map_err(decode_err)?;
+            let (mut last, mut last_thumb, mut last_change) = (first, baseline.clone(), started);
+            let reached = loop {
+                let now = tokio::time::Instant::now();
+                if a.until == ScreenWait::Stable && now - last_change >= stable_for {
+                    break true;
+                }
+                let Some(left) = timeout.checked_sub(now - started).filter(|d| !d.is_zero()) else {
+                    break false;
+                };
+                // A device may send nothing while the screen is still: that is no change.
+                let frame = match stream.next_frame(left.min(stable_for)).await {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break false,
+                    Err(e) if e.is_timeout() => continue,
+                    Err(e) => return Err(e),
+                };
+                let thumb = screen::thumbnail(&frame).map_err(decode_err)?;
+                if screen::differs(&thumb, &last_thumb) {
+                    last_change = tokio::time::Instant::now();
+                }
+                let changed = screen::differs(&thumb, &baseline);
+                (last, last_thumb) = (frame, thumb);
+                if a.until == ScreenWait::Changed && changed {
+                    break true;
+                }
+            };
+            let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let shot = screen::fit(last, ScreenSize::DEFAULT, 80).map_err(decode_err)?;
+            *device
+                .captured
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
+            let json = json!({
+                "until": a.until,
+                "reached": reached,
+                "waited_ms": waited,
+                "format": "jpeg",
+                "width": shot.size.width,
+                "height": shot.size.height,
+                "source_width": shot.source.width,
+                "source_height": shot.source.height,
+            });
+            Ok((json, Some(shot.jpeg)))
+        }
         (DeviceAction::ResetHid(_), _) => client
             .hid()
             .reset()
@@ -305,8 +450,20 @@ fn mickeys(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
 }
 
-fn position(p: Point) -> Result<AbsolutePosition, ClientError> {
-    Ok(AbsolutePosition::from_normalized(p.x.get(), p.y.get())?)
+/// A pixel of `frame` as an absolute pointer position.
+fn position(p: Point, frame: ScreenSize) -> Result<AbsolutePosition, ClientError> {
+    let pixel = |n: i64| u32::try_from(n).unwrap_or(0);
+    Ok(AbsolutePosition::from_pixels(
+        pixel(p.x.get()),
+        pixel(p.y.get()),
+        frame.width,
+        frame.height,
+    )?)
+}
+
+/// A checked screenshot side as a pixel count.
+fn side(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(ScreenSize::DEFAULT.width)
 }
 
 /// The gate's WebSocket session, held for one action. A session whose connection

@@ -23,6 +23,7 @@
 
 mod approval;
 mod exec;
+mod screen;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -36,6 +37,7 @@ pub use crate::catalogue::{
     tool_info,
 };
 pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, binding};
+pub use screen::ScreenSize;
 
 use crate::audit::{AuditEvent, AuditKind, AuditLog};
 pub use crate::engine::Denial;
@@ -48,13 +50,16 @@ use crate::time::Timestamp;
 use approval::Grants;
 
 /// Who is calling: the principal (the client credential, the `grant` scope) and the
-/// session (one connected client).
+/// session (one connected client), and the screen as the caller last saw it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallContext {
     /// The client credential.
     pub principal: String,
     /// The connected client.
     pub session: String,
+    /// The size of the last screenshot the caller was shown: the frame its pixel
+    /// coordinates refer to. `None`: the gate's screen size (see [`ScreenSize`]).
+    pub screen: Option<ScreenSize>,
 }
 
 impl CallContext {
@@ -64,7 +69,15 @@ impl CallContext {
         Self {
             principal: principal.into(),
             session: session.into(),
+            screen: None,
         }
+    }
+
+    /// The same context, with pixel coordinates read in a screen of `size`.
+    #[must_use]
+    pub fn with_screen(mut self, size: Option<ScreenSize>) -> Self {
+        self.screen = size;
+        self
     }
 }
 
@@ -95,9 +108,19 @@ pub struct GateBuilder<S: CounterStore> {
     approval_timeout: Duration,
     grant_ttl: Duration,
     clock: Clock,
+    screen: Option<ScreenSize>,
 }
 
 impl<S: CounterStore> GateBuilder<S> {
+    /// The screen size pixel coordinates refer to when the caller saw no screenshot
+    /// (the Python server's `NANOKVM_SCREEN_WIDTH` and `NANOKVM_SCREEN_HEIGHT`). Without
+    /// it, the size of the last frame the device captured, or 1920x1080.
+    #[must_use]
+    pub fn screen(mut self, size: ScreenSize) -> Self {
+        self.screen = Some(size);
+        self
+    }
+
     /// Decides by `policy` (fixed for the gate's life unless [`Gate::set_policy`] is
     /// called).
     #[must_use]
@@ -188,6 +211,8 @@ impl<S: CounterStore> GateBuilder<S> {
                 clock: self.clock,
                 ws: tokio::sync::Mutex::new(None),
                 typing: tokio::sync::Mutex::new(()),
+                screen: self.screen,
+                captured: Mutex::new(None),
             }),
         }
     }
@@ -234,6 +259,8 @@ struct Inner<S: CounterStore> {
     clock: Clock,
     ws: tokio::sync::Mutex<Option<nanokvm_client::WsSession>>,
     typing: tokio::sync::Mutex<()>,
+    screen: Option<ScreenSize>,
+    captured: Mutex<Option<ScreenSize>>,
 }
 
 fn system_now() -> Timestamp {
@@ -257,7 +284,18 @@ impl<S: CounterStore> Gate<S> {
             approval_timeout: Duration::from_secs(120),
             grant_ttl: Duration::from_secs(300),
             clock: Arc::new(system_now),
+            screen: None,
         }
+    }
+
+    /// The frame `ctx`'s pixel coordinates refer to: what the caller last saw, the
+    /// configured screen, the last captured frame, or 1920x1080.
+    #[must_use]
+    pub fn screen_of(&self, ctx: &CallContext) -> ScreenSize {
+        ctx.screen
+            .or(self.inner.screen)
+            .or(*lock(&self.inner.captured))
+            .unwrap_or(ScreenSize::DEFAULT)
     }
 
     /// The device's name.
@@ -365,6 +403,8 @@ impl<S: CounterStore> Gate<S> {
         let tool = action.tool();
         let args = action.args();
         let keys = action.typed_keys(self.inner.layout)?;
+        let frame = self.screen_of(ctx);
+        action.check_frame(frame)?;
         // Typing calls run one at a time from decision to settlement, so that each
         // builds on the line the one before left on the target.
         let _typing = match &keys {
@@ -373,10 +413,23 @@ impl<S: CounterStore> Gate<S> {
         };
         let reports = keys.as_ref().map(TypedKeys::reports);
         let mut permit = self
-            .admit(ctx, tool, &args, Some(action.info().risk), reports, approver)
+            .admit(
+                ctx,
+                tool,
+                &args,
+                Some(action.info().risk),
+                reports,
+                approver,
+            )
             .await?;
         let started = Instant::now();
-        let result = exec::run(&self.inner.client, &self.inner.ws, action, keys.as_ref()).await;
+        let device = exec::Device {
+            client: &self.inner.client,
+            ws: &self.inner.ws,
+            captured: &self.inner.captured,
+            frame,
+        };
+        let result = exec::run(&device, action, keys.as_ref()).await;
         let elapsed = started.elapsed();
         match result {
             Ok((json, image)) => {

@@ -29,7 +29,7 @@ fn open(path: &Path) -> AuditLog {
 fn event(i: u64) -> AuditEvent {
     AuditEvent {
         at: Timestamp::from_unix_millis(1_772_532_000_000 + i64::try_from(i).unwrap_or(0)),
-        kind: if i % 2 == 0 {
+        kind: if i.is_multiple_of(2) {
             AuditKind::Decision
         } else {
             AuditKind::Outcome

@@ -17,9 +17,9 @@ fn full_args(tool: &str) -> Value {
         "nanokvm_send_key" => {
             json!({"key": "c", "ctrl": true, "shift": false, "alt": false, "meta": false})
         }
-        "nanokvm_move" | "nanokvm_tap" => json!({"x": 0.5, "y": 0.25}),
+        "nanokvm_move" | "nanokvm_tap" => json!({"x": 640, "y": 360}),
         "nanokvm_move_relative" => json!({"dx": -3, "dy": 4}),
-        "nanokvm_click" => json!({"button": "right", "x": 0.1, "y": 0.2, "double": true}),
+        "nanokvm_click" => json!({"button": "right", "x": 10, "y": 20, "double": true}),
         "nanokvm_drag" => {
             json!({"from": {"x": 0, "y": 0}, "to": {"x": 1, "y": 1}, "button": "middle"})
         }
@@ -29,6 +29,12 @@ fn full_args(tool: &str) -> Value {
         "nanokvm_wake_on_lan" => json!({"mac": "aa:bb:cc:dd:ee:ff"}),
         "nanokvm_power" => json!({"action": "reset"}),
         "nanokvm_power_cycle" => json!({"off_duration_ms": 1000}),
+        "nanokvm_screenshot" => json!({"max_width": 1280, "max_height": 720, "quality": 70}),
+        "nanokvm_send_keys" => json!({"keys": "ctrl+a ctrl+c"}),
+        "nanokvm_power_ensure" => json!({"state": "off", "timeout_ms": 5000}),
+        "nanokvm_wait_for_screen" => {
+            json!({"until": "stable", "stable_ms": 500, "timeout_ms": 5000})
+        }
         _ => json!({}),
     }
 }
@@ -110,7 +116,12 @@ fn tools_are_named_once_and_typing_tools_are_marked() {
     let typing: Vec<&str> = TOOLS.iter().filter(|t| t.types).map(|t| t.name).collect();
     assert_eq!(
         typing,
-        ["nanokvm_send_text", "nanokvm_type_text", "nanokvm_send_key"]
+        [
+            "nanokvm_send_text",
+            "nanokvm_type_text",
+            "nanokvm_send_key",
+            "nanokvm_send_keys"
+        ]
     );
     for tool in TOOLS {
         assert!(

@@ -62,16 +62,16 @@ fn every_catalogue_tool_parses_and_round_trips_its_canonical_arguments() {
             json!({"text": "hi", "layout": "de", "delay_ms": 5}),
         ),
         ("nanokvm_send_key", json!({"key": "c", "ctrl": true})),
-        ("nanokvm_move", json!({"x": 0.5, "y": 1})),
-        ("nanokvm_tap", json!({"x": 0, "y": 0.25})),
+        ("nanokvm_move", json!({"x": 960, "y": 1})),
+        ("nanokvm_tap", json!({"x": 0, "y": 250})),
         ("nanokvm_move_relative", json!({"dx": -300, "dy": 20})),
         (
             "nanokvm_click",
-            json!({"button": "Right", "x": 0.1, "y": 0.2, "double": true}),
+            json!({"button": "Right", "x": 10, "y": 20, "double": true}),
         ),
         (
             "nanokvm_drag",
-            json!({"from": {"x": 0.1, "y": 0.1}, "to": {"x": 0.9, "y": 0.9}}),
+            json!({"from": {"x": 10, "y": 10}, "to": {"x": 900, "y": 900}}),
         ),
         ("nanokvm_scroll", json!({"amount": -3})),
         ("nanokvm_mount_iso", json!({"file": "/data/a.iso"})),
@@ -79,6 +79,9 @@ fn every_catalogue_tool_parses_and_round_trips_its_canonical_arguments() {
         ("nanokvm_wake_on_lan", json!({"mac": "aa-bb-cc-dd-ee-ff"})),
         ("nanokvm_power", json!({"action": "power_long"})),
         ("nanokvm_power_cycle", json!({"off_duration_ms": 2000})),
+        ("nanokvm_send_keys", json!({"keys": "win+r"})),
+        ("nanokvm_power_ensure", json!({"state": "on"})),
+        ("nanokvm_wait_for_screen", json!({"until": "changed"})),
     ];
     for info in TOOLS {
         let args = samples
@@ -143,8 +146,9 @@ fn bad_arguments_name_the_argument() {
             "ctrl",
         ),
         ("nanokvm_move", json!({"x": 1.5, "y": 0}), "x"),
-        ("nanokvm_move", json!({"x": 0.5}), "y"),
-        ("nanokvm_click", json!({"x": 0.5}), "y"),
+        ("nanokvm_move", json!({"x": 5}), "y"),
+        ("nanokvm_move", json!({"x": -1, "y": 0}), "x"),
+        ("nanokvm_click", json!({"x": 5}), "y"),
         ("nanokvm_click", json!({"button": "thumb"}), "button"),
         (
             "nanokvm_drag",

@@ -92,10 +92,10 @@ fn run<S: CounterStore>(e: &Engine<S>, tool: &str, args: &Value, now: Timestamp)
             .session("s"),
         now,
     );
-    if let Some(r) = d.reservation.take() {
-        if let Err(err) = e.commit(r) {
-            panic!("commit failed: {err}");
-        }
+    if let Some(r) = d.reservation.take()
+        && let Err(err) = e.commit(r)
+    {
+        panic!("commit failed: {err}");
     }
     d
 }

@@ -33,10 +33,10 @@ pub fn run(engine: &Engine, tool: &str, args: &Value, now: Timestamp) -> Decisio
             .session("s"),
         now,
     );
-    if let Some(r) = d.reservation.take() {
-        if let Err(e) = engine.commit(r) {
-            panic!("commit failed: {e}");
-        }
+    if let Some(r) = d.reservation.take()
+        && let Err(e) = engine.commit(r)
+    {
+        panic!("commit failed: {e}");
     }
     d
 }
