@@ -9,8 +9,12 @@
 //! - [`setup`]: turns the command line and the environment (compatible with the
 //!   `NANOKVM_*` variables of the Python NanoKVM MCP server) into devices behind gates,
 //!   with the policy, counters and audit log of a state directory.
+//! - [`http`]: the server over Streamable HTTP (`--http`), behind named bearer tokens
+//!   ([`http::Tokens`]) whose names are the policy's grants, with `Host`, `Origin` and
+//!   body-size checks.
 //!
 //! This crate is the only one in the workspace that knows MCP.
 
+pub mod http;
 pub mod server;
 pub mod setup;

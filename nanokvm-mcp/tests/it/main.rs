@@ -1,7 +1,8 @@
 //! Integration tests for nanokvm-mcp: an rmcp client talks to the server in-process over
-//! an in-memory pipe, with a simulated NanoKVM behind it; and the binary over stdio, as an
-//! MCP client starts it.
+//! an in-memory pipe, with a simulated NanoKVM behind it; the binary over stdio, as an
+//! MCP client starts it; and the server over Streamable HTTP.
 
+mod http;
 mod stdio;
 mod support;
 mod tools;
