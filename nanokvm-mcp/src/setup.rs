@@ -2,9 +2,11 @@
 //!
 //! The environment variables are those of the Python NanoKVM MCP server
 //! (`NANOKVM_HOST`, `NANOKVM_USER`, `NANOKVM_PASS`, `NANOKVM_HTTPS`), so its users'
-//! client configurations keep working. The state directory holds the counters
-//! (`counters.sqlite`), the audit log (`audit.jsonl`, with its key `audit.key`) unless
-//! `--audit` puts it elsewhere.
+//! client configurations keep working. `--config FILE` serves several devices from the
+//! device configuration file both frontends read ([`DevicesConfig`]); each device may
+//! name its own policy. The state directory holds the counters (`counters.sqlite`,
+//! keyed by device) and the audit log (`audit.jsonl` with its key `audit.jsonl.key`, or
+//! `--audit`; one `audit-NAME.jsonl` per device with `--config`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use nanokvm_client::{Client, SecretString};
+use nanokvm_policy::devices::DevicesConfig;
 use nanokvm_policy::gate::{Gate, ScreenSize};
 use nanokvm_policy::{AuditKey, AuditLog, Layout, Policy, PolicyFile, SqliteStore};
 use nanokvm_sim::{Simulator, SimulatorBuilder};
@@ -52,6 +55,28 @@ pub struct DeviceArgs {
     /// device.
     #[arg(long, conflicts_with = "host")]
     pub sim: bool,
+    /// A device configuration file (TOML, `[devices.NAME]` tables) with one or more
+    /// NanoKVMs, the same file the `nanokvm` CLI reads.
+    #[arg(long, env = "NANOKVM_CONFIG", conflicts_with_all = ["host", "sim"])]
+    pub config: Option<PathBuf>,
+    /// The simulated screen's size with `--sim` (`1280x720`; default 1920x1080).
+    #[arg(long, requires = "sim", value_parser = parse_size)]
+    pub sim_resolution: Option<(u32, u32)>,
+}
+
+/// `WIDTHxHEIGHT`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT, such as 1280x720"))?;
+    let side = |n: &str| {
+        n.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| (16..=7680).contains(&n))
+            .ok_or_else(|| format!("`{n}` is not a side from 16 to 7680 pixels"))
+    };
+    Ok((side(w)?, side(h)?))
 }
 
 /// The policy and where state lives.
@@ -124,13 +149,51 @@ pub async fn setup_with(
     policy: &PolicyArgs,
     simulator: Option<SimulatorBuilder>,
 ) -> Result<Setup> {
-    let layout = Layout::from_name(&device.layout).context("--layout")?;
     let state_dir = policy.state_dir.clone().unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    let screen = match (device.screen_width, device.screen_height) {
+        (Some(width), Some(height)) if width > 0 && height > 0 => {
+            Some(ScreenSize { width, height })
+        }
+        (Some(width), Some(height)) => bail!("the screen size {width}x{height} has no pixels"),
+        _ => None,
+    };
+    if let Some(path) = &device.config {
+        let config = DevicesConfig::load(path)?;
+        let mut devices = Vec::new();
+        for d in &config.devices {
+            for warning in d.warnings() {
+                tracing::warn!("{warning}");
+            }
+            let client = d.client()?;
+            let gate = GateSpec {
+                name: &d.name,
+                layout: d.layout,
+                policy: d.policy.as_deref().or(policy.policy.as_deref()),
+                state_dir: &state_dir,
+                audit: state_dir.join(format!("audit-{}.jsonl", d.name)),
+                screen,
+            }
+            .build(client)?;
+            devices.push(Device {
+                name: d.name.clone(),
+                gate,
+            });
+        }
+        return Ok(Setup {
+            devices,
+            simulator: None,
+            state_dir,
+        });
+    }
+    let layout = Layout::from_name(&device.layout).context("--layout")?;
     let (client, simulator) = if device.sim {
-        let sim = simulator
-            .unwrap_or_else(Simulator::builder)
+        let mut sim = simulator.unwrap_or_else(Simulator::builder);
+        if let Some((width, height)) = device.sim_resolution {
+            sim = sim.resolution(width, height);
+        }
+        let sim = sim
             .layout(layout)
             .start()
             .await
@@ -143,8 +206,9 @@ pub async fn setup_with(
     } else {
         let Some(host) = device.host.as_deref().filter(|h| !h.is_empty()) else {
             bail!(
-                "no NanoKVM is configured: set NANOKVM_HOST (and NANOKVM_USER, NANOKVM_PASS) \
-                 or pass --host, or try the server against a simulated device with --sim"
+                "no NanoKVM is configured: set NANOKVM_HOST (and NANOKVM_USER, NANOKVM_PASS), \
+                 pass --host, or --config FILE with [devices.NAME] tables; or try the server \
+                 against a simulated device with --sim"
             );
         };
         let Some(password) = device.password.clone() else {
@@ -157,43 +221,18 @@ pub async fn setup_with(
         }
         (builder.build()?, None)
     };
-    let store = SqliteStore::open(state_dir.join("counters.sqlite"))
-        .context("cannot open the counter store")?;
-    let audit_path = policy
-        .audit
-        .clone()
-        .unwrap_or_else(|| state_dir.join("audit.jsonl"));
-    let key = AuditKey::load_or_create(key_path(&audit_path))
-        .context("cannot read or create the audit key")?;
-    let audit = AuditLog::open(&audit_path, key)
-        .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
-    let mut builder = Gate::builder(client, store)
-        .device(device.name.clone())
-        .layout(layout)
-        .audit(audit);
-    if let (Some(width), Some(height)) = (device.screen_width, device.screen_height) {
-        if width == 0 || height == 0 {
-            bail!("the screen size {width}x{height} has no pixels");
-        }
-        builder = builder.screen(ScreenSize { width, height });
+    let gate = GateSpec {
+        name: &device.name,
+        layout,
+        policy: policy.policy.as_deref(),
+        state_dir: &state_dir,
+        audit: policy
+            .audit
+            .clone()
+            .unwrap_or_else(|| state_dir.join("audit.jsonl")),
+        screen,
     }
-    let gate = match &policy.policy {
-        Some(path) => {
-            let file = PolicyFile::open(path)
-                .with_context(|| format!("cannot load the policy {}", path.display()))?;
-            builder.policy_file(file, Duration::from_secs(2)).build()
-        }
-        None => {
-            tracing::warn!(
-                "no --policy given: the shipped recommended policy applies (reads freely, \
-                 limits typing and clicks, asks before forced power-off, refuses destructive \
-                 shell commands)"
-            );
-            let recommended = Policy::from_json(nanokvm_policy::RECOMMENDED_POLICY)
-                .context("the recommended policy")?;
-            builder.policy(recommended).build()
-        }
-    };
+    .build(client)?;
     Ok(Setup {
         devices: vec![Device {
             name: device.name.clone(),
@@ -202,6 +241,52 @@ pub async fn setup_with(
         simulator,
         state_dir,
     })
+}
+
+/// Everything a device's gate is built from.
+struct GateSpec<'a> {
+    name: &'a str,
+    layout: Layout,
+    policy: Option<&'a Path>,
+    state_dir: &'a Path,
+    audit: PathBuf,
+    screen: Option<ScreenSize>,
+}
+
+impl GateSpec<'_> {
+    fn build(self, client: Client) -> Result<Gate<SqliteStore>> {
+        let store = SqliteStore::open(self.state_dir.join("counters.sqlite"))
+            .context("cannot open the counter store")?;
+        let key = AuditKey::load_or_create(key_path(&self.audit))
+            .context("cannot read or create the audit key")?;
+        let audit = AuditLog::open(&self.audit, key)
+            .with_context(|| format!("cannot open the audit log {}", self.audit.display()))?;
+        let mut builder = Gate::builder(client, store)
+            .device(self.name)
+            .layout(self.layout)
+            .audit(audit);
+        if let Some(screen) = self.screen {
+            builder = builder.screen(screen);
+        }
+        Ok(match self.policy {
+            Some(path) => {
+                let file = PolicyFile::open(path)
+                    .with_context(|| format!("cannot load the policy {}", path.display()))?;
+                builder.policy_file(file, Duration::from_secs(2)).build()
+            }
+            None => {
+                tracing::warn!(
+                    device = self.name,
+                    "no policy given: the shipped recommended policy applies (reads freely, \
+                     limits typing and clicks, asks before forced power-off, refuses \
+                     destructive shell commands)"
+                );
+                let recommended = Policy::from_json(nanokvm_policy::RECOMMENDED_POLICY)
+                    .context("the recommended policy")?;
+                builder.policy(recommended).build()
+            }
+        })
+    }
 }
 
 /// The audit key's file beside the log: `audit.jsonl` → `audit.jsonl.key`.

@@ -102,6 +102,15 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A device configuration file is not valid, or a device in it cannot be reached
+    /// as configured (an unset password variable, an unreadable CA file).
+    #[error("{}: {message}", path.display())]
+    Config {
+        /// The configuration file, or the device.
+        path: std::path::PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// The policy file could not be read (missing, unreadable or not UTF-8); the policy
     /// in force stays.
     #[error("cannot read policy file {}: {message}", path.display())]

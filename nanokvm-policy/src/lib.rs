@@ -85,6 +85,7 @@
 
 mod audit;
 pub mod catalogue;
+pub mod devices;
 mod engine;
 mod error;
 pub mod gate;

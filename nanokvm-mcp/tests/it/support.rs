@@ -114,6 +114,8 @@ impl Rig {
             screen_height: None,
             name: "nanokvm".to_owned(),
             sim: true,
+            sim_resolution: None,
+            config: None,
         };
         let policy = PolicyArgs {
             policy: policy_path,

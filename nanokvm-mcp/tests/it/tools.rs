@@ -502,3 +502,101 @@ async fn send_keys_power_ensure_and_wait_for_screen() {
         .await;
     assert_eq!(r.structured_content.expect("json")["reached"], true);
 }
+
+#[tokio::test]
+async fn several_devices_from_a_config_file() {
+    use nanokvm_mcp::server::NanoKvmServer;
+    use nanokvm_mcp::setup::{DeviceArgs, PolicyArgs, setup};
+    use nanokvm_sim::{Simulator, TimeScale};
+    use rmcp::ServiceExt as _;
+
+    let start = || async {
+        Simulator::builder()
+            .time_scale(TimeScale::new(0.05))
+            .start()
+            .await
+            .expect("a simulator")
+    };
+    let (lab, desk) = (start().await, start().await);
+    let state = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(state.path().join("secret"), "admin\n").expect("password file");
+    std::fs::write(state.path().join("open.json"), allow_all().to_string()).expect("policy");
+    let config = state.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[devices.lab]\nurl = \"{}\"\npassword_file = \"secret\"\npolicy = \"open.json\"\n\n\
+             [devices.desk]\nurl = \"{}\"\npassword_file = \"secret\"\nlayout = \"de\"\n",
+            lab.url(),
+            desk.url()
+        ),
+    )
+    .expect("config");
+    let device = DeviceArgs {
+        host: None,
+        user: "admin".to_owned(),
+        password: None,
+        https: false,
+        tls_fingerprint: None,
+        layout: "us".to_owned(),
+        screen_width: None,
+        screen_height: None,
+        name: "nanokvm".to_owned(),
+        sim: false,
+        sim_resolution: None,
+        config: Some(config),
+    };
+    let policy = PolicyArgs {
+        policy: None,
+        audit: None,
+        state_dir: Some(state.path().to_owned()),
+    };
+    let setup = setup(&device, &policy).await.expect("setup");
+    let server = NanoKvmServer::new(setup.devices, "agent", "s");
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(theirs).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = TestClient::plain().serve(ours).await.expect("connects");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let power = tools
+        .iter()
+        .find(|t| t.name == "nanokvm_power")
+        .expect("listed");
+    assert_eq!(
+        power.input_schema["properties"]["device"]["enum"],
+        json!(["lab", "desk"])
+    );
+    let call = |tool: &str, args: Value| {
+        let Value::Object(args) = args else {
+            unreachable!()
+        };
+        client.call_tool(
+            rmcp::model::CallToolRequestParams::new(tool.to_owned()).with_arguments(args),
+        )
+    };
+    // The default is the first device, under its own policy (allow all).
+    let r = call("nanokvm_power", json!({"action": "power_long"}))
+        .await
+        .expect("result");
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    // The second runs the recommended policy: a forced power-off needs approval.
+    let r = call(
+        "nanokvm_power",
+        json!({"action": "power_long", "device": "desk"}),
+    )
+    .await
+    .expect("result");
+    assert_eq!(r.is_error, Some(true));
+    let off = tokio::time::timeout(
+        Duration::from_secs(10),
+        lab.wait_for(|m| m.power() == PowerState::Off),
+    )
+    .await;
+    assert!(off.is_ok(), "lab was forced off");
+    assert_eq!(desk.power(), PowerState::On);
+    assert!(state.path().join("audit-lab.jsonl").exists());
+    assert!(state.path().join("audit-desk.jsonl").exists());
+}
