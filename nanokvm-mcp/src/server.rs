@@ -22,6 +22,7 @@ use base64::Engine as _;
 use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
 use nanokvm_policy::gate::{
     ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, CallContext, Gate, ScreenSize,
+    masked_args,
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore};
 use rmcp::model::{
@@ -425,23 +426,9 @@ impl Approver for ElicitationApprover {
 /// What the human reads: the tool, the device, the arguments as they will run (typed
 /// text masked) and why approval is asked.
 fn approval_message(request: &ApprovalRequest) -> String {
-    let types = tool_info(&request.tool).is_some_and(|t| t.types);
-    let args = mask_typed(&request.args, types);
+    let args = masked_args(&request.tool, &request.args);
     format!(
         "An AI agent ({}) wants to run {} on NanoKVM `{}` with {}. {}. Approve this call?",
         request.principal, request.tool, request.device, args, request.message
     )
-}
-
-/// Typed strings shown as their length only.
-fn mask_typed(args: &Value, types: bool) -> Value {
-    match args {
-        Value::String(s) if types => json!(format!("<{} characters>", s.chars().count())),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), mask_typed(v, types)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }

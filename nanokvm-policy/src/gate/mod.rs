@@ -23,6 +23,7 @@
 
 mod approval;
 mod exec;
+mod queue;
 mod screen;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,6 +38,7 @@ pub use crate::catalogue::{
     tool_info,
 };
 pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, binding};
+pub use queue::{ApprovalQueue, PendingApproval, masked_args};
 pub use screen::ScreenSize;
 
 use crate::audit::{AuditEvent, AuditKind, AuditLog};
