@@ -1,6 +1,7 @@
-//! Encode throughput: prints characters per second for a 1 MiB text per layout.
+//! Encode throughput: prints characters per second for a 1 MiB text per layout, on each
+//! target system.
 //!
-//! Run with `cargo bench -p nanokvm-hid --bench encode`. For each layout the text mixes
+//! Run with `cargo bench -p nanokvm-hid --bench encode`. For each keymap the text mixes
 //! ASCII words with every non-ASCII character the layout can type (accents from dead keys
 //! included), about one in eight characters non-ASCII. A second figure encodes a text that
 //! also holds Cyrillic, Greek and CJK characters with skipping on, the path that collects
@@ -12,7 +13,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use nanokvm_hid::{Encoder, Layout, decode, encode};
+use nanokvm_hid::{Encoder, Keymap, Layout, TargetOs, decode, encode};
 
 const TEXT_BYTES: usize = 1 << 20;
 const ROUNDS: usize = 7;
@@ -31,7 +32,7 @@ impl Lcg {
     }
 }
 
-fn mixed_text(layout: Layout, foreign: &[char]) -> String {
+fn mixed_text(keymap: Keymap, foreign: &[char]) -> String {
     const WORDS: &[&str] = &[
         "the",
         "quick",
@@ -52,13 +53,13 @@ fn mixed_text(layout: Layout, foreign: &[char]) -> String {
         "x=1;",
         "(a+b)*c",
     ];
-    let special: Vec<char> = layout
+    let special: Vec<char> = keymap
         .chars()
         .into_iter()
         .map(|(c, _)| c)
         .filter(|c| !c.is_ascii())
         .collect();
-    let mut rng = Lcg(0x5EED ^ layout as u64);
+    let mut rng = Lcg(0x5EED ^ keymap.layout as u64);
     let mut text = String::with_capacity(TEXT_BYTES + 64);
     while text.len() < TEXT_BYTES {
         text.push_str(WORDS[rng.next(WORDS.len())]);
@@ -92,38 +93,42 @@ fn rate(chars: usize, time: Duration) -> f64 {
 fn main() {
     let foreign: Vec<char> = "ЖщΩλ漢字かな→€".chars().collect();
     println!(
-        "{:<7} {:>10} {:>14} {:>18} {:>14}",
-        "layout", "chars", "encode Mch/s", "skip-mixed Mch/s", "decode Mch/s"
+        "{:<7} {:<8} {:>10} {:>14} {:>18} {:>14}",
+        "layout", "os", "chars", "encode Mch/s", "skip-mixed Mch/s", "decode Mch/s"
     );
     let mut slowest = f64::INFINITY;
-    for &layout in Layout::ALL {
-        let text = mixed_text(layout, &[]);
+    let keymaps = TargetOs::ALL
+        .iter()
+        .flat_map(|&os| Layout::ALL.iter().map(move |&layout| layout.on(os)));
+    for keymap in keymaps {
+        let text = mixed_text(keymap, &[]);
         let chars = text.chars().count();
-        let strokes = match encode(&text, layout) {
+        let strokes = match encode(&text, keymap) {
             Ok(strokes) => strokes,
             Err(e) => {
                 // The message lists the first few characters only.
-                println!("{:<7} cannot encode its own characters: {e}", layout.name());
+                println!("{keymap} cannot encode its own characters: {e}");
                 continue;
             }
         };
         let encode_time = fastest(|| {
-            black_box(encode(black_box(&text), layout).ok());
+            black_box(encode(black_box(&text), keymap).ok());
         });
-        let mixed = mixed_text(layout, &foreign);
+        let mixed = mixed_text(keymap, &foreign);
         let mixed_chars = mixed.chars().count();
-        let skipper = Encoder::new(layout).skip_unencodable(true);
+        let skipper = Encoder::new(keymap).skip_unencodable(true);
         let skip_time = fastest(|| {
             black_box(skipper.encode(black_box(&mixed)).ok());
         });
         let decode_time = fastest(|| {
-            black_box(decode(black_box(&strokes), layout));
+            black_box(decode(black_box(&strokes), keymap));
         });
         let encode_rate = rate(chars, encode_time);
         slowest = slowest.min(encode_rate);
         println!(
-            "{:<7} {:>10} {:>14.1} {:>18.1} {:>14.1}",
-            layout.name(),
+            "{:<7} {:<8} {:>10} {:>14.1} {:>18.1} {:>14.1}",
+            keymap.layout.name(),
+            keymap.os.name(),
             chars,
             encode_rate,
             rate(mixed_chars, skip_time),

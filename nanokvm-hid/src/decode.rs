@@ -6,16 +6,28 @@
 //! simulator uses it to draw what is typed, and the policy gate to rebuild the line being
 //! typed.
 //!
-//! Dead keys follow Windows: a dead key then Space types the accent itself; a dead key
-//! then a letter it does not compose with types both; two dead keys type both accents;
-//! Backspace cancels a pending dead key.
+//! Dead keys follow the target's system:
+//!
+//! - Windows: a dead key then Space types the accent itself; a dead key then a letter it
+//!   does not compose with types both; two dead keys type both accents; Backspace cancels
+//!   a pending dead key.
+//! - Linux: keys are collected as libX11's input method collects them, until they form a
+//!   sequence of its Compose table, whose result is typed (a dead key then Space may type
+//!   something else than the accent: dead ´ then Space is `'`). A key that does not
+//!   continue any sequence ends it and is dropped with it, whether it types a character or
+//!   not (Backspace, Enter, an arrow key). Modifiers, Caps Lock and Num Lock do not end a
+//!   sequence.
+//!
+//! On both systems a shortcut (a key with Ctrl, Alt or the Windows key held) cancels a
+//! pending dead key and is reported as a key.
 
 use crate::chord::Chord;
 use crate::encode::Stroke;
 use crate::keyboard::KeyboardReport;
 use crate::keycode::Keycode;
-use crate::layout::Layout;
+use crate::layout::compose::{Compose, MAX_KEYS, Step};
 use crate::layout::table::{KeyTable, Symbol};
+use crate::layout::{Keymap, Layout};
 use crate::modifiers::Modifiers;
 
 /// One thing the target machine sees when a key goes down.
@@ -30,23 +42,62 @@ pub enum Decoded {
     Key(Chord),
 }
 
-/// Turns keyboard reports into [`Decoded`] events for one layout.
+/// Turns keyboard reports into [`Decoded`] events for one keymap.
 #[derive(Clone, Debug)]
 pub struct Decoder {
-    layout: Layout,
+    keymap: Keymap,
     previous: KeyboardReport,
-    pending_dead: Option<char>,
+    pending: Pending,
     caps_lock: bool,
 }
 
-impl Decoder {
-    /// A decoder for `layout`, with no key held, no dead key pending and Caps Lock off.
-    #[must_use]
-    pub fn new(layout: Layout) -> Self {
+/// The dead keys pressed so far that wait for the keys completing them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pending {
+    dead: [char; MAX_KEYS - 1],
+    len: usize,
+}
+
+impl Pending {
+    fn first(&self) -> Option<char> {
+        (self.len > 0).then_some(self.dead[0])
+    }
+
+    fn start(dead: char) -> Self {
         Self {
-            layout,
+            dead: [dead; MAX_KEYS - 1],
+            len: 1,
+        }
+    }
+
+    fn take(&mut self) -> Option<char> {
+        let first = self.first();
+        self.len = 0;
+        first
+    }
+
+    /// The pending keys followed by `next`, as a Compose sequence.
+    fn then(&self, next: Symbol) -> ([Symbol; MAX_KEYS], usize) {
+        let mut keys = [next; MAX_KEYS];
+        for (key, &dead) in keys.iter_mut().zip(&self.dead[..self.len]) {
+            *key = Symbol::Dead(dead);
+        }
+        keys[self.len] = next;
+        (keys, self.len + 1)
+    }
+}
+
+impl Decoder {
+    /// A decoder for a keymap, with no key held, no dead key pending and Caps Lock off.
+    ///
+    /// A bare [`Layout`] is the layout as Windows reads it; [`Layout::on`] names another
+    /// system.
+    #[must_use]
+    pub fn new(keymap: impl Into<Keymap>) -> Self {
+        Self {
+            keymap: keymap.into(),
             previous: KeyboardReport::RELEASE,
-            pending_dead: None,
+            pending: Pending::default(),
             caps_lock: false,
         }
     }
@@ -54,7 +105,13 @@ impl Decoder {
     /// The layout decoded for.
     #[must_use]
     pub fn layout(&self) -> Layout {
-        self.layout
+        self.keymap.layout
+    }
+
+    /// The keymap decoded for: the layout and the target's system.
+    #[must_use]
+    pub fn keymap(&self) -> Keymap {
+        self.keymap
     }
 
     /// Whether Caps Lock is on, as toggled by Caps Lock presses seen so far.
@@ -68,17 +125,18 @@ impl Decoder {
         self.caps_lock = on;
     }
 
-    /// The dead key waiting for its next key, if any.
+    /// The dead key waiting for its next key, if any (the first one, when several wait
+    /// for the end of a longer Linux sequence).
     #[must_use]
     pub fn pending_dead_key(&self) -> Option<char> {
-        self.pending_dead
+        self.pending.first()
     }
 
     /// Forgets held keys and any pending dead key (for example after the connection to
     /// the device dropped and the firmware released everything).
     pub fn reset(&mut self) {
         self.previous = KeyboardReport::RELEASE;
-        self.pending_dead = None;
+        self.pending = Pending::default();
     }
 
     /// Feeds one report and returns what the newly pressed keys produce.
@@ -91,7 +149,7 @@ impl Decoder {
     /// Feeds one report and appends what the newly pressed keys produce to `events`, so a
     /// caller decoding a long stream can reuse one buffer.
     pub fn feed_into(&mut self, report: &KeyboardReport, events: &mut Vec<Decoded>) {
-        let table = self.layout.table();
+        let table = self.keymap.table();
         for key in report.keys() {
             if !self.previous.is_pressed(key) {
                 self.press(table, report.modifiers(), key, events);
@@ -125,23 +183,32 @@ impl Decoder {
             self.caps_lock = !self.caps_lock;
         }
         if shortcut {
-            self.pending_dead = None;
+            self.pending.take();
             out.push(Decoded::Key(chord(modifiers, key)));
             return;
         }
+        let symbol = table.typed(key, modifiers.shift(), altgr, self.caps_lock);
+        match table.sequences() {
+            None => self.press_windows(table, (modifiers, key), symbol, out),
+            Some(compose) => self.press_linux(compose, (modifiers, key), symbol, out),
+        }
+    }
+
+    fn press_windows(
+        &mut self,
+        table: &KeyTable,
+        (modifiers, key): (Modifiers, Keycode),
+        symbol: Option<Symbol>,
+        out: &mut Vec<Decoded>,
+    ) {
         if key == Keycode::BACKSPACE {
-            if self.pending_dead.take().is_none() {
+            if self.pending.take().is_none() {
                 out.push(Decoded::Backspace);
             }
             return;
         }
-        let mut shift = modifiers.shift();
-        if self.caps_lock && !altgr && table.caps_affects(key) {
-            shift = !shift;
-        }
-        let level = usize::from(shift) + 2 * usize::from(altgr);
-        match table.symbol(key, level) {
-            Some(Symbol::Char(c)) => match self.pending_dead.take() {
+        match symbol {
+            Some(Symbol::Char(c)) => match self.pending.take() {
                 None => out.push(Decoded::Text(c)),
                 Some(dead) if key == Keycode::SPACE => out.push(Decoded::Text(dead)),
                 Some(dead) => match table.compose(dead, c) {
@@ -149,13 +216,56 @@ impl Decoder {
                     None => out.extend([Decoded::Text(dead), Decoded::Text(c)]),
                 },
             },
-            Some(Symbol::Dead(dead)) => match self.pending_dead.take() {
-                None => self.pending_dead = Some(dead),
+            Some(Symbol::Dead(dead)) => match self.pending.take() {
+                None => self.pending = Pending::start(dead),
                 Some(first) => out.extend([Decoded::Text(first), Decoded::Text(dead)]),
             },
             None => {
-                self.pending_dead = None;
+                self.pending.take();
                 out.push(Decoded::Key(chord(modifiers, key)));
+            }
+        }
+    }
+
+    fn press_linux(
+        &mut self,
+        compose: &Compose,
+        (modifiers, key): (Modifiers, Keycode),
+        symbol: Option<Symbol>,
+        out: &mut Vec<Decoded>,
+    ) {
+        // The input method lets modifiers and lock keys through without ending a sequence.
+        let passes = key.is_modifier() || key == Keycode::CAPS_LOCK || key == Keycode::NUM_LOCK;
+        if self.pending.len == 0 || passes {
+            match symbol {
+                Some(Symbol::Char(c)) => out.push(Decoded::Text(c)),
+                Some(Symbol::Dead(dead)) => {
+                    // A dead key that starts no sequence does nothing at all.
+                    if compose.starts_with(dead) {
+                        self.pending = Pending::start(dead);
+                    }
+                }
+                None if key == Keycode::BACKSPACE => out.push(Decoded::Backspace),
+                None => out.push(Decoded::Key(chord(modifiers, key))),
+            }
+            return;
+        }
+        let step = symbol.and_then(|symbol| {
+            let (keys, len) = self.pending.then(symbol);
+            compose.step(&keys[..len]).map(|step| (symbol, step))
+        });
+        match step {
+            Some((_, Step::Done(text))) => {
+                self.pending.take();
+                out.extend(text.chars().map(Decoded::Text));
+            }
+            Some((Symbol::Dead(dead), Step::More)) if self.pending.len < MAX_KEYS - 1 => {
+                self.pending.dead[self.pending.len] = dead;
+                self.pending.len += 1;
+            }
+            // The sequence cannot be completed any more: it is dropped, with this key.
+            _ => {
+                self.pending.take();
             }
         }
     }
@@ -180,21 +290,26 @@ pub fn apply(text: &mut String, events: impl IntoIterator<Item = Decoded>) {
     }
 }
 
-/// The text that `strokes` type on a target using `layout`.
+/// The text that `strokes` type on a target using a keymap (a bare [`Layout`] is the
+/// layout as Windows reads it).
 ///
 /// # Example
 ///
 /// ```
-/// use nanokvm_hid::{decode, encode, Layout};
+/// use nanokvm_hid::{decode, encode, Layout, TargetOs};
 ///
 /// let strokes = encode("Grüße, Zoé!", Layout::De).unwrap();
 /// assert_eq!(decode(&strokes, Layout::De), "Grüße, Zoé!");
 /// // The same key positions read as US English:
 /// assert_eq!(decode(&strokes, Layout::Us), "Gr[-e, Yo=e!");
+/// // Czech Windows has a dead ^ on AltGr+3, where Linux types #:
+/// let hash = encode("#", Layout::Cz.on(TargetOs::Linux)).unwrap();
+/// assert_eq!(decode(&hash, Layout::Cz.on(TargetOs::Linux)), "#");
+/// assert_eq!(decode(&hash, Layout::Cz), "");
 /// ```
 #[must_use]
-pub fn decode(strokes: &[Stroke], layout: Layout) -> String {
-    let mut decoder = Decoder::new(layout);
+pub fn decode(strokes: &[Stroke], keymap: impl Into<Keymap>) -> String {
+    let mut decoder = Decoder::new(keymap);
     let mut text = String::with_capacity(strokes.len());
     let mut events = Vec::new();
     for report in strokes.iter().flat_map(Stroke::reports) {
@@ -204,10 +319,11 @@ pub fn decode(strokes: &[Stroke], layout: Layout) -> String {
     text
 }
 
-/// The text that a report stream types on a target using `layout`.
+/// The text that a report stream types on a target using a keymap (a bare [`Layout`] is
+/// the layout as Windows reads it).
 #[must_use]
-pub fn decode_reports(reports: &[KeyboardReport], layout: Layout) -> String {
-    let mut decoder = Decoder::new(layout);
+pub fn decode_reports(reports: &[KeyboardReport], keymap: impl Into<Keymap>) -> String {
+    let mut decoder = Decoder::new(keymap);
     let mut text = String::new();
     let mut events = Vec::new();
     for report in reports {

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use crate::error::{Error, Unencodable};
 use crate::keyboard::KeyboardReport;
 use crate::keycode::Keycode;
-use crate::layout::Layout;
 use crate::layout::table::KeyTable;
+use crate::layout::{Keymap, Layout};
 use crate::modifiers::Modifiers;
 
 /// One key press with modifiers, followed by its release.
@@ -60,7 +60,10 @@ pub fn reports(strokes: &[Stroke]) -> Vec<KeyboardReport> {
     strokes.iter().flat_map(Stroke::reports).collect()
 }
 
-/// Encodes `text` for `layout`, refusing the whole text if any character cannot be typed.
+/// Encodes `text` for a keymap, refusing the whole text if any character cannot be typed.
+///
+/// A bare [`Layout`] is the layout as Windows reads it; [`Layout::on`] names another
+/// system.
 ///
 /// # Errors
 ///
@@ -69,7 +72,7 @@ pub fn reports(strokes: &[Stroke]) -> Vec<KeyboardReport> {
 /// # Example
 ///
 /// ```
-/// use nanokvm_hid::{encode, Keycode, Layout, Modifiers};
+/// use nanokvm_hid::{encode, Keycode, Layout, TargetOs};
 ///
 /// let strokes = encode("ê", Layout::Fr).unwrap();
 /// // The dead circumflex key, then e.
@@ -79,9 +82,14 @@ pub fn reports(strokes: &[Stroke]) -> Vec<KeyboardReport> {
 ///
 /// let error = encode("Жx€", Layout::Us).unwrap_err();
 /// assert!(error.to_string().starts_with("2 characters cannot be typed on layout `us`"));
+///
+/// // `^` on a Czech Linux target is AltGr+6; Windows needs its dead key and Space.
+/// let linux = encode("^", Layout::Cz.on(TargetOs::Linux)).unwrap();
+/// assert_eq!((linux.len(), linux[0].key), (1, Keycode::DIGIT6));
+/// assert_eq!(encode("^", Layout::Cz).unwrap().len(), 2);
 /// ```
-pub fn encode(text: &str, layout: Layout) -> Result<Vec<Stroke>, Error> {
-    Encoder::new(layout)
+pub fn encode(text: &str, keymap: impl Into<Keymap>) -> Result<Vec<Stroke>, Error> {
+    Encoder::new(keymap)
         .encode(text)
         .map(|encoded| encoded.strokes)
 }
@@ -110,10 +118,10 @@ pub enum UnicodeFallback {
 impl UnicodeFallback {
     /// Appends the strokes that type `c`, or returns `false` when this method cannot
     /// type it.
-    fn encode(self, c: char, table: &KeyTable, out: &mut Vec<Stroke>) -> bool {
+    fn encode(self, c: char, table: &KeyTable, caps: bool, out: &mut Vec<Stroke>) -> bool {
         let start = out.len();
         let ok = match self {
-            Self::Linux => linux(c, table, out),
+            Self::Linux => linux(c, table, caps, out),
             Self::WindowsAltCode => windows_alt_code(c, out),
             Self::WindowsHexNumpad => windows_hex_numpad(c, table, out),
             Self::MacOs => mac_hex_input(c, out),
@@ -125,8 +133,8 @@ impl UnicodeFallback {
     }
 }
 
-fn linux(c: char, table: &KeyTable, out: &mut Vec<Stroke>) -> bool {
-    let Some(u) = table.entry('u').and_then(|e| e.strokes().first()) else {
+fn linux(c: char, table: &KeyTable, caps: bool, out: &mut Vec<Stroke>) -> bool {
+    let Some(u) = table.entry('u', false).and_then(|e| e.strokes().first()) else {
         return false;
     };
     out.push(Stroke::new(
@@ -136,7 +144,7 @@ fn linux(c: char, table: &KeyTable, out: &mut Vec<Stroke>) -> bool {
     let mut hex = String::new();
     let _ = write!(hex, "{:x}", u32::from(c));
     for digit in hex.chars() {
-        match table.entry(digit) {
+        match table.entry(digit, caps) {
             Some(entry) => out.extend_from_slice(entry.strokes()),
             None => return false,
         }
@@ -190,7 +198,7 @@ fn windows_hex_numpad(c: char, table: &KeyTable, out: &mut Vec<Stroke>) -> bool 
         let key = match digit.to_digit(10) {
             Some(d) => numpad_digit(d),
             // Letters a to f are typed on the letter keys of the layout.
-            None => match table.entry(digit).and_then(|e| e.strokes().first()) {
+            None => match table.entry(digit, false).and_then(|e| e.strokes().first()) {
                 Some(stroke) => stroke.key,
                 None => return false,
             },
@@ -255,7 +263,7 @@ fn windows_1252(c: char) -> Option<u32> {
 /// Text encoding with options; [`encode`] is the strict default.
 #[derive(Clone, Copy, Debug)]
 pub struct Encoder {
-    layout: Layout,
+    keymap: Keymap,
     caps_lock: bool,
     skip_unencodable: bool,
     fallback: Option<UnicodeFallback>,
@@ -279,19 +287,24 @@ impl Encoded {
 }
 
 impl Encoder {
-    /// A strict encoder for `layout`: no skipping, no Unicode fallback.
+    /// A strict encoder for a keymap: no skipping, no Unicode fallback.
+    ///
+    /// A bare [`Layout`] is the layout as Windows reads it; [`Layout::on`] names another
+    /// system.
     #[must_use]
-    pub const fn new(layout: Layout) -> Self {
+    pub fn new(keymap: impl Into<Keymap>) -> Self {
         Self {
-            layout,
+            keymap: keymap.into(),
             caps_lock: false,
             skip_unencodable: false,
             fallback: None,
         }
     }
 
-    /// Type for a target whose Caps Lock is on (as its keyboard LED shows): letters that
-    /// Caps Lock shifts get the opposite Shift state, so the text still comes out as given.
+    /// Type for a target whose Caps Lock is on (as its keyboard LED shows): every
+    /// character is typed with the keys that give it while Caps Lock is on, as the target's
+    /// system applies Caps Lock (usually letters with the opposite Shift state), so the
+    /// text still comes out as given.
     #[must_use]
     pub const fn caps_lock(mut self, on: bool) -> Self {
         self.caps_lock = on;
@@ -316,7 +329,13 @@ impl Encoder {
     /// The layout this encoder types for.
     #[must_use]
     pub const fn layout(&self) -> Layout {
-        self.layout
+        self.keymap.layout
+    }
+
+    /// The keymap this encoder types for: the layout and the target's system.
+    #[must_use]
+    pub const fn keymap(&self) -> Keymap {
+        self.keymap
     }
 
     /// Encodes `text`.
@@ -327,7 +346,7 @@ impl Encoder {
     /// skipping was asked for. Control characters other than line breaks and Tab can
     /// never be typed.
     pub fn encode(&self, text: &str) -> Result<Encoded, Error> {
-        let table = self.layout.table();
+        let table = self.keymap.table();
         let bytes = text.as_bytes();
         let mut strokes = Vec::with_capacity(text.len() + text.len() / 4);
         let mut bad = Vec::new();
@@ -337,12 +356,12 @@ impl Encoder {
                 '\r' => '\n',
                 c => c,
             };
-            if let Some(entry) = table.entry(c) {
+            if let Some(entry) = table.entry(c, self.caps_lock) {
                 strokes.extend_from_slice(entry.strokes());
                 continue;
             }
             if let Some(fallback) = self.fallback {
-                if !c.is_control() && fallback.encode(c, table, &mut strokes) {
+                if !c.is_control() && fallback.encode(c, table, self.caps_lock, &mut strokes) {
                     continue;
                 }
             }
@@ -352,24 +371,9 @@ impl Encoder {
                 byte_offset: offset,
             });
         }
-        if self.caps_lock {
-            for stroke in &mut strokes {
-                // Caps Lock matters only for plain and shifted letters, not for shortcuts
-                // such as Ctrl+Shift+U or for the AltGr level.
-                let shift_only = stroke
-                    .modifiers
-                    .difference(Modifiers::LEFT_SHIFT)
-                    .is_empty();
-                if shift_only && table.caps_affects(stroke.key) {
-                    stroke.modifiers = Modifiers::from_bits(
-                        stroke.modifiers.bits() ^ Modifiers::LEFT_SHIFT.bits(),
-                    );
-                }
-            }
-        }
         if !bad.is_empty() && !self.skip_unencodable {
             return Err(Error::Unencodable {
-                layout: self.layout.name(),
+                layout: self.keymap.label(),
                 chars: bad,
             });
         }

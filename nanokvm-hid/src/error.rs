@@ -23,6 +23,14 @@ pub enum Error {
         /// The closest valid layout name, if any is close.
         suggestion: Option<String>,
     },
+    /// A target system name matched no system.
+    #[error("unknown target operating system `{name}`{}", DidYouMean(suggestion.as_deref()))]
+    UnknownTargetOs {
+        /// The name as given.
+        name: String,
+        /// The closest valid name, if any is close.
+        suggestion: Option<String>,
+    },
     /// A chord or key sequence was empty or had an empty part (`ctrl++a`).
     #[error("empty key chord in `{input}`")]
     EmptyChord {
@@ -50,7 +58,8 @@ pub enum Error {
     /// Some characters of a text cannot be typed on the chosen layout.
     #[error("{} on layout `{layout}`: {}", CountChars(chars.len()), CharList(chars))]
     Unencodable {
-        /// The layout's name.
+        /// The keymap's [label](crate::Keymap::label): the layout's name (`fr`), followed
+        /// by the system for a keymap other than Windows (`fr (linux)`).
         layout: &'static str,
         /// Every character that cannot be typed, in text order.
         chars: Vec<Unencodable>,

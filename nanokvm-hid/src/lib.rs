@@ -10,15 +10,18 @@
 //!   press/release reports they expand to.
 //! - [`KeyboardReport`], [`RelativeReport`] and [`AbsoluteReport`]: the exact bytes the
 //!   firmware writes to its HID gadgets, with [`AbsolutePosition`] for pointer coordinates.
-//! - [`Layout`]: 19 keyboard layouts of the target machine; [`encode`] turns text into
-//!   [`Stroke`]s for a layout (dead keys and AltGr included) or refuses with every
-//!   character it cannot type; [`Encoder`] adds skipping and [`UnicodeFallback`]s.
+//! - [`Layout`]: 19 keyboard layouts of the target machine, each as Windows and as Linux
+//!   (XKB) read it: a [`Keymap`] is a layout and a [`TargetOs`]; a bare layout means
+//!   Windows.
+//! - [`encode`] turns text into [`Stroke`]s for a keymap (dead keys and AltGr included)
+//!   or refuses with every character it cannot type; [`Encoder`] adds skipping and
+//!   [`UnicodeFallback`]s.
 //! - [`decode`] and [`Decoder`]: reports back to text, as the target would see it.
 //!
 //! # Example
 //!
 //! ```
-//! use nanokvm_hid::{decode, encode, Chord, Layout};
+//! use nanokvm_hid::{decode, encode, Chord, Layout, TargetOs};
 //!
 //! // Typing on a French (AZERTY) machine: `a` is where US keyboards have `q`.
 //! let strokes = encode("âne", Layout::Fr)?;
@@ -26,6 +29,12 @@
 //! assert_eq!(reports[0].to_bytes(), [0, 0, 0x2F, 0, 0, 0, 0, 0]); // dead ^
 //! assert_eq!(reports[2].to_bytes(), [0, 0, 0x14, 0, 0, 0, 0, 0]); // a
 //! assert_eq!(decode(&strokes, Layout::Fr), "âne");
+//!
+//! // The same layout on a Linux target, whose AltGr+7 types ` at once (Windows: a dead
+//! // key, then Space).
+//! let linux = Layout::Fr.on(TargetOs::Linux);
+//! assert_eq!(encode("`", linux)?.len(), 1);
+//! assert_eq!(encode("`", Layout::Fr)?.len(), 2);
 //!
 //! // A chord, pressed one key at a time and released in reverse.
 //! let chord: Chord = "ctrl+alt+delete".parse()?;
@@ -52,7 +61,7 @@ pub use encode::{Encoded, Encoder, Stroke, UnicodeFallback, encode, reports};
 pub use error::{Error, Unencodable};
 pub use keyboard::KeyboardReport;
 pub use keycode::Keycode;
-pub use layout::Layout;
+pub use layout::{Keymap, Layout, TargetOs};
 pub use modifiers::Modifiers;
 pub use mouse::{AbsolutePosition, AbsoluteReport, MouseButtons, RelativeReport};
 

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use nanokvm_hid::{
-    AbsolutePosition, AbsoluteReport, Chord, Encoder, KeySequence, KeyboardReport, Layout,
+    AbsolutePosition, AbsoluteReport, Chord, Encoder, KeySequence, KeyboardReport, Keymap,
     MouseButtons, RelativeReport, Stroke,
 };
 use secrecy::SecretString;
@@ -338,17 +338,24 @@ impl WsSession {
         Ok(())
     }
 
-    /// Types `text` for a target whose keyboard layout is `layout`, waiting `delay`
-    /// after each key stroke. The whole text is checked first: if any character cannot
-    /// be typed on `layout`, nothing is sent. If the session reconnects half-way, typing
-    /// stops with an error rather than leave a gap in the text.
+    /// Types `text` for a target with the given keymap, waiting `delay` after each key
+    /// stroke. The keymap is the target's layout and operating system: a bare
+    /// [`Layout`](nanokvm_hid::Layout) means Windows, `Layout::Cz.on(TargetOs::Linux)`
+    /// names Linux. The whole text is checked first: if any character cannot be typed,
+    /// nothing is sent. If the session reconnects half-way, typing stops with an error
+    /// rather than leave a gap in the text.
     ///
     /// # Errors
     ///
     /// [`Error::Hid`] naming every untypeable character (nothing sent); as
     /// [`WsSession::press_chord`].
-    pub async fn type_text(&self, text: &str, layout: Layout, delay: Duration) -> Result<()> {
-        let encoded = Encoder::new(layout).encode(text)?;
+    pub async fn type_text(
+        &self,
+        text: &str,
+        keymap: impl Into<Keymap>,
+        delay: Duration,
+    ) -> Result<()> {
+        let encoded = Encoder::new(keymap).encode(text)?;
         self.type_strokes(&encoded.strokes, delay).await
     }
 
@@ -381,28 +388,29 @@ impl WsSession {
     }
 
     /// Types a secret (a password at a login prompt) like [`WsSession::type_text`], with
-    /// one difference: if the layout cannot type some of it, the error says how many
+    /// one difference: if the keymap cannot type some of it, the error says how many
     /// characters, not which, so the secret does not end up in a log through the error.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] when a character cannot be typed on `layout` (nothing
+    /// [`Error::InvalidInput`] when a character cannot be typed with `keymap` (nothing
     /// sent); as [`WsSession::press_chord`].
     pub async fn type_secret(
         &self,
         secret: &SecretString,
-        layout: Layout,
+        keymap: impl Into<Keymap>,
         delay: Duration,
     ) -> Result<()> {
         use secrecy::ExposeSecret as _;
+        let keymap = keymap.into();
         let text = secret.expose_secret();
-        if Encoder::new(layout).encode(text).is_err() {
-            let count = text.chars().filter(|&c| !layout.can_type(c)).count();
+        if Encoder::new(keymap).encode(text).is_err() {
+            let count = text.chars().filter(|&c| !keymap.can_type(c)).count();
             return Err(Error::invalid(format!(
-                "the secret has {count} character(s) the {layout} layout cannot type"
+                "the secret has {count} character(s) the {keymap} layout cannot type"
             )));
         }
-        self.type_text(text, layout, delay).await
+        self.type_text(text, keymap, delay).await
     }
 
     /// Moves the pointer to an absolute position.

@@ -11,7 +11,7 @@ use nanokvm_client::ws::push::Push;
 use nanokvm_client::{Client, SecretString, WsFraming};
 use nanokvm_hid::{
     AbsolutePosition, Chord, KeyboardReport, Keycode, Layout, Modifiers, MouseButtons,
-    RelativeReport, Stroke,
+    RelativeReport, Stroke, TargetOs,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -354,6 +354,32 @@ async fn strokes_are_typed_exactly_as_given() {
     assert_eq!(device.frame().await, kb([0; 8]));
     session.tap("f1").await.unwrap();
     assert_eq!(device.frame().await, kb([0, 0, 0x3A, 0, 0, 0, 0, 0]));
+}
+
+#[tokio::test]
+async fn typing_follows_the_target_system() {
+    let mut device = FakeDevice::start("2.5.0", None).await;
+    let session = device.client().ws().await.unwrap();
+    device.next().await;
+    // `#` on a Czech target is AltGr+3 on Linux and AltGr+X on Windows.
+    session
+        .type_text("#", Layout::Cz.on(TargetOs::Linux), Duration::ZERO)
+        .await
+        .unwrap();
+    session
+        .type_text("#", Layout::Cz, Duration::ZERO)
+        .await
+        .unwrap();
+    for bytes in [
+        [0x40, 0, 0x20, 0, 0, 0, 0, 0],
+        [0; 8],
+        [0; 8],
+        [0x40, 0, 0x1B, 0, 0, 0, 0, 0],
+        [0; 8],
+        [0; 8],
+    ] {
+        assert_eq!(device.frame().await, kb(bytes));
+    }
 }
 
 #[tokio::test]

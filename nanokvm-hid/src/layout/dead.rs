@@ -1,4 +1,5 @@
-//! Dead-key composition: which character a dead key followed by a base key produces.
+//! Dead-key composition on Windows: which character a dead key followed by a base key
+//! produces. (Linux dead keys follow libX11's Compose table instead; see `compose.rs`.)
 //!
 //! A dead key is named by the spacing character it types when followed by Space (`^`,
 //! `´`, `¨`, ...). The generic tables below cover the Latin-1 and Latin Extended-A

@@ -2,16 +2,25 @@
 //!
 //! The NanoKVM sends key positions (HID usages), and the target machine turns them into
 //! characters with whatever layout its operating system is set to. To type text, the
-//! sender has to know that layout. [`Layout`] names the 19 layouts this crate knows;
-//! each is defined by a table in `src/layout/tables/` (format in `table.rs`).
+//! sender has to know that layout, and the system reading it: [`Layout`] names the 19
+//! layouts this crate knows, [`TargetOs`] the systems, and a [`Keymap`] is the pair.
 //!
-//! The tables follow each layout as Windows defines it, which matches the national
-//! keycaps. Linux (xkb) agrees on nearly everything; where it types something else on a
-//! key, the table still follows Windows, prefers a key both systems agree on when a
-//! character can be typed two ways, and says so in its header comments. Characters that
-//! only xkb has are left out.
+//! Each layout has two tables in `src/layout/tables/` (format in `table.rs`):
+//!
+//! - `tables/<layout>.txt` follows the layout as Windows defines it, which matches the
+//!   national keycaps. Its dead keys compose as Windows composes them (`dead.rs` and the
+//!   table's own `accents` and `compose` lines).
+//! - `tables/linux/<layout>.txt` follows XKB, as X11 and Wayland read it: the default
+//!   variant of the layout's symbols file on a `pc105` keyboard, all four levels. Its dead
+//!   keys compose as libX11's `en_US.UTF-8` Compose table says (`compose.rs`, with the
+//!   sequences in `tables/linux/compose.txt`). The test `xkb` checks both against the
+//!   system's own XKB and Compose files.
+//!
+//! Each table's header says where the two systems differ on that layout.
 
+pub(crate) mod compose;
 mod dead;
+mod keymap;
 pub(crate) mod table;
 
 use std::fmt;
@@ -21,6 +30,7 @@ use std::sync::OnceLock;
 use crate::encode::Stroke;
 use crate::error::Error;
 use crate::suggest::closest;
+pub use keymap::{Keymap, TargetOs};
 use table::KeyTable;
 
 macro_rules! layouts {
@@ -52,8 +62,21 @@ macro_rules! layouts {
                 match self { $(Layout::$variant => &[$($alias),*],)* }
             }
 
-            fn source(self) -> &'static str {
-                match self { $(Layout::$variant => include_str!(concat!("tables/", $file)),)* }
+            /// The layout's name with the system, for messages about its Linux keymap.
+            const fn linux_label(self) -> &'static str {
+                match self { $(Layout::$variant => concat!($name, " (linux)"),)* }
+            }
+
+            /// The text of the layout's table for `os`.
+            fn source(self, os: TargetOs) -> &'static str {
+                match os {
+                    TargetOs::Windows => match self {
+                        $(Layout::$variant => include_str!(concat!("tables/", $file)),)*
+                    },
+                    TargetOs::Linux => match self {
+                        $(Layout::$variant => include_str!(concat!("tables/linux/", $file)),)*
+                    },
+                }
             }
         }
     };
@@ -119,33 +142,47 @@ impl Layout {
             })
     }
 
-    /// Whether a single character can be typed on this layout.
+    /// This layout as `os` reads it.
+    #[must_use]
+    pub const fn on(self, os: TargetOs) -> Keymap {
+        Keymap::new(self, os)
+    }
+
+    /// Whether a single character can be typed on this layout as Windows reads it
+    /// ([`Keymap::can_type`] for another system).
     #[must_use]
     pub fn can_type(self, c: char) -> bool {
-        self.table().entry(c).is_some()
+        Keymap::from(self).can_type(c)
     }
 
-    /// The strokes that type `c` on this layout: one, or a dead key and a base key.
+    /// The strokes that type `c` on this layout as Windows reads it: one, or a dead key
+    /// and a base key ([`Keymap::strokes`] for another system).
     #[must_use]
     pub fn strokes(self, c: char) -> Option<&'static [Stroke]> {
-        self.table().entry(c).map(table::Entry::strokes)
+        Keymap::from(self).strokes(c)
     }
 
-    /// Every character this layout can type, with its strokes, in code point order.
+    /// Every character this layout can type as Windows reads it, with its strokes, in
+    /// code point order ([`Keymap::chars`] for another system).
     #[must_use]
     pub fn chars(self) -> Vec<(char, &'static [Stroke])> {
-        self.table().chars()
+        Keymap::from(self).chars()
     }
 
-    /// The compiled table, built on first use.
-    pub(crate) fn table(self) -> &'static KeyTable {
-        static TABLES: [OnceLock<KeyTable>; Layout::ALL.len()] =
-            [const { OnceLock::new() }; Layout::ALL.len()];
-        TABLES[self as usize].get_or_init(|| {
-            table::compile(self.source()).unwrap_or_else(|e| {
+    /// The compiled table for `os`, built on first use.
+    fn table_on(self, os: TargetOs) -> &'static KeyTable {
+        const LAYOUTS: usize = Layout::ALL.len();
+        const SYSTEMS: usize = TargetOs::ALL.len();
+        static TABLES: [[OnceLock<KeyTable>; LAYOUTS]; SYSTEMS] =
+            [const { [const { OnceLock::new() }; LAYOUTS] }; SYSTEMS];
+        TABLES[os as usize][self as usize].get_or_init(|| {
+            table::compile(self.source(os), os).unwrap_or_else(|e| {
                 // The tables are fixed at compile time and every one is compiled by the
                 // test suite, so this cannot happen in a released build.
-                panic!("built-in layout table {} is malformed: {e}", self.name())
+                panic!(
+                    "built-in layout table {} ({os}) is malformed: {e}",
+                    self.name()
+                )
             })
         })
     }
@@ -173,8 +210,10 @@ mod tests {
     fn every_table_compiles() {
         assert_eq!(Layout::ALL.len(), 19);
         for &layout in Layout::ALL {
-            if let Err(e) = table::compile(layout.source()) {
-                panic!("{layout}: {e}");
+            for &os in TargetOs::ALL {
+                if let Err(e) = table::compile(layout.source(os), os) {
+                    panic!("{layout} ({os}): {e}");
+                }
             }
         }
     }

@@ -3,15 +3,18 @@
 mod encoding;
 mod keys;
 mod layouts_core;
+mod layouts_linux;
 mod layouts_north;
 mod layouts_west;
 mod mouse;
 mod properties;
+mod xkb;
 
-use nanokvm_hid::{Layout, encode};
+use nanokvm_hid::{Keymap, encode};
 
-/// The strokes that type `text` on `layout`, as `(modifier byte, usage)` pairs.
-pub fn strokes(layout: Layout, text: &str) -> Vec<(u8, u8)> {
+/// The strokes that type `text` on a keymap, as `(modifier byte, usage)` pairs.
+pub fn strokes(keymap: impl Into<Keymap>, text: &str) -> Vec<(u8, u8)> {
+    let layout = keymap.into();
     match encode(text, layout) {
         Ok(strokes) => strokes
             .iter()
@@ -30,15 +33,17 @@ pub const AG: u8 = 0x40;
 /// Shift and AltGr.
 pub const SA: u8 = 0x42;
 
-/// Asserts each `(text, strokes)` case of a table for one layout.
-pub fn check(layout: Layout, cases: &[(&str, &[(u8, u8)])]) {
+/// Asserts each `(text, strokes)` case of a table for one keymap.
+pub fn check(keymap: impl Into<Keymap>, cases: &[(&str, &[(u8, u8)])]) {
+    let layout = keymap.into();
     for (text, expected) in cases {
         assert_eq!(strokes(layout, text), *expected, "{layout}: {text:?}");
     }
 }
 
-/// Asserts that none of `chars` can be typed on `layout`.
-pub fn untypeable(layout: Layout, chars: &str) {
+/// Asserts that none of `chars` can be typed on a keymap.
+pub fn untypeable(keymap: impl Into<Keymap>, chars: &str) {
+    let layout = keymap.into();
     for c in chars.chars() {
         assert!(!layout.can_type(c), "{layout} should not type {c:?}");
     }
