@@ -38,7 +38,7 @@ use anyhow::{Result, bail};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::any;
 use futures_util::Stream;
@@ -271,9 +271,15 @@ impl App {
         });
         let service =
             StreamableHttpService::new(move || Ok(server.clone()), sessions, self.config.clone());
-        let response = service
+        let closes = parts.method == Method::DELETE;
+        let mut response = service
             .handle(Request::from_parts(parts, Full::new(body)))
             .await;
+        // rmcp answers a session's DELETE with 202; clients (the Python SDK) expect 200
+        // or 204 for a session that is gone, and warn otherwise.
+        if closes && response.status() == StatusCode::ACCEPTED {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+        }
         Ok(response.map(Body::new))
     }
 }

@@ -447,6 +447,21 @@ async fn a_session_belongs_to_the_token_that_opened_it() {
         .expect("the call is audited");
     assert_eq!(record["principal"], "alice");
     assert_eq!(record["session"], session.as_str());
+
+    // Another token cannot close it either; its owner can.
+    let delete = |token: &'static str| {
+        http_client()
+            .delete(rig.url())
+            .bearer_auth(token)
+            .header("mcp-session-id", &session)
+            .send()
+    };
+    let _ = delete(BOB).await.expect("an answer");
+    let r = rig.post(Some(ALICE), &headers, list.clone()).await;
+    assert_eq!(r.status(), 200, "the session is still open");
+    assert_eq!(delete(ALICE).await.expect("an answer").status(), 204);
+    let r = rig.post(Some(ALICE), &headers, list).await;
+    assert_eq!(r.status(), 404, "the session is closed");
 }
 
 #[tokio::test]
