@@ -30,6 +30,8 @@ Examples:
   nanokvm-mcp --host kvm.lan --policy lab-policy.json
   nanokvm-mcp --sim --http 8765               Streamable HTTP on http://127.0.0.1:8765/mcp")]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -53,6 +55,85 @@ struct Cli {
     log_level: String,
 }
 
+/// Commands besides serving.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Lists and answers calls waiting for a human's approval, from another terminal
+    /// while the server runs (reads the same --state-dir).
+    Approvals {
+        #[command(subcommand)]
+        action: ApprovalsAction,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ApprovalsAction {
+    /// The requests waiting for an answer (one JSON object per line with --json).
+    List {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lets the call with this id run once.
+    Approve {
+        /// The request's id, as `list` shows it.
+        id: String,
+    },
+    /// Refuses the call with this id.
+    Deny {
+        /// The request's id, as `list` shows it.
+        id: String,
+        /// Why, for the agent to read.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[allow(clippy::print_stdout)]
+fn approvals(cli: &Cli, action: &ApprovalsAction) -> Result<()> {
+    let dir = cli
+        .policy
+        .state_dir
+        .clone()
+        .unwrap_or_else(nanokvm_mcp::setup::default_state_dir);
+    let path = dir.join("approvals.sqlite");
+    if !path.exists() {
+        anyhow::bail!(
+            "no approval queue in {}: is the server running with this --state-dir?",
+            dir.display()
+        );
+    }
+    let queue = nanokvm_policy::gate::ApprovalQueue::open(&path)?;
+    match action {
+        ApprovalsAction::List { json } => {
+            let pending = queue.pending()?;
+            if *json {
+                for p in &pending {
+                    println!("{}", serde_json::to_string(p)?);
+                }
+            } else if pending.is_empty() {
+                println!("nothing waits for approval");
+            } else {
+                for p in &pending {
+                    println!(
+                        "{}  {} on {} by {}  {}\n          {}",
+                        p.id, p.tool, p.device, p.principal, p.args, p.message
+                    );
+                }
+            }
+        }
+        ApprovalsAction::Approve { id } => {
+            queue.answer(id, true, None)?;
+            println!("approved {id}");
+        }
+        ApprovalsAction::Deny { id, reason } => {
+            queue.answer(id, false, reason.as_deref())?;
+            println!("denied {id}");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -72,6 +153,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(Command::Approvals { action }) = &cli.command {
+        return approvals(&cli, action);
+    }
     // The address and the tokens are checked before anything starts.
     let http = match &cli.http {
         Some(addr) => Some((
@@ -89,12 +173,14 @@ fn run(cli: Cli) -> Result<()> {
         let setup = setup(&cli.device, &cli.policy).await?;
         let served = match http {
             Some((addr, tokens)) => {
-                let server = NanoKvmServer::new(setup.devices, tokens::DEFAULT_NAME, "http");
+                let server = NanoKvmServer::new(setup.devices, tokens::DEFAULT_NAME, "http")
+                    .with_approvals(setup.approvals);
                 serve_http(server, addr, tokens).await
             }
             None => {
                 let session = format!("stdio-{}", std::process::id());
-                let server = NanoKvmServer::new(setup.devices, cli.grant, session);
+                let server = NanoKvmServer::new(setup.devices, cli.grant, session)
+                    .with_approvals(setup.approvals);
                 tracing::info!(state_dir = %setup.state_dir.display(), "serving MCP over stdio");
                 serve_stdio(server).await
             }

@@ -21,8 +21,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
 use nanokvm_policy::gate::{
-    ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, CallContext, Gate, ScreenSize,
-    masked_args,
+    ApprovalAnswer, ApprovalQueue, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
+    ScreenSize, masked_args,
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore};
 use rmcp::model::{
@@ -79,6 +79,8 @@ struct Inner {
     /// Per device, the size of the last screenshot this session was shown: the frame
     /// its pixel coordinates refer to.
     seen: Mutex<HashMap<String, ScreenSize>>,
+    /// Where an operator can answer approvals from another terminal.
+    queue: Option<Arc<ApprovalQueue>>,
 }
 
 impl NanoKvmServer {
@@ -98,6 +100,7 @@ impl NanoKvmServer {
                 session: session.into(),
                 approval_timeout: Duration::from_secs(120),
                 seen: Mutex::new(HashMap::new()),
+                queue: None,
             }),
         }
     }
@@ -113,6 +116,23 @@ impl NanoKvmServer {
                 session: session.into(),
                 approval_timeout: self.inner.approval_timeout,
                 seen: Mutex::new(HashMap::new()),
+                queue: self.inner.queue.clone(),
+            }),
+        }
+    }
+
+    /// The same server, also letting operators answer approvals through `queue`
+    /// (`nanokvm-mcp approvals`), raced against the client's elicitation.
+    #[must_use]
+    pub fn with_approvals(&self, queue: Arc<ApprovalQueue>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                devices: self.inner.devices.clone(),
+                grant: self.inner.grant.clone(),
+                session: self.inner.session.clone(),
+                approval_timeout: self.inner.approval_timeout,
+                seen: Mutex::new(HashMap::new()),
+                queue: Some(queue),
             }),
         }
     }
@@ -214,17 +234,22 @@ impl NanoKvmServer {
         let seen = self.seen(&device.name);
         let ctx = CallContext::new(&self.inner.grant, &self.inner.session).with_screen(seen);
         let args = Value::Object(args);
-        let approver = peer
+        let elicitation = peer
             .filter(|p| {
                 p.supported_elicitation_modes()
                     .contains(&ElicitationMode::Form)
             })
-            .map(|p| {
-                Arc::new(ElicitationApprover {
-                    peer: p.clone(),
-                    timeout: self.inner.approval_timeout,
-                }) as Arc<dyn Approver>
+            .map(|p| ElicitationApprover {
+                peer: p.clone(),
+                timeout: self.inner.approval_timeout,
             });
+        let approver: Option<Arc<dyn Approver>> = match (elicitation, &self.inner.queue) {
+            (None, None) => None,
+            (elicitation, queue) => Some(Arc::new(FirstAnswer {
+                elicitation,
+                queue: queue.clone(),
+            })),
+        };
         let outcome = match approver {
             Some(approver) => {
                 device
@@ -260,6 +285,12 @@ impl NanoKvmServer {
                 );
                 if let Some(s) = denial.retry_after_s {
                     text.push_str(&format!("; retry after {s} s"));
+                }
+                if denial.approval_binding.is_some() && self.inner.queue.is_some() {
+                    text.push_str(
+                        "; an operator can still approve it with `nanokvm-mcp approvals \
+                         list` and `approve ID`, and the identical call then runs once",
+                    );
                 }
                 tool_error(text, Some(denial.to_json()))
             }
@@ -418,6 +449,36 @@ impl Approver for ElicitationApprover {
                 Err(e) => ApprovalAnswer::Deny {
                     reason: Some(format!("the approval request failed: {e}")),
                 },
+            }
+        })
+    }
+}
+
+/// Asks the client's human (when the client can) and the operators' queue at once; the
+/// first answer decides.
+struct FirstAnswer {
+    elicitation: Option<ElicitationApprover>,
+    queue: Option<Arc<ApprovalQueue>>,
+}
+
+impl Approver for FirstAnswer {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
+        Box::pin(async move {
+            let elicit = async {
+                match &self.elicitation {
+                    Some(e) => e.approve(request).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let queued = async {
+                match &self.queue {
+                    Some(q) => q.approve(request).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                answer = elicit => answer,
+                answer = queued => answer,
             }
         })
     }

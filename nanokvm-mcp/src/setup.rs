@@ -9,13 +9,14 @@
 //! `--audit`; one `audit-NAME.jsonl` per device with `--config`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use nanokvm_client::{Client, SecretString};
 use nanokvm_policy::devices::DevicesConfig;
-use nanokvm_policy::gate::{Gate, ScreenSize};
+use nanokvm_policy::gate::{ApprovalQueue, Gate, ScreenSize};
 use nanokvm_policy::{AuditKey, AuditLog, Layout, Policy, PolicyFile, SqliteStore};
 use nanokvm_sim::{Simulator, SimulatorBuilder};
 
@@ -93,12 +94,19 @@ pub struct PolicyArgs {
     /// user's data directory).
     #[arg(long, env = "NANOKVM_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// How long a call that needs a human's approval waits for one, in seconds (through
+    /// the client's elicitation, or `nanokvm-mcp approvals approve ID`).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub approval_timeout: u64,
 }
 
 /// What `setup` built: the devices, and a simulator to keep alive while serving.
 pub struct Setup {
     /// The devices, behind their gates.
     pub devices: Vec<Device>,
+    /// The queue operators answer approvals in (`approvals.sqlite` in the state
+    /// directory).
+    pub approvals: Arc<ApprovalQueue>,
     /// The embedded simulator, when `--sim` asked for one.
     pub simulator: Option<Simulator>,
     /// Where state lives.
@@ -152,6 +160,11 @@ pub async fn setup_with(
     let state_dir = policy.state_dir.clone().unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    let approvals = Arc::new(
+        ApprovalQueue::open(state_dir.join("approvals.sqlite"))
+            .context("cannot open the approval queue")?,
+    );
+    let approval_timeout = Duration::from_secs(policy.approval_timeout);
     let screen = match (device.screen_width, device.screen_height) {
         (Some(width), Some(height)) if width > 0 && height > 0 => {
             Some(ScreenSize { width, height })
@@ -174,6 +187,7 @@ pub async fn setup_with(
                 state_dir: &state_dir,
                 audit: state_dir.join(format!("audit-{}.jsonl", d.name)),
                 screen,
+                approval_timeout,
             }
             .build(client)?;
             devices.push(Device {
@@ -183,6 +197,7 @@ pub async fn setup_with(
         }
         return Ok(Setup {
             devices,
+            approvals,
             simulator: None,
             state_dir,
         });
@@ -231,6 +246,7 @@ pub async fn setup_with(
             .clone()
             .unwrap_or_else(|| state_dir.join("audit.jsonl")),
         screen,
+        approval_timeout,
     }
     .build(client)?;
     Ok(Setup {
@@ -238,6 +254,7 @@ pub async fn setup_with(
             name: device.name.clone(),
             gate,
         }],
+        approvals,
         simulator,
         state_dir,
     })
@@ -251,6 +268,7 @@ struct GateSpec<'a> {
     state_dir: &'a Path,
     audit: PathBuf,
     screen: Option<ScreenSize>,
+    approval_timeout: Duration,
 }
 
 impl GateSpec<'_> {
@@ -264,7 +282,8 @@ impl GateSpec<'_> {
         let mut builder = Gate::builder(client, store)
             .device(self.name)
             .layout(self.layout)
-            .audit(audit);
+            .audit(audit)
+            .approval_timeout(self.approval_timeout);
         if let Some(screen) = self.screen {
             builder = builder.screen(screen);
         }

@@ -105,3 +105,30 @@ fn without_a_device_the_binary_says_how_to_configure_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_approvals_command_reads_the_state_directory() {
+    let state = tempfile::tempdir().expect("a temporary directory");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nanokvm-mcp"))
+            .arg("approvals")
+            .args(args)
+            .env("NANOKVM_STATE_DIR", state.path())
+            .output()
+            .expect("the binary runs")
+    };
+    let out = run(&["list"]);
+    assert_eq!(out.status.code(), Some(1), "no queue yet");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no approval queue"));
+    nanokvm_policy::gate::ApprovalQueue::open(state.path().join("approvals.sqlite"))
+        .expect("a queue");
+    let out = run(&["list"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "nothing waits for approval"
+    );
+    let out = run(&["approve", "deadbeef"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no request `deadbeef`"));
+}

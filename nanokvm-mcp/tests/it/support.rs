@@ -121,6 +121,7 @@ impl Rig {
             policy: policy_path,
             audit: None,
             state_dir: Some(state.path().to_owned()),
+            approval_timeout: 2,
         };
         // Fast, but not so fast that the device's WebSocket idle limit (a minute on the
         // firmware) falls below the time between two calls.
@@ -129,7 +130,8 @@ impl Rig {
             .await
             .expect("setup");
         let sim = setup.simulator.expect("a simulator");
-        let server = NanoKvmServer::new(setup.devices, "agent", "session-1");
+        let server =
+            NanoKvmServer::new(setup.devices, "agent", "session-1").with_approvals(setup.approvals);
         let (ours, theirs) = tokio::io::duplex(1 << 22);
         let serving = server.clone();
         tokio::spawn(async move {

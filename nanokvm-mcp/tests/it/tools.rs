@@ -550,6 +550,7 @@ async fn several_devices_from_a_config_file() {
         policy: None,
         audit: None,
         state_dir: Some(state.path().to_owned()),
+        approval_timeout: 2,
     };
     let setup = setup(&device, &policy).await.expect("setup");
     let server = NanoKvmServer::new(setup.devices, "agent", "s");
@@ -599,4 +600,55 @@ async fn several_devices_from_a_config_file() {
     assert_eq!(desk.power(), PowerState::On);
     assert!(state.path().join("audit-lab.jsonl").exists());
     assert!(state.path().join("audit-desk.jsonl").exists());
+}
+
+#[tokio::test]
+async fn an_operator_approves_from_another_terminal_while_the_call_waits() {
+    let rig = Rig::start(None, TestClient::plain()).await;
+    let queue =
+        nanokvm_policy::gate::ApprovalQueue::open(rig.state.path().join("approvals.sqlite"))
+            .expect("the server's queue");
+    let call = rig.call("nanokvm_power", json!({"action": "power_long"}));
+    let operator = async {
+        loop {
+            let pending = queue.pending().expect("list");
+            if let Some(p) = pending.first() {
+                assert_eq!(
+                    (p.tool.as_str(), p.principal.as_str()),
+                    ("nanokvm_power", "agent")
+                );
+                queue.answer(&p.id, true, None).expect("approve");
+                break;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (r, ()) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(call, operator)
+    })
+    .await
+    .expect("the operator saw the request and the call ended");
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    let off = tokio::time::timeout(
+        Duration::from_secs(10),
+        rig.sim.wait_for(|m| m.power() == PowerState::Off),
+    )
+    .await;
+    assert!(off.is_ok(), "approved, so the machine was forced off");
+
+    // Nobody answers in time: denied, and the text says how to approve it after all.
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("nanokvm-mcp approvals"), "{}", text(&r));
+    // Approving the expired request lets the identical call run once.
+    let late = queue.pending().expect("list");
+    assert_eq!(late.len(), 1);
+    queue.answer(&late[0].id, true, None).expect("approve late");
+    let r = rig
+        .call("nanokvm_power", json!({"action": "power_long"}))
+        .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
 }

@@ -171,6 +171,14 @@ impl<S: CounterStore> GateBuilder<S> {
         self
     }
 
+    /// How long a call waits for a human's answer (default 2 minutes), also for an
+    /// approver given per call ([`Gate::call_approved_by`]).
+    #[must_use]
+    pub fn approval_timeout(mut self, timeout: Duration) -> Self {
+        self.approval_timeout = timeout;
+        self
+    }
+
     /// How long a grant from [`Gate::grant_approval`] stays usable (default 5 minutes).
     #[must_use]
     pub fn grant_ttl(mut self, ttl: Duration) -> Self {
