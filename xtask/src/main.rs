@@ -122,6 +122,9 @@ fn ci() -> anyhow::Result<ExitCode> {
     let root = project_root();
     let steps = ci_steps(&root);
     for step in &steps {
+        if step.name == "publish" {
+            forget_packaged_builds(&root)?;
+        }
         println!("== {}: {}", step.name, step.display());
         let status = cargo(&root)
             .args(&step.args)
@@ -151,6 +154,55 @@ fn ci() -> anyhow::Result<ExitCode> {
 }
 
 /// The steps of `cargo xtask ci`, in the order they run.
+/// Removes what earlier dry runs left behind. Cargo verifies the client against the
+/// nanokvm-hid it just packaged, served from a local registry; registry crates are
+/// taken as immutable, so it unpacks `nanokvm-hid 0.1.0` once (under
+/// `$CARGO_HOME/registry/src/-<hash>/`), builds it once, and never again for that
+/// version. A client verified against a nanokvm-hid from before the last change would
+/// then fail, or pass, for the wrong reason.
+fn forget_packaged_builds(root: &Path) -> anyhow::Result<()> {
+    let status = cargo(root)
+        .args(["clean", "--quiet", "-p", "nanokvm-hid"])
+        .status()
+        .context("failed to run `cargo clean -p nanokvm-hid`")?;
+    if !status.success() {
+        anyhow::bail!("`cargo clean -p nanokvm-hid` failed: {status}");
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(sources) = cargo_home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // Local registries are unpacked into directories named `-<hash>`; crates.io's
+        // is named after its host and is left alone.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for krate in crates.flatten() {
+            if krate.file_name().to_string_lossy().starts_with("nanokvm-") {
+                remove_dir(&krate.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", dir.display())),
+    }
+}
+
 fn ci_steps(root: &Path) -> Vec<Step> {
     let mut steps = vec![
         Step::new("fmt", &["fmt", "--all", "--check"]),
