@@ -17,7 +17,9 @@ use clap::Args;
 use nanokvm_client::{Client, SecretString};
 use nanokvm_policy::devices::DevicesConfig;
 use nanokvm_policy::gate::{ApprovalQueue, Gate, ScreenSize};
-use nanokvm_policy::{AuditKey, AuditLog, Layout, Policy, PolicyFile, SqliteStore};
+use nanokvm_policy::{
+    AuditKey, AuditLog, Keymap, Layout, Policy, PolicyFile, SqliteStore, TargetOs,
+};
 use nanokvm_sim::{Simulator, SimulatorBuilder};
 
 use crate::server::Device;
@@ -43,6 +45,10 @@ pub struct DeviceArgs {
     /// The keyboard layout of the target machine (`us`, `de`, `fr`, ... 19 in all).
     #[arg(long, env = "NANOKVM_LAYOUT", default_value = "us")]
     pub layout: String,
+    /// The target machine's operating system, which decides what its layout types:
+    /// `windows` or `linux` (XKB).
+    #[arg(long, env = "NANOKVM_TARGET_OS", default_value = "windows")]
+    pub target_os: String,
     /// The screen width pointer pixels refer to before the agent took a screenshot.
     #[arg(long, env = "NANOKVM_SCREEN_WIDTH", requires = "screen_height")]
     pub screen_width: Option<u32>,
@@ -182,7 +188,7 @@ pub async fn setup_with(
             let client = d.client()?;
             let gate = GateSpec {
                 name: &d.name,
-                layout: d.layout,
+                keymap: d.keymap(),
                 policy: d.policy.as_deref().or(policy.policy.as_deref()),
                 state_dir: &state_dir,
                 audit: state_dir.join(format!("audit-{}.jsonl", d.name)),
@@ -203,6 +209,10 @@ pub async fn setup_with(
         });
     }
     let layout = Layout::from_name(&device.layout).context("--layout")?;
+    let os = device
+        .target_os
+        .parse::<TargetOs>()
+        .context("--target-os")?;
     let (client, simulator) = if device.sim {
         let mut sim = simulator.unwrap_or_else(Simulator::builder);
         if let Some((width, height)) = device.sim_resolution {
@@ -238,7 +248,7 @@ pub async fn setup_with(
     };
     let gate = GateSpec {
         name: &device.name,
-        layout,
+        keymap: Keymap::new(layout, os),
         policy: policy.policy.as_deref(),
         state_dir: &state_dir,
         audit: policy
@@ -263,7 +273,7 @@ pub async fn setup_with(
 /// Everything a device's gate is built from.
 struct GateSpec<'a> {
     name: &'a str,
-    layout: Layout,
+    keymap: Keymap,
     policy: Option<&'a Path>,
     state_dir: &'a Path,
     audit: PathBuf,
@@ -281,7 +291,8 @@ impl GateSpec<'_> {
             .with_context(|| format!("cannot open the audit log {}", self.audit.display()))?;
         let mut builder = Gate::builder(client, store)
             .device(self.name)
-            .layout(self.layout)
+            .layout(self.keymap.layout)
+            .target_os(self.keymap.os)
             .audit(audit)
             .approval_timeout(self.approval_timeout);
         if let Some(screen) = self.screen {

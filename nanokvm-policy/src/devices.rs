@@ -8,6 +8,7 @@
 //! password_env = "LAB_KVM_PASSWORD"   # or password_file = "...", or password = "..."
 //! tls_fingerprint = "sha256:..."      # optional; or ca_file = "..."
 //! layout = "de"                       # the target's keyboard layout (default us)
+//! target_os = "linux"                 # what reads it: windows (default) or linux
 //! policy = "lab-policy.json"          # relative to this file
 //! ```
 //!
@@ -20,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use nanokvm_client::{Client, SecretString};
-use nanokvm_hid::Layout;
+use nanokvm_hid::{Keymap, Layout, TargetOs};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -79,9 +80,9 @@ pub struct DeviceConfig {
     pub tls: Option<TlsConfig>,
     /// The target machine's keyboard layout.
     pub layout: Layout,
-    /// The target's operating system, as written (`linux`, `windows`); layouts per
-    /// system read it once they exist.
-    pub target_os: Option<String>,
+    /// The target's operating system (`windows`, the default, or `linux`), which decides
+    /// what its layout types.
+    pub target_os: TargetOs,
     /// The device's policy file, when it has its own.
     pub policy: Option<PathBuf>,
 }
@@ -172,6 +173,12 @@ impl DevicesConfig {
                     return Err(at("give tls_fingerprint or ca_file, not both".to_owned()));
                 }
             };
+            let target_os = match raw.target_os {
+                Some(name) => name
+                    .parse::<TargetOs>()
+                    .map_err(|e| at(format!("target_os: {e}")))?,
+                None => TargetOs::Windows,
+            };
             let layout = match raw.layout {
                 Some(name) => Layout::from_name(&name).map_err(|e| at(format!("layout: {e}")))?,
                 None => Layout::Us,
@@ -183,7 +190,7 @@ impl DevicesConfig {
                 password,
                 tls,
                 layout,
-                target_os: raw.target_os,
+                target_os,
                 policy: raw.policy.map(|p| dir.join(p)),
             });
         }
@@ -201,6 +208,12 @@ impl DevicesConfig {
 }
 
 impl DeviceConfig {
+    /// The target's layout on its operating system.
+    #[must_use]
+    pub fn keymap(&self) -> Keymap {
+        Keymap::new(self.layout, self.target_os)
+    }
+
     /// What the operator should fix though it works: a password written into the file.
     #[must_use]
     pub fn warnings(&self) -> Vec<String> {
@@ -291,6 +304,7 @@ mod tests {
             url = "http://10.0.0.2"
             password_env = "ZETA"
             layout = "de"
+            target_os = "linux"
             policy = "zeta.json"
 
             [devices.alpha]
@@ -305,6 +319,8 @@ mod tests {
         assert_eq!(names, ["zeta", "alpha"]);
         let zeta = &config.devices[0];
         assert_eq!((zeta.user.as_str(), zeta.layout), ("admin", Layout::De));
+        assert_eq!(zeta.keymap(), Keymap::new(Layout::De, TargetOs::Linux));
+        assert_eq!(config.devices[1].target_os, TargetOs::Windows);
         assert_eq!(
             zeta.policy.as_deref(),
             Some(Path::new("/etc/nanokvm/zeta.json"))

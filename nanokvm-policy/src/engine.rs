@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use nanokvm_hid::{KeyboardReport, Layout};
+use nanokvm_hid::{KeyboardReport, Keymap, Layout};
 use serde_json::{Value, json};
 
 use crate::catalogue::{self, DeviceAction};
@@ -234,7 +234,7 @@ pub struct Engine<S = MemoryStore> {
     policy: RwLock<Option<Arc<Policy>>>,
     store: S,
     lines: Mutex<HashMap<String, Line>>,
-    layouts: Mutex<HashMap<String, Layout>>,
+    keymaps: Mutex<HashMap<String, Keymap>>,
 }
 
 /// A device's line and how many times it was replaced.
@@ -256,7 +256,7 @@ impl<S: CounterStore> Engine<S> {
             policy: RwLock::new(None),
             store,
             lines: Mutex::new(HashMap::new()),
-            layouts: Mutex::new(HashMap::new()),
+            keymaps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -299,27 +299,33 @@ impl<S: CounterStore> Engine<S> {
         &self.store
     }
 
-    /// Sets the keyboard layout of `device`'s target (US English until set), used to
-    /// rebuild the typed line. Resets that device's line.
+    /// Sets the keyboard layout of `device`'s target (US English until set), as Windows
+    /// reads it, used to rebuild the typed line. Resets that device's line.
     pub fn set_layout(&self, device: &str, layout: Layout) {
-        lock(&self.layouts).insert(device.to_owned(), layout);
+        self.set_keymap(device, Keymap::from(layout));
+    }
+
+    /// Sets the keyboard layout and operating system of `device`'s target, used to
+    /// rebuild the typed line. Resets that device's line.
+    pub fn set_keymap(&self, device: &str, keymap: Keymap) {
+        lock(&self.keymaps).insert(device.to_owned(), keymap);
         let mut lines = lock(&self.lines);
         let version = lines.get(device).map_or(0, |l| l.version + 1);
         lines.insert(
             device.to_owned(),
             Line {
-                state: LineState::new(layout),
+                state: LineState::new(keymap),
                 version,
             },
         );
     }
 
-    /// The keyboard layout of `device`'s target.
-    pub fn layout(&self, device: &str) -> Layout {
-        lock(&self.layouts)
+    /// The keyboard layout and operating system of `device`'s target.
+    pub fn keymap(&self, device: &str) -> Keymap {
+        lock(&self.keymaps)
             .get(device)
             .copied()
-            .unwrap_or(Layout::Us)
+            .unwrap_or(Keymap::from(Layout::Us))
     }
 
     /// The line the engine believes is being typed on `device`.
@@ -421,7 +427,7 @@ impl<S: CounterStore> Engine<S> {
             let lines = lock(&self.lines);
             match lines.get(call.device) {
                 Some(line) => (line.state.clone(), line.version),
-                None => (LineState::new(self.layout(call.device)), 0),
+                None => (LineState::new(self.keymap(call.device)), 0),
             }
         };
         // What the call types: the reports the caller will send, or else those the
@@ -430,9 +436,9 @@ impl<S: CounterStore> Engine<S> {
         let reports = match call.keys {
             Some(reports) => Ok(reports),
             None => {
-                let layout = self.layout(call.device);
-                derived = DeviceAction::parse(call.tool, call.args, layout)
-                    .and_then(|a| a.typed_keys(layout));
+                let keymap = self.keymap(call.device);
+                derived = DeviceAction::parse(call.tool, call.args, keymap)
+                    .and_then(|a| a.typed_keys(keymap));
                 match &derived {
                     Ok(Some(keys)) => Ok(keys.reports()),
                     Ok(None) => Ok(&[][..]),

@@ -30,7 +30,7 @@
 //! one: after a partial call the target may hold any prefix of it, and refusing one
 //! Enter is cheaper than guessing.
 
-use nanokvm_hid::{Chord, Decoded, Decoder, KeyboardReport, Keycode, Layout, Modifiers, Stroke};
+use nanokvm_hid::{Chord, Decoded, Decoder, KeyboardReport, Keycode, Keymap, Modifiers, Stroke};
 
 use crate::policy::Keystrokes;
 
@@ -54,11 +54,11 @@ pub(crate) enum LineDenial {
 }
 
 impl LineState {
-    pub(crate) fn new(layout: Layout) -> Self {
+    pub(crate) fn new(keymap: Keymap) -> Self {
         Self {
             chars: Vec::new(),
             cursor: 0,
-            decoder: Decoder::new(layout),
+            decoder: Decoder::new(keymap),
             previous: KeyboardReport::RELEASE,
             unknown: false,
         }
@@ -87,8 +87,8 @@ impl LineState {
         self.decoder.reset();
     }
 
-    fn layout(&self) -> Layout {
-        self.decoder.layout()
+    fn keymap(&self) -> Keymap {
+        self.decoder.keymap()
     }
 
     fn clear(&mut self) {
@@ -235,7 +235,7 @@ impl Simulator<'_> {
 
     /// The letter a Ctrl chord's key types on its own in this layout, lowercased.
     fn ctrl_letter(&self, key: Keycode) -> Option<char> {
-        nanokvm_hid::decode(&[Stroke::new(Modifiers::NONE, key)], self.state.layout())
+        nanokvm_hid::decode(&[Stroke::new(Modifiers::NONE, key)], self.state.keymap())
             .chars()
             .next()
             .map(|c| c.to_ascii_lowercase())

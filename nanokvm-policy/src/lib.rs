@@ -108,7 +108,7 @@ pub use engine::{
     Reservation, Verdict,
 };
 pub use error::Error;
-pub use nanokvm_hid::Layout;
+pub use nanokvm_hid::{Keymap, Layout, TargetOs};
 pub use policy::{
     Action, Keystrokes, Limit, Mode, Policy, Posture, Predicate, RiskClass, Scope, ToolRule, Window,
 };

@@ -110,6 +110,7 @@ impl Rig {
             https: false,
             tls_fingerprint: None,
             layout: "us".to_owned(),
+            target_os: "windows".to_owned(),
             screen_width: None,
             screen_height: None,
             name: "nanokvm".to_owned(),

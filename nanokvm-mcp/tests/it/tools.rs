@@ -539,6 +539,7 @@ async fn several_devices_from_a_config_file() {
         https: false,
         tls_fingerprint: None,
         layout: "us".to_owned(),
+        target_os: "windows".to_owned(),
         screen_width: None,
         screen_height: None,
         name: "nanokvm".to_owned(),

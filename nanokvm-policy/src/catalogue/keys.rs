@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use nanokvm_client::api::hid::SkippedChar;
-use nanokvm_hid::{Chord, Encoder, KeySequence, KeyboardReport, Layout, Modifiers, Stroke};
+use nanokvm_hid::{Chord, Encoder, KeySequence, KeyboardReport, Keymap, Layout, Modifiers, Stroke};
 
 use super::DeviceAction;
 use super::values::PasteLanguage;
@@ -64,8 +64,9 @@ impl TypedKeys {
 
 pub(super) fn typed_keys(
     action: &DeviceAction,
-    layout: Layout,
+    keymap: Keymap,
 ) -> Result<Option<TypedKeys>, Error> {
+    let layout = keymap.layout;
     let tool = action.tool();
     let invalid = |argument: &str, message: String| Error::InvalidArguments {
         tool: tool.to_owned(),
@@ -109,8 +110,8 @@ pub(super) fn typed_keys(
             }
         }
         DeviceAction::TypeText(a) => {
-            let layout = a.layout.map_or(layout, |l| l.0);
-            let encoded = Encoder::new(layout)
+            let typing = Keymap::new(a.layout.map_or(layout, |l| l.0), keymap.os);
+            let encoded = Encoder::new(typing)
                 .encode(a.text.as_str())
                 .map_err(|e| invalid("text", e.to_string()))?;
             let mut reports: Vec<KeyboardReport> =
@@ -119,20 +120,20 @@ pub(super) fn typed_keys(
             TypedKeys::Strokes {
                 strokes: encoded.strokes,
                 delay: Duration::from_millis(a.delay_ms.get().unsigned_abs()),
-                layout,
+                layout: typing.layout,
                 reports,
             }
         }
         DeviceAction::SendKey(a) => {
             let flags = [a.ctrl, a.shift, a.alt, a.meta];
-            let chords = key_chords(a.key.as_str(), flags, layout).ok_or_else(|| {
+            let chords = key_chords(a.key.as_str(), flags, keymap).ok_or_else(|| {
                 invalid(
                     "key",
                     format!(
                         "is not a key name, a chord, a sequence of at most {MAX_CHORDS} chords, \
                          or a character one key types on the `{}` layout (use \
                          nanokvm_type_text for text)",
-                        layout.name()
+                        keymap.label()
                     ),
                 )
             })?;
@@ -140,7 +141,7 @@ pub(super) fn typed_keys(
             TypedKeys::Chords { chords, reports }
         }
         DeviceAction::SendKeys(a) => {
-            let chords = key_chords(a.keys.as_str(), [false; 4], layout).ok_or_else(|| {
+            let chords = key_chords(a.keys.as_str(), [false; 4], keymap).ok_or_else(|| {
                 invalid(
                     "keys",
                     format!(
@@ -164,8 +165,8 @@ pub const MAX_CHORDS: usize = 64;
 /// whitespace (`ctrl+a ctrl+k`); the `[ctrl, shift, alt, meta]` flags are added to each.
 /// `None` when nothing fits (a character that needs a dead key and a second stroke is
 /// not one key).
-fn key_chords(name: &str, flags: [bool; 4], layout: Layout) -> Option<KeySequence> {
-    if let Some(chord) = key_chord(name, flags, layout) {
+fn key_chords(name: &str, flags: [bool; 4], keymap: Keymap) -> Option<KeySequence> {
+    if let Some(chord) = key_chord(name, flags, keymap) {
         return Some(KeySequence::from(vec![chord]));
     }
     let sequence = KeySequence::parse(name).ok()?;
@@ -175,14 +176,14 @@ fn key_chords(name: &str, flags: [bool; 4], layout: Layout) -> Option<KeySequenc
     sequence
         .chords()
         .iter()
-        .map(|c| key_chord(&c.to_string(), flags, layout))
+        .map(|c| key_chord(&c.to_string(), flags, keymap))
         .collect::<Option<Vec<Chord>>>()
         .map(KeySequence::from)
 }
 
 /// One chord: `name` as a key name or chord, or a single character typed by one key in
 /// `layout`, with the flags added.
-fn key_chord(name: &str, flags: [bool; 4], layout: Layout) -> Option<Chord> {
+fn key_chord(name: &str, flags: [bool; 4], keymap: Keymap) -> Option<Chord> {
     let mut modifiers = Modifiers::NONE;
     for (on, bit) in flags.into_iter().zip([
         Modifiers::LEFT_CTRL,
@@ -199,7 +200,7 @@ fn key_chord(name: &str, flags: [bool; 4], layout: Layout) -> Option<Chord> {
         let (Some(c), None) = (chars.next(), chars.next()) else {
             return None;
         };
-        let [stroke] = layout.strokes(c)? else {
+        let [stroke] = keymap.strokes(c)? else {
             return None;
         };
         Chord::new(stroke.modifiers, &[stroke.key]).ok()

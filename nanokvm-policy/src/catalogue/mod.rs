@@ -24,7 +24,7 @@ pub mod values;
 
 use std::time::Duration;
 
-use nanokvm_hid::Layout;
+use nanokvm_hid::Keymap;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde::Serialize;
@@ -384,19 +384,21 @@ pub const MAX_OFF_DURATION: Duration =
 
 impl DeviceAction {
     /// Parses a call of `tool` with `args` (a JSON object; `null`, and `null` values,
-    /// count as absent) for a target whose keyboard layout is `layout`: it fills in the
-    /// defaults that depend on the target (the paste map, the typing layout) and checks
-    /// that a typing call can be typed as asked.
+    /// count as absent) for a target whose keyboard layout and operating system are
+    /// `keymap` (a bare `Layout` means Windows): it fills in the defaults that depend on
+    /// the target (the paste map, the typing layout) and checks that a typing call can
+    /// be typed as asked.
     ///
     /// # Errors
     ///
     /// [`Error::UnknownTool`] for a name not in [`TOOLS`]; [`Error::InvalidArguments`]
     /// naming the argument for an unknown, missing, mistyped or out-of-range one, and
     /// for text that cannot be typed.
-    pub fn parse(tool: &str, args: &Value, layout: Layout) -> Result<Self, Error> {
+    pub fn parse(tool: &str, args: &Value, keymap: impl Into<Keymap>) -> Result<Self, Error> {
+        let keymap = keymap.into();
         let mut action = Self::deserialize(tool, &without_nulls(tool, args)?)?;
-        action.complete(layout)?;
-        action.typed_keys(layout)?;
+        action.complete(keymap)?;
+        action.typed_keys(keymap)?;
         Ok(action)
     }
 
@@ -408,14 +410,15 @@ impl DeviceAction {
 
     /// Fills in the defaults that depend on the target and checks what one argument
     /// alone cannot.
-    fn complete(&mut self, layout: Layout) -> Result<(), Error> {
+    fn complete(&mut self, keymap: Keymap) -> Result<(), Error> {
         let tool = self.tool();
         match self {
             Self::SendText(a) => {
-                a.language.get_or_insert(PasteLanguage::for_layout(layout));
+                a.language
+                    .get_or_insert(PasteLanguage::for_layout(keymap.layout));
             }
             Self::TypeText(a) => {
-                a.layout.get_or_insert(values::LayoutName(layout));
+                a.layout.get_or_insert(values::LayoutName(keymap.layout));
             }
             Self::Click(a) if a.x.is_some() != a.y.is_some() => {
                 let missing = if a.x.is_none() { "x" } else { "y" };
@@ -429,7 +432,7 @@ impl DeviceAction {
         Ok(())
     }
 
-    /// What the call types, for a target whose layout is `layout`: the exact keyboard
+    /// What the call types, for a target whose layout and system are `keymap`: the exact keyboard
     /// reports the target will receive, or `None` for a tool that does not type. The
     /// gate sends these (or, for a paste, has the firmware send them) and the keystroke
     /// filter decodes these, so what is checked is what is typed.
@@ -438,8 +441,8 @@ impl DeviceAction {
     ///
     /// [`Error::InvalidArguments`] for text the paste map or the layout cannot type, or
     /// a key that is neither a key name, a chord nor a character of one key.
-    pub fn typed_keys(&self, layout: Layout) -> Result<Option<TypedKeys>, Error> {
-        keys::typed_keys(self, layout)
+    pub fn typed_keys(&self, keymap: impl Into<Keymap>) -> Result<Option<TypedKeys>, Error> {
+        keys::typed_keys(self, keymap.into())
     }
 
     /// Checks that the pointer coordinates lie on a screen of `frame` (the frame the

@@ -15,6 +15,8 @@ use crate::catalogue::args::{PowerState, ScreenWait};
 use crate::catalogue::values::PowerPress;
 use crate::catalogue::{DeviceAction, TypedKeys};
 
+/// How long a paste waits after the last report sent over the WebSocket.
+const WS_SETTLE: Duration = Duration::from_millis(100);
 /// How often `nanokvm_power_ensure` reads the power LED.
 const POWER_POLL: Duration = Duration::from_millis(250);
 /// How long a screenshot may wait for a frame.
@@ -69,6 +71,8 @@ pub(crate) fn error_kind(e: &ClientError) -> &'static str {
 pub(crate) struct Device<'a> {
     pub(crate) client: &'a Client,
     pub(crate) ws: &'a tokio::sync::Mutex<Option<WsSession>>,
+    /// When the last keyboard or mouse report went out over the WebSocket.
+    pub(crate) last_ws_input: &'a std::sync::Mutex<Option<tokio::time::Instant>>,
     pub(crate) captured: &'a std::sync::Mutex<Option<ScreenSize>>,
     pub(crate) frame: ScreenSize,
 }
@@ -81,7 +85,14 @@ pub(crate) async fn run(
     keys: Option<&TypedKeys>,
 ) -> Result<Output, ClientError> {
     let limit = BASE_TIMEOUT + action.extra_time();
-    match tokio::time::timeout(limit, run_inner(device, action, keys)).await {
+    let result = tokio::time::timeout(limit, run_inner(device, action, keys)).await;
+    if uses_websocket(action) {
+        *device
+            .last_ws_input
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
+    }
+    match result {
         Ok(result) => result,
         Err(_) => Err(ClientError::Timeout {
             endpoint: action.tool().to_owned(),
@@ -177,6 +188,17 @@ async fn run_inner(
             .await
             .and_then(|()| done(json!({"enabled": false}))),
         (DeviceAction::SendText(a), Some(TypedKeys::Paste { language, .. })) => {
+            // The paste types on the device through another connection than the
+            // WebSocket. Reports sent over the WebSocket just before may still be on their
+            // way; a late one would interleave with the paste's (a key still held hides
+            // the paste's next press of it), so give them time to land first.
+            let last = *device
+                .last_ws_input
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(at) = last {
+                tokio::time::sleep_until(at + WS_SETTLE).await;
+            }
             let report = client
                 .hid()
                 .paste(a.text.as_str(), language.paste_layout())
@@ -443,6 +465,22 @@ async fn run_inner(
             .await
             .and_then(|()| done(json!({"reset": true}))),
     }
+}
+
+/// Whether the action sends keyboard or mouse reports over the WebSocket.
+fn uses_websocket(action: &DeviceAction) -> bool {
+    matches!(
+        action,
+        DeviceAction::TypeText(_)
+            | DeviceAction::SendKey(_)
+            | DeviceAction::SendKeys(_)
+            | DeviceAction::Move(_)
+            | DeviceAction::MoveRelative(_)
+            | DeviceAction::Click(_)
+            | DeviceAction::Tap(_)
+            | DeviceAction::Drag(_)
+            | DeviceAction::Scroll(_)
+    )
 }
 
 /// A checked relative amount (at most 32 767 either way) as the client takes it.

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use nanokvm_client::Client;
-use nanokvm_hid::{KeyboardReport, Layout};
+use nanokvm_hid::{KeyboardReport, Keymap, Layout, TargetOs};
 use serde_json::Value;
 
 pub use crate::catalogue::{
@@ -104,7 +104,7 @@ pub struct GateBuilder<S: CounterStore> {
     policy_file: Option<PolicyFile>,
     reload_every: Duration,
     device: String,
-    layout: Layout,
+    keymap: Keymap,
     audit: Option<AuditLog>,
     approver: Option<Arc<dyn Approver>>,
     approval_timeout: Duration,
@@ -152,7 +152,15 @@ impl<S: CounterStore> GateBuilder<S> {
     /// the typed line.
     #[must_use]
     pub fn layout(mut self, layout: Layout) -> Self {
-        self.layout = layout;
+        self.keymap.layout = layout;
+        self
+    }
+
+    /// The target machine's operating system (default Windows), which decides what its
+    /// layout types: AltGr and dead keys differ between Windows and Linux (XKB).
+    #[must_use]
+    pub fn target_os(mut self, os: TargetOs) -> Self {
+        self.keymap.os = os;
         self
     }
 
@@ -197,7 +205,7 @@ impl<S: CounterStore> GateBuilder<S> {
     #[must_use]
     pub fn build(self) -> Gate<S> {
         let engine = Engine::new(self.store);
-        engine.set_layout(&self.device, self.layout);
+        engine.set_keymap(&self.device, self.keymap);
         if let Some(file) = &self.policy_file {
             file.apply_to(&engine);
         } else if let Some(policy) = self.policy {
@@ -208,7 +216,7 @@ impl<S: CounterStore> GateBuilder<S> {
                 client: self.client,
                 engine,
                 device: self.device,
-                layout: self.layout,
+                keymap: self.keymap,
                 policy_file: self.policy_file,
                 reload_every: self.reload_every,
                 last_reload: Mutex::new(None),
@@ -223,6 +231,7 @@ impl<S: CounterStore> GateBuilder<S> {
                 typing: tokio::sync::Mutex::new(()),
                 screen: self.screen,
                 captured: Mutex::new(None),
+                last_ws_input: Mutex::new(None),
             }),
         }
     }
@@ -245,7 +254,7 @@ impl<S: CounterStore> std::fmt::Debug for Gate<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gate")
             .field("device", &self.inner.device)
-            .field("layout", &self.inner.layout)
+            .field("keymap", &self.inner.keymap)
             .field("audit", &self.inner.audit.is_some())
             .field("approver", &self.inner.approver.is_some())
             .finish_non_exhaustive()
@@ -256,7 +265,7 @@ struct Inner<S: CounterStore> {
     client: Client,
     engine: Engine<S>,
     device: String,
-    layout: Layout,
+    keymap: Keymap,
     policy_file: Option<PolicyFile>,
     reload_every: Duration,
     last_reload: Mutex<Option<Instant>>,
@@ -271,6 +280,7 @@ struct Inner<S: CounterStore> {
     typing: tokio::sync::Mutex<()>,
     screen: Option<ScreenSize>,
     captured: Mutex<Option<ScreenSize>>,
+    last_ws_input: Mutex<Option<tokio::time::Instant>>,
 }
 
 fn system_now() -> Timestamp {
@@ -288,7 +298,7 @@ impl<S: CounterStore> Gate<S> {
             policy_file: None,
             reload_every: Duration::from_secs(2),
             device: "nanokvm".to_owned(),
-            layout: Layout::Us,
+            keymap: Keymap::from(Layout::Us),
             audit: None,
             approver: None,
             approval_timeout: Duration::from_secs(120),
@@ -363,7 +373,7 @@ impl<S: CounterStore> Gate<S> {
         tool: &str,
         args: &Value,
     ) -> Result<ActionOutput, Error> {
-        let action = DeviceAction::parse(tool, args, self.inner.layout)?;
+        let action = DeviceAction::parse(tool, args, self.inner.keymap)?;
         self.run(ctx, &action).await
     }
 
@@ -381,14 +391,14 @@ impl<S: CounterStore> Gate<S> {
         args: &Value,
         approver: Arc<dyn Approver>,
     ) -> Result<ActionOutput, Error> {
-        let action = DeviceAction::parse(tool, args, self.inner.layout)?;
+        let action = DeviceAction::parse(tool, args, self.inner.keymap)?;
         self.run_inner(ctx, &action, Some(approver)).await
     }
 
-    /// The keyboard layout of the target machine.
+    /// The keyboard layout and operating system of the target machine.
     #[must_use]
-    pub fn layout(&self) -> Layout {
-        self.inner.layout
+    pub fn keymap(&self) -> Keymap {
+        self.inner.keymap
     }
 
     /// Runs one parsed action. See [`Gate::call`].
@@ -412,7 +422,7 @@ impl<S: CounterStore> Gate<S> {
     ) -> Result<ActionOutput, Error> {
         let tool = action.tool();
         let args = action.args();
-        let keys = action.typed_keys(self.inner.layout)?;
+        let keys = action.typed_keys(self.inner.keymap)?;
         let frame = self.screen_of(ctx);
         action.check_frame(frame)?;
         // Typing calls run one at a time from decision to settlement, so that each
@@ -437,6 +447,7 @@ impl<S: CounterStore> Gate<S> {
             client: &self.inner.client,
             ws: &self.inner.ws,
             captured: &self.inner.captured,
+            last_ws_input: &self.inner.last_ws_input,
             frame,
         };
         let result = exec::run(&device, action, keys.as_ref()).await;

@@ -213,3 +213,24 @@ fn the_tool_reference_is_generated_from_the_catalogue() {
         panic!("docs/tools.md was out of date and has been regenerated: review and commit it");
     }
 }
+
+#[test]
+fn typing_follows_the_targets_operating_system() {
+    use nanokvm_policy::catalogue::TypedKeys;
+    use nanokvm_policy::{Keymap, TargetOs};
+    let strokes = |os| {
+        let keymap = Keymap::new(Layout::Cz, os);
+        let action = DeviceAction::parse("nanokvm_type_text", &json!({"text": "#"}), keymap)
+            .expect("parses");
+        match action.typed_keys(keymap).expect("typeable") {
+            Some(TypedKeys::Strokes { strokes, .. }) => strokes,
+            other => panic!("{other:?}"),
+        }
+    };
+    // `#` is AltGr+3 on Czech Linux (XKB) and AltGr+X on Czech Windows.
+    let linux = strokes(TargetOs::Linux);
+    let windows = strokes(TargetOs::Windows);
+    assert_eq!(linux.len(), 1);
+    assert_eq!(linux[0].key.usage(), 0x20, "the 3 key");
+    assert_ne!(linux, windows);
+}
