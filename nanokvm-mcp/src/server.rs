@@ -24,7 +24,7 @@ use nanokvm_policy::gate::{
     ApprovalAnswer, ApprovalQueue, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
     ScreenSize, masked_args,
 };
-use nanokvm_policy::{Error as PolicyError, SqliteStore};
+use nanokvm_policy::{Error as PolicyError, SqliteStore, error_chain};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -330,18 +330,6 @@ fn tool_error(text: String, structured: Option<Value>) -> CallToolResult {
     let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
     result.structured_content = structured;
     result
-}
-
-/// An error and its causes, each once.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl ServerHandler for NanoKvmServer {

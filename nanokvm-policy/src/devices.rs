@@ -24,7 +24,7 @@ use nanokvm_client::{Client, SecretString};
 use nanokvm_hid::{Keymap, Layout, TargetOs};
 use serde::Deserialize;
 
-use crate::error::Error;
+use crate::error::{Error, error_chain};
 
 /// A configuration file: the devices, in file order.
 #[derive(Clone, Debug)]
@@ -275,17 +275,6 @@ fn config_error(path: &Path, message: String) -> Error {
         path: path.to_owned(),
         message,
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -169,3 +169,17 @@ impl Error {
         }
     }
 }
+
+/// An error and its causes, each once, joined with `: ` (`what failed: why: why`), for
+/// messages that must carry the whole chain, such as audit records and tool results.
+#[must_use]
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -107,7 +107,7 @@ pub use engine::{
     Call, Decision, Engine, RULE_DEFAULT_DENY, RULE_HIDDEN, RULE_NO_POLICY, RULE_STORE_ERROR,
     Reservation, Verdict,
 };
-pub use error::Error;
+pub use error::{Error, error_chain};
 pub use nanokvm_hid::{Keymap, Layout, TargetOs};
 pub use policy::{
     Action, Keystrokes, Limit, Mode, Policy, Posture, Predicate, RiskClass, Scope, ToolRule, Window,

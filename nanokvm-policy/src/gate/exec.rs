@@ -34,18 +34,6 @@ pub(crate) fn did_nothing(e: &ClientError) -> bool {
     !(e.is_timeout() || e.is_connection() || e.is_decode())
 }
 
-/// The error and its causes, one after the other, for the audit log.
-pub(crate) fn chain(e: &ClientError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// A short name for the error's kind, for records that must not quote the error.
 pub(crate) fn error_kind(e: &ClientError) -> &'static str {
     if e.is_timeout() {

@@ -468,7 +468,7 @@ impl<S: CounterStore> Gate<S> {
                 let shown = if typing {
                     exec::error_kind(&e).to_owned()
                 } else {
-                    exec::chain(&e)
+                    crate::error_chain(&e)
                 };
                 permit.finish_inner(Err((did_nothing, shown)), elapsed)?;
                 Err(Error::Device {
