@@ -75,7 +75,6 @@ struct Inner {
     devices: Vec<Device>,
     grant: String,
     session: String,
-    approval_timeout: Duration,
     /// Per device, the size of the last screenshot this session was shown: the frame
     /// its pixel coordinates refer to.
     seen: Mutex<HashMap<String, ScreenSize>>,
@@ -98,7 +97,6 @@ impl NanoKvmServer {
                 devices,
                 grant: grant.into(),
                 session: session.into(),
-                approval_timeout: Duration::from_secs(120),
                 seen: Mutex::new(HashMap::new()),
                 queue: None,
             }),
@@ -114,7 +112,6 @@ impl NanoKvmServer {
                 devices: self.inner.devices.clone(),
                 grant: grant.into(),
                 session: session.into(),
-                approval_timeout: self.inner.approval_timeout,
                 seen: Mutex::new(HashMap::new()),
                 queue: self.inner.queue.clone(),
             }),
@@ -130,7 +127,6 @@ impl NanoKvmServer {
                 devices: self.inner.devices.clone(),
                 grant: self.inner.grant.clone(),
                 session: self.inner.session.clone(),
-                approval_timeout: self.inner.approval_timeout,
                 seen: Mutex::new(HashMap::new()),
                 queue: Some(queue),
             }),
@@ -239,10 +235,7 @@ impl NanoKvmServer {
                 p.supported_elicitation_modes()
                     .contains(&ElicitationMode::Form)
             })
-            .map(|p| ElicitationApprover {
-                peer: p.clone(),
-                timeout: self.inner.approval_timeout,
-            });
+            .map(|p| ElicitationApprover { peer: p.clone() });
         let approver: Option<Arc<dyn Approver>> = match (elicitation, &self.inner.queue) {
             (None, None) => None,
             (elicitation, queue) => Some(Arc::new(FirstAnswer {
@@ -410,9 +403,9 @@ struct Approval {
 rmcp::elicit_safe!(Approval);
 
 /// Asks the human behind a client, through elicitation.
+/// The gate bounds the wait with its approval timeout (`--approval-timeout`).
 struct ElicitationApprover {
     peer: Peer<RoleServer>,
-    timeout: Duration,
 }
 
 impl Approver for ElicitationApprover {
@@ -421,7 +414,7 @@ impl Approver for ElicitationApprover {
             let message = approval_message(request);
             match self
                 .peer
-                .elicit_with_timeout::<Approval>(message, Some(self.timeout))
+                .elicit_with_timeout::<Approval>(message, None)
                 .await
             {
                 Ok(Some(Approval { approve: true })) => ApprovalAnswer::Approve,
