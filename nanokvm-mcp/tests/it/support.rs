@@ -85,6 +85,36 @@ impl ClientHandler for TestClient {
     }
 }
 
+/// The command line of a server for a simulated NanoKVM (`--sim`).
+pub fn sim_device() -> DeviceArgs {
+    DeviceArgs {
+        host: None,
+        user: "admin".to_owned(),
+        password: None,
+        https: false,
+        tls_fingerprint: None,
+        layout: "us".to_owned(),
+        target_os: "windows".to_owned(),
+        screen_width: None,
+        screen_height: None,
+        name: "nanokvm".to_owned(),
+        sim: true,
+        sim_resolution: None,
+        config: None,
+    }
+}
+
+/// State in `state`, the policy in `policy` (the recommended one when `None`), and a
+/// two-second wait for approvals.
+pub fn state_args(state: &std::path::Path, policy: Option<std::path::PathBuf>) -> PolicyArgs {
+    PolicyArgs {
+        policy,
+        audit: None,
+        state_dir: Some(state.to_owned()),
+        approval_timeout: 2,
+    }
+}
+
 /// A served simulator, the server's state directory and a connected client.
 pub struct Rig {
     pub sim: Simulator,
@@ -103,27 +133,8 @@ impl Rig {
             std::fs::write(&path, doc.to_string()).expect("write the policy");
             path
         });
-        let device = DeviceArgs {
-            host: None,
-            user: "admin".to_owned(),
-            password: None,
-            https: false,
-            tls_fingerprint: None,
-            layout: "us".to_owned(),
-            target_os: "windows".to_owned(),
-            screen_width: None,
-            screen_height: None,
-            name: "nanokvm".to_owned(),
-            sim: true,
-            sim_resolution: None,
-            config: None,
-        };
-        let policy = PolicyArgs {
-            policy: policy_path,
-            audit: None,
-            state_dir: Some(state.path().to_owned()),
-            approval_timeout: 2,
-        };
+        let device = sim_device();
+        let policy = state_args(state.path(), policy_path);
         // Fast, but not so fast that the device's WebSocket idle limit (a minute on the
         // firmware) falls below the time between two calls.
         let sim = Simulator::builder().time_scale(TimeScale::new(0.05));

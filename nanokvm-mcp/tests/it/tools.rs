@@ -506,7 +506,7 @@ async fn send_keys_power_ensure_and_wait_for_screen() {
 #[tokio::test]
 async fn several_devices_from_a_config_file() {
     use nanokvm_mcp::server::NanoKvmServer;
-    use nanokvm_mcp::setup::{DeviceArgs, PolicyArgs, setup};
+    use nanokvm_mcp::setup::{DeviceArgs, setup};
     use nanokvm_sim::{Simulator, TimeScale};
     use rmcp::ServiceExt as _;
 
@@ -533,26 +533,11 @@ async fn several_devices_from_a_config_file() {
     )
     .expect("config");
     let device = DeviceArgs {
-        host: None,
-        user: "admin".to_owned(),
-        password: None,
-        https: false,
-        tls_fingerprint: None,
-        layout: "us".to_owned(),
-        target_os: "windows".to_owned(),
-        screen_width: None,
-        screen_height: None,
-        name: "nanokvm".to_owned(),
         sim: false,
-        sim_resolution: None,
         config: Some(config),
+        ..crate::support::sim_device()
     };
-    let policy = PolicyArgs {
-        policy: None,
-        audit: None,
-        state_dir: Some(state.path().to_owned()),
-        approval_timeout: 2,
-    };
+    let policy = crate::support::state_args(state.path(), None);
     let setup = setup(&device, &policy).await.expect("setup");
     let server = NanoKvmServer::new(setup.devices, "agent", "s");
     let (ours, theirs) = tokio::io::duplex(1 << 20);
