@@ -271,21 +271,21 @@ impl NanoKvmServer {
                 None => CallToolResult::structured(out.json),
             },
             Err(PolicyError::Denied(denial)) => {
-                let mut text = format!(
-                    "[POLICY DENIED] {} (rule {})",
-                    denial.message,
-                    denial.rule.as_deref().unwrap_or("(none)")
-                );
-                if let Some(s) = denial.retry_after_s {
+                let json = denial.to_json();
+                let (retry, needs_approval) =
+                    (denial.retry_after_s, denial.approval_binding.is_some());
+                // The policy error's own text: `[POLICY DENIED] reason (rule ...)`.
+                let mut text = PolicyError::Denied(denial).to_string();
+                if let Some(s) = retry {
                     text.push_str(&format!("; retry after {s} s"));
                 }
-                if denial.approval_binding.is_some() && self.inner.queue.is_some() {
+                if needs_approval && self.inner.queue.is_some() {
                     text.push_str(
                         "; an operator can still approve it with `nanokvm-mcp approvals \
                          list` and `approve ID`, and the identical call then runs once",
                     );
                 }
-                tool_error(text, Some(denial.to_json()))
+                tool_error(text, Some(json))
             }
             Err(PolicyError::UnknownTool { .. }) => return Err(unknown()),
             Err(e) => tool_error(error_chain(&e), None),

@@ -127,26 +127,8 @@ async fn run_inner(
                 height: side(a.max_height.get()),
             };
             let quality = u8::try_from(a.quality.get()).unwrap_or(80);
-            let shot = screen::fit(jpeg, max, quality).map_err(|message| ClientError::Decode {
-                endpoint: "GET /api/stream/mjpeg".to_owned(),
-                path: "frame".to_owned(),
-                message,
-            })?;
-            *device
-                .captured
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
-            let scale = f64::from(shot.size.width) / f64::from(shot.source.width);
-            let json = json!({
-                "format": "jpeg",
-                "width": shot.size.width,
-                "height": shot.size.height,
-                "source_width": shot.source.width,
-                "source_height": shot.source.height,
-                "scale": (scale * 1e4).round() / 1e4,
-                "bytes": shot.jpeg.len(),
-            });
-            Ok((json, Some(shot.jpeg)))
+            let shot = screen::fit(jpeg, max, quality).map_err(frame_error)?;
+            Ok(deliver(device, shot))
         }
         (DeviceAction::ListImages(_), _) => {
             let images = client.storage().images().await?;
@@ -391,18 +373,11 @@ async fn run_inner(
             let started = tokio::time::Instant::now();
             let mut stream = client.frames(SCREENSHOT_TIMEOUT).await?;
             let Some(first) = stream.next_frame(SCREENSHOT_TIMEOUT).await? else {
-                return Err(ClientError::Decode {
-                    endpoint: "GET /api/stream/mjpeg".to_owned(),
-                    path: "frame".to_owned(),
-                    message: "the stream ended before the first frame".to_owned(),
-                });
+                return Err(frame_error(
+                    "the stream ended before the first frame".to_owned(),
+                ));
             };
-            let decode_err = |message: String| ClientError::Decode {
-                endpoint: "GET /api/stream/mjpeg".to_owned(),
-                path: "frame".to_owned(),
-                message,
-            };
-            let baseline = screen::thumbnail(&first).map_err(decode_err)?;
+            let baseline = screen::thumbnail(&first).map_err(frame_error)?;
             let (mut last, mut last_thumb, mut last_change) = (first, baseline.clone(), started);
             let reached = loop {
                 let now = tokio::time::Instant::now();
@@ -419,7 +394,7 @@ async fn run_inner(
                     Err(e) if e.is_timeout() => continue,
                     Err(e) => return Err(e),
                 };
-                let thumb = screen::thumbnail(&frame).map_err(decode_err)?;
+                let thumb = screen::thumbnail(&frame).map_err(frame_error)?;
                 if screen::differs(&thumb, &last_thumb) {
                     last_change = tokio::time::Instant::now();
                 }
@@ -430,22 +405,12 @@ async fn run_inner(
                 }
             };
             let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let shot = screen::fit(last, ScreenSize::DEFAULT, 80).map_err(decode_err)?;
-            *device
-                .captured
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
-            let json = json!({
-                "until": a.until,
-                "reached": reached,
-                "waited_ms": waited,
-                "format": "jpeg",
-                "width": shot.size.width,
-                "height": shot.size.height,
-                "source_width": shot.source.width,
-                "source_height": shot.source.height,
-            });
-            Ok((json, Some(shot.jpeg)))
+            let shot = screen::fit(last, ScreenSize::DEFAULT, 80).map_err(frame_error)?;
+            let (mut json, image) = deliver(device, shot);
+            json["until"] = json!(a.until);
+            json["reached"] = json!(reached);
+            json["waited_ms"] = json!(waited);
+            Ok((json, image))
         }
         (DeviceAction::ResetHid(_), _) => client
             .hid()
@@ -453,6 +418,35 @@ async fn run_inner(
             .await
             .and_then(|()| done(json!({"reset": true}))),
     }
+}
+
+/// A frame the device sent that cannot be read.
+fn frame_error(message: String) -> ClientError {
+    ClientError::Decode {
+        endpoint: "GET /api/stream/mjpeg".to_owned(),
+        path: "frame".to_owned(),
+        message,
+    }
+}
+
+/// A screenshot as the caller gets it: its metadata and the JPEG. Remembers the
+/// captured size, the frame of later pixel coordinates when the caller names none.
+fn deliver(device: &Device<'_>, shot: screen::Shot) -> Output {
+    *device
+        .captured
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
+    let scale = f64::from(shot.size.width) / f64::from(shot.source.width);
+    let json = json!({
+        "format": "jpeg",
+        "width": shot.size.width,
+        "height": shot.size.height,
+        "source_width": shot.source.width,
+        "source_height": shot.source.height,
+        "scale": (scale * 1e4).round() / 1e4,
+        "bytes": shot.jpeg.len(),
+    });
+    (json, Some(shot.jpeg))
 }
 
 /// Whether the action sends keyboard or mouse reports over the WebSocket.
