@@ -8,18 +8,19 @@
 //! keyed by device) and the audit log (`audit.jsonl` with its key `audit.jsonl.key`, or
 //! `--audit`; one `audit-NAME.jsonl` per device with `--config`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use nanokvm_client::{Client, SecretString};
-use nanokvm_policy::devices::DevicesConfig;
-use nanokvm_policy::gate::{ApprovalQueue, Gate, ScreenSize};
-use nanokvm_policy::{
-    AuditKey, AuditLog, Keymap, Layout, Policy, PolicyFile, SqliteStore, TargetOs,
+use nanokvm_client::SecretString;
+pub use nanokvm_policy::devices::default_state_dir;
+use nanokvm_policy::devices::{
+    DeviceConfig, DevicesConfig, GateSetup, PasswordSource, TlsConfig, device_url,
 };
+use nanokvm_policy::gate::{ApprovalQueue, ScreenSize};
+use nanokvm_policy::{Layout, TargetOs};
 use nanokvm_sim::{Simulator, SimulatorBuilder};
 
 use crate::server::Device;
@@ -66,6 +67,19 @@ pub struct DeviceArgs {
     /// NanoKVMs, the same file the `nanokvm` CLI reads.
     #[arg(long, env = "NANOKVM_CONFIG", conflicts_with_all = ["host", "sim"])]
     pub config: Option<PathBuf>,
+    /// A host the device may download images from (repeat it, or separate hosts with
+    /// commas; `*.example.org` covers a domain and its subdomains). Without one,
+    /// `nanokvm_download_iso` refuses every URL.
+    #[arg(
+        long = "download-host",
+        env = "NANOKVM_DOWNLOAD_HOSTS",
+        value_delimiter = ','
+    )]
+    pub download_hosts: Vec<String>,
+    /// The directory `nanokvm_upload_iso` may upload images from. Without it, uploads
+    /// are refused.
+    #[arg(long, env = "NANOKVM_UPLOAD_DIR")]
+    pub upload_dir: Option<PathBuf>,
     /// The simulated screen's size with `--sim` (`1280x720`; default 1920x1080).
     #[arg(long, requires = "sim", value_parser = parse_size)]
     pub sim_resolution: Option<(u32, u32)>,
@@ -119,29 +133,6 @@ pub struct Setup {
     pub state_dir: PathBuf,
 }
 
-/// The user's data directory for nanokvm: `$XDG_DATA_HOME/nanokvm`, or
-/// `~/.local/share/nanokvm`.
-#[must_use]
-pub fn default_state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("nanokvm");
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".local/share/nanokvm"),
-        None => PathBuf::from(".nanokvm"),
-    }
-}
-
-/// The device's URL from a host, host:port or URL.
-fn device_url(host: &str, https: bool) -> String {
-    if host.contains("://") {
-        host.trim_end_matches('/').to_owned()
-    } else {
-        let scheme = if https { "https" } else { "http" };
-        format!("{scheme}://{}", host.trim_end_matches('/'))
-    }
-}
-
 /// Builds the devices the server serves.
 ///
 /// # Errors
@@ -178,6 +169,29 @@ pub async fn setup_with(
         (Some(width), Some(height)) => bail!("the screen size {width}x{height} has no pixels"),
         _ => None,
     };
+    let open = |config: &DeviceConfig, audit: PathBuf| -> Result<Device> {
+        let opened = GateSetup {
+            device: config,
+            policy: policy.policy.as_deref(),
+            state_dir: &state_dir,
+            audit,
+            screen,
+            approval_timeout,
+        }
+        .open(config.client()?)?;
+        if opened.recommended {
+            tracing::warn!(
+                device = config.name,
+                "no policy given: the shipped recommended policy applies (reads freely, \
+                 limits typing and clicks, asks before forced power-off, refuses \
+                 destructive shell commands)"
+            );
+        }
+        Ok(Device {
+            name: config.name.clone(),
+            gate: opened.gate,
+        })
+    };
     if let Some(path) = &device.config {
         let config = DevicesConfig::load(path)?;
         let mut devices = Vec::new();
@@ -185,21 +199,7 @@ pub async fn setup_with(
             for warning in d.warnings() {
                 tracing::warn!("{warning}");
             }
-            let client = d.client()?;
-            let gate = GateSpec {
-                name: &d.name,
-                keymap: d.keymap(),
-                policy: d.policy.as_deref().or(policy.policy.as_deref()),
-                state_dir: &state_dir,
-                audit: state_dir.join(format!("audit-{}.jsonl", d.name)),
-                screen,
-                approval_timeout,
-            }
-            .build(client)?;
-            devices.push(Device {
-                name: d.name.clone(),
-                gate,
-            });
+            devices.push(open(d, state_dir.join(format!("audit-{}.jsonl", d.name)))?);
         }
         return Ok(Setup {
             devices,
@@ -209,11 +209,11 @@ pub async fn setup_with(
         });
     }
     let layout = Layout::from_name(&device.layout).context("--layout")?;
-    let os = device
+    let target_os = device
         .target_os
         .parse::<TargetOs>()
         .context("--target-os")?;
-    let (client, simulator) = if device.sim {
+    let (url, user, password, simulator) = if device.sim {
         let mut sim = simulator.unwrap_or_else(Simulator::builder);
         if let Some((width, height)) = device.sim_resolution {
             sim = sim.resolution(width, height);
@@ -224,12 +224,14 @@ pub async fn setup_with(
             .await
             .context("cannot start the simulator")?;
         tracing::info!(url = %sim.url(), "serving a simulated NanoKVM");
-        let client = Client::builder(sim.url())
-            .credentials("admin", SecretString::from("admin".to_owned()))
-            .build()?;
-        (client, Some(sim))
+        (
+            sim.url().to_owned(),
+            "admin".to_owned(),
+            "admin".to_owned(),
+            Some(sim),
+        )
     } else {
-        let Some(host) = device.host.as_deref().filter(|h| !h.is_empty()) else {
+        let Some(host) = device.host.as_deref().filter(|h| !h.trim().is_empty()) else {
             bail!(
                 "no NanoKVM is configured: set NANOKVM_HOST (and NANOKVM_USER, NANOKVM_PASS), \
                  pass --host, or --config FILE with [devices.NAME] tables; or try the server \
@@ -239,92 +241,33 @@ pub async fn setup_with(
         let Some(password) = device.password.clone() else {
             bail!("no password for {host}: set NANOKVM_PASS");
         };
-        let mut builder = Client::builder(device_url(host, device.https))
-            .credentials(device.user.clone(), SecretString::from(password));
-        if let Some(fingerprint) = &device.tls_fingerprint {
-            builder = builder.tls_pin_sha256(fingerprint.clone());
-        }
-        (builder.build()?, None)
+        (
+            device_url(host, device.https),
+            device.user.clone(),
+            password,
+            None,
+        )
     };
-    let gate = GateSpec {
-        name: &device.name,
-        keymap: Keymap::new(layout, os),
-        policy: policy.policy.as_deref(),
-        state_dir: &state_dir,
-        audit: policy
-            .audit
-            .clone()
-            .unwrap_or_else(|| state_dir.join("audit.jsonl")),
-        screen,
-        approval_timeout,
-    }
-    .build(client)?;
+    let config = DeviceConfig {
+        name: device.name.clone(),
+        url,
+        user,
+        password: PasswordSource::Inline(SecretString::from(password)),
+        tls: device.tls_fingerprint.clone().map(TlsConfig::Fingerprint),
+        layout,
+        target_os,
+        policy: None,
+        download_hosts: device.download_hosts.clone(),
+        upload_dir: device.upload_dir.clone(),
+    };
+    let audit = policy
+        .audit
+        .clone()
+        .unwrap_or_else(|| state_dir.join("audit.jsonl"));
     Ok(Setup {
-        devices: vec![Device {
-            name: device.name.clone(),
-            gate,
-        }],
+        devices: vec![open(&config, audit)?],
         approvals,
         simulator,
         state_dir,
     })
-}
-
-/// Everything a device's gate is built from.
-struct GateSpec<'a> {
-    name: &'a str,
-    keymap: Keymap,
-    policy: Option<&'a Path>,
-    state_dir: &'a Path,
-    audit: PathBuf,
-    screen: Option<ScreenSize>,
-    approval_timeout: Duration,
-}
-
-impl GateSpec<'_> {
-    fn build(self, client: Client) -> Result<Gate<SqliteStore>> {
-        let store = SqliteStore::open(self.state_dir.join("counters.sqlite"))
-            .context("cannot open the counter store")?;
-        let key = AuditKey::load_or_create(key_path(&self.audit))
-            .context("cannot read or create the audit key")?;
-        let audit = AuditLog::open(&self.audit, key)
-            .with_context(|| format!("cannot open the audit log {}", self.audit.display()))?;
-        let mut builder = Gate::builder(client, store)
-            .device(self.name)
-            .layout(self.keymap.layout)
-            .target_os(self.keymap.os)
-            .audit(audit)
-            .approval_timeout(self.approval_timeout);
-        if let Some(screen) = self.screen {
-            builder = builder.screen(screen);
-        }
-        Ok(match self.policy {
-            Some(path) => {
-                let file = PolicyFile::open(path)
-                    .with_context(|| format!("cannot load the policy {}", path.display()))?;
-                builder.policy_file(file, Duration::from_secs(2)).build()
-            }
-            None => {
-                tracing::warn!(
-                    device = self.name,
-                    "no policy given: the shipped recommended policy applies (reads freely, \
-                     limits typing and clicks, asks before forced power-off, refuses \
-                     destructive shell commands)"
-                );
-                let recommended = Policy::from_json(nanokvm_policy::RECOMMENDED_POLICY)
-                    .context("the recommended policy")?;
-                builder.policy(recommended).build()
-            }
-        })
-    }
-}
-
-/// The audit key's file beside the log: `audit.jsonl` → `audit.jsonl.key`.
-fn key_path(log: &Path) -> PathBuf {
-    let mut name = log
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".key");
-    log.with_file_name(name)
 }

@@ -10,6 +10,8 @@
 //! layout = "de"                       # the target's keyboard layout (default us)
 //! target_os = "linux"                 # what reads it: windows (default) or linux
 //! policy = "lab-policy.json"          # relative to this file
+//! download_hosts = ["releases.ubuntu.com"]  # hosts the device may fetch images from
+//! upload_dir = "/srv/images"          # where images may be uploaded from
 //! ```
 //!
 //! Devices keep the order of the file; the first is the default. Unknown keys are
@@ -19,12 +21,18 @@
 //! read relative to the configuration file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nanokvm_client::{Client, SecretString};
 use nanokvm_hid::{Keymap, Layout, TargetOs};
 use serde::Deserialize;
 
+use crate::audit::{AuditKey, AuditLog};
 use crate::error::{Error, error_chain};
+use crate::gate::{Gate, ScreenSize};
+use crate::reload::PolicyFile;
+use crate::sqlite::SqliteStore;
+use crate::{Policy, RECOMMENDED_POLICY};
 
 /// A configuration file: the devices, in file order.
 #[derive(Clone, Debug)]
@@ -85,6 +93,13 @@ pub struct DeviceConfig {
     pub target_os: TargetOs,
     /// The device's policy file, when it has its own.
     pub policy: Option<PathBuf>,
+    /// The hosts the device may download images from (`releases.ubuntu.com`, or
+    /// `*.example.org` for a domain and its subdomains). Empty, the default, allows no
+    /// download: a device that fetches any URL it is given can be turned against the
+    /// operator's network.
+    pub download_hosts: Vec<String>,
+    /// The directory images may be uploaded from; no uploads without one.
+    pub upload_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +122,9 @@ struct RawDevice {
     layout: Option<String>,
     target_os: Option<String>,
     policy: Option<PathBuf>,
+    #[serde(default)]
+    download_hosts: Vec<String>,
+    upload_dir: Option<PathBuf>,
 }
 
 fn admin() -> String {
@@ -192,6 +210,8 @@ impl DevicesConfig {
                 layout,
                 target_os,
                 policy: raw.policy.map(|p| dir.join(p)),
+                download_hosts: raw.download_hosts,
+                upload_dir: raw.upload_dir.map(|p| dir.join(p)),
             });
         }
         if devices.is_empty() {
@@ -267,6 +287,123 @@ impl DeviceConfig {
             None => {}
         }
         builder.build().map_err(|e| at(error_chain(&e)))
+    }
+}
+
+/// The URL of a device given as a host, host:port or URL (`192.168.1.50`,
+/// `kvm.lan:8080`, `https://kvm.lan`): a bare host gets `https://` when `https` is set,
+/// `http://` otherwise.
+#[must_use]
+pub fn device_url(host: &str, https: bool) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.contains("://") {
+        host.to_owned()
+    } else {
+        let scheme = if https { "https" } else { "http" };
+        format!("{scheme}://{host}")
+    }
+}
+
+/// Where the frontends keep counters, approvals and audit logs by default:
+/// `$XDG_DATA_HOME/nanokvm`, or `~/.local/share/nanokvm`.
+#[must_use]
+pub fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("nanokvm");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/nanokvm"),
+        None => PathBuf::from(".nanokvm"),
+    }
+}
+
+/// The audit key's file beside its log: `audit.jsonl` → `audit.jsonl.key`.
+#[must_use]
+pub fn audit_key_path(log: &Path) -> PathBuf {
+    let mut name = log
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".key");
+    log.with_file_name(name)
+}
+
+/// How a frontend opens the gate in front of one device: the counters in the state
+/// directory's `counters.sqlite` (shared by every frontend and keyed by device), the
+/// audit log and its key, and the device's policy (its own, else `policy`, else the
+/// shipped [`RECOMMENDED_POLICY`]). A policy file is reloaded when it changes.
+#[derive(Clone, Debug)]
+pub struct GateSetup<'a> {
+    /// The device.
+    pub device: &'a DeviceConfig,
+    /// The policy file for a device that names none.
+    pub policy: Option<&'a Path>,
+    /// Where counters live.
+    pub state_dir: &'a Path,
+    /// The audit log (its key beside it, made on first use). One writer per log: two
+    /// processes need two logs.
+    pub audit: PathBuf,
+    /// The frame pointer pixels refer to before a screenshot was taken.
+    pub screen: Option<ScreenSize>,
+    /// How long a call that needs a human's approval waits for one.
+    pub approval_timeout: Duration,
+}
+
+/// A gate [`GateSetup::open`] opened.
+#[derive(Debug)]
+pub struct OpenedGate {
+    /// The gate.
+    pub gate: Gate<SqliteStore>,
+    /// No policy file was given: the shipped recommended policy applies, which the
+    /// frontend should tell its user.
+    pub recommended: bool,
+}
+
+impl GateSetup<'_> {
+    /// Opens the stores and the policy and builds the gate over `client`.
+    ///
+    /// # Errors
+    ///
+    /// A state directory, counter store, audit log or key that cannot be opened, or a
+    /// policy that does not load, each naming its file.
+    pub fn open(self, client: Client) -> Result<OpenedGate, Error> {
+        std::fs::create_dir_all(self.state_dir).map_err(|e| {
+            config_error(
+                self.state_dir,
+                format!("cannot create the state directory: {e}"),
+            )
+        })?;
+        let store = SqliteStore::open(self.state_dir.join("counters.sqlite"))?;
+        let key = AuditKey::load_or_create(audit_key_path(&self.audit))?;
+        let audit = AuditLog::open(&self.audit, key)?;
+        let device = self.device;
+        let mut builder = Gate::builder(client, store)
+            .device(&device.name)
+            .layout(device.layout)
+            .target_os(device.target_os)
+            .audit(audit)
+            .approval_timeout(self.approval_timeout)
+            .download_hosts(device.download_hosts.clone());
+        if let Some(dir) = &device.upload_dir {
+            builder = builder.upload_dir(dir.clone());
+        }
+        if let Some(screen) = self.screen {
+            builder = builder.screen(screen);
+        }
+        Ok(match device.policy.as_deref().or(self.policy) {
+            Some(path) => OpenedGate {
+                gate: builder
+                    .policy_file(PolicyFile::open(path)?, Duration::from_secs(2))
+                    .build(),
+                recommended: false,
+            },
+            None => OpenedGate {
+                gate: builder
+                    .policy(Policy::from_json(RECOMMENDED_POLICY)?)
+                    .build(),
+                recommended: true,
+            },
+        })
     }
 }
 

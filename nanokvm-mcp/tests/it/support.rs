@@ -101,6 +101,8 @@ pub fn sim_device() -> DeviceArgs {
         sim: true,
         sim_resolution: None,
         config: None,
+        download_hosts: Vec::new(),
+        upload_dir: None,
     }
 }
 

@@ -26,6 +26,7 @@ mod exec;
 mod queue;
 mod screen;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -111,6 +112,8 @@ pub struct GateBuilder<S: CounterStore> {
     grant_ttl: Duration,
     clock: Clock,
     screen: Option<ScreenSize>,
+    download_hosts: Vec<String>,
+    upload_dir: Option<PathBuf>,
 }
 
 impl<S: CounterStore> GateBuilder<S> {
@@ -194,6 +197,24 @@ impl<S: CounterStore> GateBuilder<S> {
         self
     }
 
+    /// The hosts `nanokvm_download_iso` may fetch images from: exact names, or
+    /// `*.example.org` for a domain and every subdomain. None by default, which refuses
+    /// every download.
+    #[must_use]
+    pub fn download_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.download_hosts = hosts;
+        self
+    }
+
+    /// The directory `nanokvm_upload_iso` may read images from (files in it and below
+    /// it, never through a symbolic link out of it). None by default, which refuses
+    /// every upload.
+    #[must_use]
+    pub fn upload_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.upload_dir = Some(dir.into());
+        self
+    }
+
     /// Reads the time from `clock` instead of the system clock (for tests and replays).
     #[must_use]
     pub fn clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
@@ -230,6 +251,8 @@ impl<S: CounterStore> GateBuilder<S> {
                 ws: tokio::sync::Mutex::new(None),
                 typing: tokio::sync::Mutex::new(()),
                 screen: self.screen,
+                download_hosts: self.download_hosts,
+                upload_dir: self.upload_dir,
                 captured: Mutex::new(None),
                 last_ws_input: Mutex::new(None),
             }),
@@ -279,6 +302,8 @@ struct Inner<S: CounterStore> {
     ws: tokio::sync::Mutex<Option<nanokvm_client::WsSession>>,
     typing: tokio::sync::Mutex<()>,
     screen: Option<ScreenSize>,
+    download_hosts: Vec<String>,
+    upload_dir: Option<PathBuf>,
     captured: Mutex<Option<ScreenSize>>,
     last_ws_input: Mutex<Option<tokio::time::Instant>>,
 }
@@ -304,6 +329,8 @@ impl<S: CounterStore> Gate<S> {
             approval_timeout: Duration::from_secs(120),
             grant_ttl: Duration::from_secs(300),
             clock: Arc::new(system_now),
+            download_hosts: Vec::new(),
+            upload_dir: None,
             screen: None,
         }
     }
