@@ -8,6 +8,10 @@ use crate::error::Error;
 
 /// A firmware release the simulator can play. The API differs between them in the ways
 /// the protocol reference lists (token handling, roles, WebSocket framing, limits).
+///
+/// The Cube and PCIe releases (2.x) are one code base and are ordered by release; the
+/// NanoKVM Pro's 1.2.13 is another code base, and sorts after them only because
+/// `Ord` needs some order: compare Cube versions with each other only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[non_exhaustive]
 pub enum FirmwareVersion {
@@ -18,6 +22,10 @@ pub enum FirmwareVersion {
     /// 2.5.1 (firmware HEAD): cookie-only sessions, admin and user roles.
     #[default]
     V2_5_1,
+    /// The NanoKVM Pro's firmware 1.2.13 (`sipeed/NanoKVM-Pro`): plaintext login, the
+    /// token in the body, cookie or `Authorization: Bearer`, no authentication for
+    /// loopback clients, and its own route table. It runs only on [`Hardware::Pro`].
+    Pro1_2_13,
 }
 
 impl FirmwareVersion {
@@ -28,7 +36,14 @@ impl FirmwareVersion {
             Self::V2_3_1 => "2.3.1",
             Self::V2_5_0 => "2.5.0",
             Self::V2_5_1 => "2.5.1",
+            Self::Pro1_2_13 => "1.2.13",
         }
+    }
+
+    /// Whether this is the NanoKVM Pro's firmware.
+    #[must_use]
+    pub const fn is_pro(self) -> bool {
+        matches!(self, Self::Pro1_2_13)
     }
 
     /// Whether this release has accounts with roles and the server-set cookie.
@@ -37,10 +52,16 @@ impl FirmwareVersion {
         self == Self::V2_5_1
     }
 
-    /// Whether this release is 2.5.0 or newer.
+    /// Whether this is a Cube release of 2.5.0 or newer (the Pro firmware is not).
     #[must_use]
     pub(crate) fn at_least_2_5_0(self) -> bool {
-        self >= Self::V2_5_0
+        matches!(self, Self::V2_5_0 | Self::V2_5_1)
+    }
+
+    /// Whether `/api/ws` speaks the binary protocol (every release but 2.3.1).
+    #[must_use]
+    pub(crate) fn binary_ws(self) -> bool {
+        self != Self::V2_3_1
     }
 }
 
@@ -58,6 +79,7 @@ impl FromStr for FirmwareVersion {
             "2.3.1" => Ok(Self::V2_3_1),
             "2.5.0" => Ok(Self::V2_5_0),
             "2.5.1" | "head" | "HEAD" => Ok(Self::V2_5_1),
+            "1.2.13" | "pro" | "Pro" => Ok(Self::Pro1_2_13),
             other => Err(Error::UnsupportedFirmware(other.to_owned())),
         }
     }
@@ -134,20 +156,41 @@ impl fmt::Debug for Account {
     }
 }
 
-/// The board the firmware believes it runs on (`/etc/kvm/hw`).
+/// The board the simulator plays: the Cube and PCIe boards run the same firmware and
+/// differ only in their GPIO lines (`/etc/kvm/hw`); the NanoKVM Pro runs its own firmware
+/// ([`FirmwareVersion::Pro1_2_13`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Hardware {
-    /// The first Cube boards; the only ones with an HDD LED line.
+    /// The first Cube boards; the only ones whose firmware reads an HDD LED line.
     #[default]
     Alpha,
     /// Later Cube boards.
     Beta,
     /// The PCIe card.
     Pcie,
+    /// The NanoKVM Pro (Desk or ATX board), with the Pro firmware.
+    Pro,
+}
+
+/// The sysfs GPIO value files a board's firmware drives and reads (protocol reference
+/// section 7.3; the Pro's from its `config/hardware.go`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GpioLines {
+    /// The reset button line.
+    pub reset: &'static str,
+    /// The power button line.
+    pub power: &'static str,
+    /// The power LED line (active low).
+    pub power_led: &'static str,
+    /// The HDD LED line, when the firmware reads one (Alpha only).
+    pub hdd_led: Option<&'static str>,
 }
 
 impl Hardware {
+    /// Every board, in the order the CLI lists them.
+    pub const ALL: [Self; 4] = [Self::Alpha, Self::Beta, Self::Pcie, Self::Pro];
+
     /// The name `GET /api/vm/hardware` answers.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -155,7 +198,69 @@ impl Hardware {
             Self::Alpha => "Alpha",
             Self::Beta => "Beta",
             Self::Pcie => "PCIE",
+            Self::Pro => "Pro",
         }
+    }
+
+    /// The lower-case name the command line takes (`/etc/kvm/hw`'s spelling).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Alpha => "alpha",
+            Self::Beta => "beta",
+            Self::Pcie => "pcie",
+            Self::Pro => "pro",
+        }
+    }
+
+    /// The GPIO lines of this board.
+    #[must_use]
+    pub const fn gpio_lines(self) -> GpioLines {
+        match self {
+            Self::Alpha => GpioLines {
+                reset: "/sys/class/gpio/gpio507/value",
+                power: "/sys/class/gpio/gpio503/value",
+                power_led: "/sys/class/gpio/gpio504/value",
+                hdd_led: Some("/sys/class/gpio/gpio505/value"),
+            },
+            Self::Beta | Self::Pcie => GpioLines {
+                reset: "/sys/class/gpio/gpio505/value",
+                power: "/sys/class/gpio/gpio503/value",
+                power_led: "/sys/class/gpio/gpio504/value",
+                hdd_led: None,
+            },
+            // The Pro board has an HDD LED line, but its firmware never reads it.
+            Self::Pro => GpioLines {
+                reset: "/sys/class/gpio/gpio35/value",
+                power: "/sys/class/gpio/gpio7/value",
+                power_led: "/sys/class/gpio/gpio75/value",
+                hdd_led: None,
+            },
+        }
+    }
+
+    /// Whether this board runs the Pro firmware.
+    #[must_use]
+    pub const fn is_pro(self) -> bool {
+        matches!(self, Self::Pro)
+    }
+}
+
+impl fmt::Display for Hardware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Hardware {
+    type Err = Error;
+
+    /// Parses `alpha`, `beta`, `pcie` or `pro`, in any case.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|h| h.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::Config(format!("unknown hardware {s:?}")))
     }
 }
 

@@ -68,7 +68,7 @@ mod transfer;
 mod util;
 mod video;
 
-pub use config::{Account, FirmwareVersion, Hardware, Lockout, Role};
+pub use config::{Account, FirmwareVersion, GpioLines, Hardware, Lockout, Role};
 pub use crypto::encrypt_password;
 pub use error::Error;
 pub use machine::{Click, Leds, MachineState, PowerState};

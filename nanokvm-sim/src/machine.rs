@@ -244,6 +244,12 @@ impl MachineState {
         self.boot_media.as_deref()
     }
 
+    /// Whether the target's disk is busy, which lights its HDD LED.
+    #[must_use]
+    pub fn disk_active(&self) -> bool {
+        self.power == PowerState::Booting && self.boot_media.is_none()
+    }
+
     fn touch(&mut self) {
         self.version += 1;
     }

@@ -20,7 +20,11 @@ pub(crate) enum PasteMap {
 
 impl PasteMap {
     /// Any value but `de`/`fr` means US; `fr` arrived in 2.4.1.
+    /// The Pro has one map, US, and no `langue` field.
     pub(crate) fn from_langue(langue: &str, firmware: FirmwareVersion) -> Self {
+        if firmware.is_pro() {
+            return Self::Us;
+        }
         match langue {
             "de" => Self::De,
             "fr" if firmware.at_least_2_5_0() => Self::Fr,

@@ -25,7 +25,7 @@ use crate::video::VideoStats;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SimulatorBuilder {
-    firmware: FirmwareVersion,
+    firmware: Option<FirmwareVersion>,
     accounts: Vec<Account>,
     authentication: bool,
     lockout: Option<Lockout>,
@@ -34,7 +34,7 @@ pub struct SimulatorBuilder {
     time: TimeScale,
     width: u32,
     height: u32,
-    hardware: Hardware,
+    hardware: Option<Hardware>,
     powered: bool,
     listen: SocketAddr,
     update_server: Option<String>,
@@ -43,7 +43,7 @@ pub struct SimulatorBuilder {
 impl Default for SimulatorBuilder {
     fn default() -> Self {
         Self {
-            firmware: FirmwareVersion::default(),
+            firmware: None,
             accounts: vec![Account::new("admin", "admin", Role::Admin)],
             authentication: true,
             lockout: None,
@@ -52,7 +52,7 @@ impl Default for SimulatorBuilder {
             time: TimeScale::REAL,
             width: 1920,
             height: 1080,
-            hardware: Hardware::default(),
+            hardware: None,
             powered: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             update_server: None,
@@ -61,9 +61,11 @@ impl Default for SimulatorBuilder {
 }
 
 impl SimulatorBuilder {
-    /// The firmware version to play (default 2.5.1).
+    /// The firmware version to play (default 2.5.1, or 1.2.13 on [`Hardware::Pro`]).
+    /// [`FirmwareVersion::Pro1_2_13`] alone selects the Pro board too; a Cube version on
+    /// the Pro board, or the Pro version on a Cube board, fails [`SimulatorBuilder::start`].
     pub fn firmware(mut self, firmware: FirmwareVersion) -> Self {
-        self.firmware = firmware;
+        self.firmware = Some(firmware);
         self
     }
 
@@ -129,9 +131,11 @@ impl SimulatorBuilder {
         self
     }
 
-    /// The board played (default Alpha).
+    /// The board played (default Alpha, or Pro with the Pro firmware):
+    /// `GET /api/vm/hardware`, the GPIO lines, whether the HDD LED is read, and with
+    /// [`Hardware::Pro`] the Pro firmware and its routes.
     pub fn hardware(mut self, hardware: Hardware) -> Self {
-        self.hardware = hardware;
+        self.hardware = Some(hardware);
         self
     }
 
@@ -167,20 +171,34 @@ impl SimulatorBuilder {
                 self.width, self.height
             )));
         }
-        let accounts = if self.firmware.is_head() {
+        let (firmware, hardware) = match (self.firmware, self.hardware) {
+            (None, None) => (FirmwareVersion::default(), Hardware::default()),
+            (None, Some(h)) if h.is_pro() => (FirmwareVersion::Pro1_2_13, h),
+            (None, Some(h)) => (FirmwareVersion::default(), h),
+            (Some(f), None) if f.is_pro() => (f, Hardware::Pro),
+            (Some(f), None) => (f, Hardware::default()),
+            (Some(f), Some(h)) if f.is_pro() == h.is_pro() => (f, h),
+            (Some(f), Some(h)) => {
+                return Err(Error::Config(format!(
+                    "firmware {f} does not run on {} hardware",
+                    h.as_str()
+                )));
+            }
+        };
+        let accounts = if firmware.is_head() {
             self.accounts.clone()
         } else {
             self.accounts[..1].to_vec()
         };
         Ok(Config {
-            firmware: self.firmware,
+            firmware,
             accounts,
             authentication: self.authentication,
             lockout: self.lockout,
             layout: self.layout,
             width: self.width,
             height: self.height,
-            hardware: self.hardware,
+            hardware,
             hostname: "nanokvm-sim".to_owned(),
             update_server: self.update_server.clone(),
         })
@@ -296,6 +314,12 @@ impl Simulator {
     #[must_use]
     pub fn firmware(&self) -> FirmwareVersion {
         self.shared.config.firmware
+    }
+
+    /// The board played.
+    #[must_use]
+    pub fn hardware(&self) -> Hardware {
+        self.shared.config.hardware
     }
 
     /// The time scale in use.

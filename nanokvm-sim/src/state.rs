@@ -115,6 +115,10 @@ pub(crate) struct Settings {
     pub scripts: Folder,
     pub dns_manual: bool,
     pub dns_servers: Vec<String>,
+    /// The Pro's encoder rate control (`cbr` or `vbr`).
+    pub rate_control: String,
+    /// The Pro's HDMI loop-out.
+    pub hdmi_passthrough: bool,
 }
 
 /// The mass-storage LUN.
@@ -219,6 +223,8 @@ impl Shared {
             scripts: Folder::default(),
             dns_manual: false,
             dns_servers: Vec::new(),
+            rate_control: "cbr".to_owned(),
+            hdmi_passthrough: true,
         };
         Self {
             config,

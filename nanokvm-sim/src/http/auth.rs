@@ -1,6 +1,7 @@
 //! `/api/auth/*`: login, logout, password, account and (2.5.1) user management, and the
 //! session check every authenticated route runs first.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,16 +31,60 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_owned())
 }
 
-/// `CheckToken`: the caller behind the session cookie, or `None` for a 401.
-pub(crate) fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Principal> {
-    if !shared.config.authentication {
-        return Some(Principal {
-            username: "admin".to_owned(),
-            role: Role::Admin,
-            token: None,
-        });
+/// The Pro firmware's `Authorization: Bearer <jwt>`, read only when no cookie is sent.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// gin's `ClientIP()` with its defaults (every proxy trusted, `X-Forwarded-For` then
+/// `X-Real-IP`): the leftmost address of the first of those headers that parses,
+/// else the peer's address. The Pro firmware keeps these defaults, so a proxy header
+/// decides whether a request counts as local.
+pub(crate) fn gin_client_ip(headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    for name in ["x-forwarded-for", "x-real-ip"] {
+        let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        let items: Vec<&str> = value.split(',').map(str::trim).collect();
+        // Walking from the right, every address is a trusted proxy, so the walk ends at
+        // the leftmost one; an unparsable item ends it with no answer.
+        if items.iter().all(|i| i.parse::<IpAddr>().is_ok()) {
+            if let Some(ip) = items.first().and_then(|i| i.parse().ok()) {
+                return ip;
+            }
+        }
     }
-    let token = cookie_token(headers)?;
+    peer
+}
+
+/// The principal of an open route: authentication disabled, or a Pro loopback client.
+fn implicit_admin() -> Principal {
+    Principal {
+        username: "admin".to_owned(),
+        role: Role::Admin,
+        token: None,
+    }
+}
+
+/// `CheckToken`: the caller behind the session cookie (or, on the Pro, the bearer
+/// token), or `None` for a 401. The Pro lets every loopback client through.
+pub(crate) fn check_token(shared: &Shared, headers: &HeaderMap, peer: IpAddr) -> Option<Principal> {
+    if !shared.config.authentication {
+        return Some(implicit_admin());
+    }
+    let pro = shared.config.firmware.is_pro();
+    if pro && gin_client_ip(headers, peer).is_loopback() {
+        return Some(implicit_admin());
+    }
+    let token = match cookie_token(headers) {
+        Some(t) => t,
+        None if pro => bearer_token(headers)?,
+        None => return None,
+    };
     validate(shared, &token).map(|(username, role)| Principal {
         username,
         role,
@@ -177,9 +222,14 @@ async fn login(ctx: Ctx) -> Response {
     if !shared.config.authentication {
         return if fw.is_head() {
             ok_null()
+        } else if fw.is_pro() {
+            ok(pro_login_answer("disabled".to_owned()))
         } else {
             ok(J::obj([("token", "disabled".into())]))
         };
+    }
+    if fw.is_pro() {
+        return pro_login(&ctx).await;
     }
     let ip = ctx.peer.ip();
     if matches!(lock_state(&shared, ip), Lock::Locked) {
@@ -232,6 +282,45 @@ async fn login(ctx: Ctx) -> Response {
     }
 }
 
+/// The Pro's `LoginRsp`: the token and a `count` it never sets.
+fn pro_login_answer(token: String) -> J {
+    J::obj([("token", token.into()), ("count", J::Int(0))])
+}
+
+/// The Pro's login: the password arrives in plaintext and is compared with the
+/// account's (bcrypt on the device); there is no lockout and no cookie.
+async fn pro_login(ctx: &Ctx) -> Response {
+    let shared = &ctx.shared;
+    let form = ctx.form();
+    let (Ok(username), Ok(password)) = (
+        form.string("Username", "username"),
+        form.string("Password", "password"),
+    ) else {
+        shared.time.sleep(MALFORMED_DELAY).await;
+        return fail(-1, "invalid parameters");
+    };
+    if username.is_empty() || password.is_empty() {
+        shared.time.sleep(MALFORMED_DELAY).await;
+        return fail(-1, "invalid parameters");
+    }
+    let token = {
+        let auth = lock(&shared.auth);
+        match auth.users.first() {
+            Some(u) if u.username == username && u.password == password.as_bytes() => {
+                Some(issue(shared, &auth, u))
+            }
+            _ => None,
+        }
+    };
+    match token {
+        Some(token) => ok(pro_login_answer(token)),
+        None => {
+            shared.time.sleep(WRONG_PASSWORD_DELAY).await;
+            fail(-2, "invalid username or password")
+        }
+    }
+}
+
 fn logout(ctx: &Ctx) -> Response {
     let shared = &ctx.shared;
     if !shared.config.authentication {
@@ -260,11 +349,13 @@ fn logout(ctx: &Ctx) -> Response {
 }
 
 fn account(ctx: &Ctx) -> Response {
-    let p = ctx.principal.clone().unwrap_or(Principal {
-        username: "admin".to_owned(),
-        role: Role::Admin,
-        token: None,
-    });
+    let mut p = ctx.principal.clone().unwrap_or_else(implicit_admin);
+    if ctx.shared.config.firmware.is_pro() {
+        // The Pro answers with the one stored account, whoever asks.
+        if let Some(owner) = lock(&ctx.shared.auth).users.first() {
+            p.username.clone_from(&owner.username);
+        }
+    }
     if ctx.shared.config.firmware.is_head() {
         ok(J::obj([
             ("username", p.username.into()),
@@ -353,11 +444,17 @@ fn change_password(ctx: &Ctx) -> Response {
         if username.is_empty() || password.is_empty() {
             return fail(-1, "invalid parameters");
         }
-        let new = match decrypt_field(&password) {
-            Ok(n) => n,
-            Err(Decrypt::Panic) => return internal_error(),
-            Err(Decrypt::Invalid) => return fail(-2, "invalid password"),
+        // The Pro hashes the field as it arrives; the Cube decrypts it first.
+        let new = if shared.config.firmware.is_pro() {
+            password.into_bytes()
+        } else {
+            match decrypt_field(&password) {
+                Ok(n) => n,
+                Err(Decrypt::Panic) => return internal_error(),
+                Err(Decrypt::Invalid) => return fail(-2, "invalid password"),
+            }
         };
+        let is_default = new == b"admin";
         let mut auth = lock(&shared.auth);
         let role = auth.users.first().map_or(Role::Admin, |u| u.role);
         auth.users = vec![User {
@@ -368,7 +465,7 @@ fn change_password(ctx: &Ctx) -> Response {
             token_version: 1,
             system_account: true,
         }];
-        auth.password_updated = true;
+        auth.password_updated = !(shared.config.firmware.is_pro() && is_default);
         ok_null()
     }
 }

@@ -12,9 +12,11 @@ use crate::state::lock;
 
 /// The firmware's delay after each typed character.
 const PASTE_DELAY: Duration = Duration::from_millis(30);
+/// The Pro waits longer between characters.
+const PRO_PASTE_DELAY: Duration = Duration::from_millis(50);
 /// 25 s / 30 ms: the firmware's rune limit from 2.5.0.
 const MAX_RUNES: usize = 833;
-/// The byte limit of earlier firmware.
+/// The byte limit of earlier firmware, and of the Pro's.
 const MAX_BYTES_LEGACY: usize = 1024;
 
 pub(crate) async fn route(ctx: Ctx) -> Response {
@@ -144,7 +146,11 @@ async fn paste(ctx: &Ctx) -> Response {
     if content.is_empty() {
         return fail(-1, "invalid arguments");
     }
-    if fw.at_least_2_5_0() {
+    if fw.is_pro() {
+        if content.len() > MAX_BYTES_LEGACY {
+            return fail(-2, "content too long");
+        }
+    } else if fw.at_least_2_5_0() {
         if content.chars().count() > MAX_RUNES {
             return fail(-2, "content too long");
         }
@@ -167,7 +173,14 @@ async fn paste(ctx: &Ctx) -> Response {
         if !shared.write_keyboard(press) || !shared.write_keyboard(KeyboardReport::RELEASE) {
             return fail(-3, "HID paste failed");
         }
-        shared.time.sleep(PASTE_DELAY).await;
+        shared
+            .time
+            .sleep(if fw.is_pro() {
+                PRO_PASTE_DELAY
+            } else {
+                PASTE_DELAY
+            })
+            .await;
     }
     if !shared.write_keyboard(KeyboardReport::RELEASE) {
         return fail(-3, "HID paste failed");

@@ -13,6 +13,7 @@ mod extensions;
 mod h264;
 mod hid;
 mod network;
+mod pro;
 mod storage;
 mod stream;
 mod system;
@@ -140,6 +141,9 @@ pub(crate) fn internal_error() -> Response {
 fn access(shared: &Shared, method: &Method, path: &str) -> Option<Access> {
     use Access::{Admin, Any, Public};
     let fw = shared.config.firmware;
+    if fw.is_pro() {
+        return access_pro(method.as_str(), path);
+    }
     let head = fw.is_head();
     let v250 = fw.at_least_2_5_0();
     let m = method.as_str();
@@ -229,6 +233,68 @@ fn access(shared: &Shared, method: &Method, path: &str) -> Option<Access> {
     Some(if a == Admin && !head { Any } else { a })
 }
 
+/// The Pro firmware's routes that the simulator serves (`server/router/*.go` of
+/// `sipeed/NanoKVM-Pro` at 1.2.13). It has one account and no roles, so every route
+/// but login and AP-mode Wi-Fi only needs a session. Routes whose answers the simulator
+/// does not know (EDID, LCD, LED strip, time, static IP, chunked uploads, ...) are
+/// left out and answer 404.
+fn access_pro(method: &str, path: &str) -> Option<Access> {
+    use Access::{Any, Public};
+    if pro::serves(method, path) {
+        return Some(Any);
+    }
+    let a = match (method, path) {
+        ("POST", "/api/auth/login" | "/api/network/wifi") => Public,
+        ("GET" | "POST", "/api/auth/password") | ("GET", "/api/auth/account") => Any,
+        ("POST", "/api/auth/logout") => Any,
+        ("GET", "/api/vm/info" | "/api/vm/hardware" | "/api/vm/gpio") => Any,
+        ("POST", "/api/vm/gpio" | "/api/vm/system/reboot") => Any,
+        ("GET", "/api/vm/script" | "/api/vm/terminal") => Any,
+        ("POST", "/api/vm/script/upload" | "/api/vm/script/run") | ("DELETE", "/api/vm/script") => {
+            Any
+        }
+        ("GET", "/api/vm/ssh" | "/api/vm/mdns" | "/api/vm/mouse-jiggler") => Any,
+        ("POST", "/api/vm/ssh/enable" | "/api/vm/ssh/disable" | "/api/vm/mouse-jiggler/") => Any,
+        ("POST", "/api/vm/mdns/enable" | "/api/vm/mdns/disable") => Any,
+        ("GET" | "POST", "/api/vm/hostname" | "/api/vm/web-title") => Any,
+        ("POST", "/api/hid/reset" | "/api/hid/paste" | "/api/hid/mode") => Any,
+        ("GET", "/api/hid/shortcuts" | "/api/hid/mode") => Any,
+        ("POST" | "DELETE", "/api/hid/shortcut") => Any,
+        ("GET" | "POST", "/api/hid/shortcut/leader-key") => Any,
+        ("GET", "/api/storage/image" | "/api/storage/image/mounted") => Any,
+        ("POST", "/api/storage/image/mount" | "/api/storage/image/delete") => Any,
+        ("GET", "/api/ws" | "/api/stream/mjpeg" | "/api/stream/h264/direct") => Any,
+        ("POST", "/api/network/wol" | "/api/network/wol/mac/name") => Any,
+        ("GET" | "DELETE", "/api/network/wol/mac") => Any,
+        ("GET", "/api/network/wifi") => Any,
+        ("POST", "/api/network/wifi/connect" | "/api/network/wifi/disconnect") => Any,
+        ("GET", "/api/application/version") | ("POST", "/api/application/update") => Any,
+        ("GET" | "POST", "/api/application/preview") => Any,
+        ("GET", "/api/extensions/tailscale/status") => Any,
+        ("POST", p)
+            if p.strip_prefix("/api/extensions/tailscale/")
+                .is_some_and(|a| {
+                    [
+                        "install",
+                        "uninstall",
+                        "up",
+                        "down",
+                        "login",
+                        "logout",
+                        "start",
+                        "stop",
+                        "restart",
+                    ]
+                    .contains(&a)
+                }) =>
+        {
+            Any
+        }
+        _ => return None,
+    };
+    Some(a)
+}
+
 /// Serves one request: faults, routing, authentication, the handler, and the record.
 pub(crate) async fn serve(shared: Arc<Shared>, req: Request) -> Response {
     let method = req.method().clone();
@@ -267,9 +333,13 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
     let Some(access) = access(&shared, &method, &path) else {
         return redirect_or_404(&shared, &method, &path);
     };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
     let principal = match access {
         Access::Public => None,
-        Access::Any | Access::Admin => match auth::check_token(&shared, req.headers()) {
+        Access::Any | Access::Admin => match auth::check_token(&shared, req.headers(), peer.ip()) {
             Some(p) => Some(p),
             None => return unauthorized(),
         },
@@ -290,10 +360,6 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
         }
         _ => {}
     }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
     let (parts, body) = req.into_parts();
     let (body, body_too_large) = read_body(body).await;
     let ctx = Ctx {
@@ -311,7 +377,9 @@ async fn serve_inner(shared: Arc<Shared>, req: Request) -> Response {
 
 async fn route(ctx: Ctx) -> Response {
     let p = ctx.path.clone();
-    if p.starts_with("/api/auth/") {
+    if ctx.shared.config.firmware.is_pro() && pro::serves(ctx.method.as_str(), &p) {
+        pro::route(ctx).await
+    } else if p.starts_with("/api/auth/") {
         auth::route(ctx).await
     } else if is_system(&p) {
         system::route(ctx).await

@@ -69,6 +69,17 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
                 Err(_) => fail(-2, "get images failed"),
             }
         }
+        ("GET", "/api/storage/image/mounted") if shared.config.firmware.is_pro() => {
+            let s = lock(&shared.storage).clone();
+            ok(J::obj([
+                ("file", s.file.into()),
+                ("cdrom", s.cdrom.into()),
+                ("readOnly", s.ro.into()),
+            ]))
+        }
+        ("POST", "/api/storage/image/mount") if shared.config.firmware.is_pro() => {
+            mount_pro(&ctx).await
+        }
         ("GET", "/api/storage/image/mounted") => {
             let hid_only = lock(&shared.settings).hid_mode == "hid-only";
             let file = if hid_only {
@@ -134,6 +145,42 @@ fn mount(ctx: &Ctx) -> Response {
     shared.usb_rebind();
     ok_null()
 }
+
+/// The Pro's mount: `{"file","cdrom","readOnly"}`; an empty file ejects and keeps the
+/// flags; a CD-ROM is always read-only; three seconds pass after either.
+async fn mount_pro(ctx: &Ctx) -> Response {
+    let shared = &ctx.shared;
+    let form = ctx.form();
+    let (Ok(file), Ok(cdrom), Ok(read_only)) = (
+        form.string("File", "file"),
+        form.boolean("Cdrom", "cdrom"),
+        form.boolean("ReadOnly", "readOnly"),
+    ) else {
+        return fail(-1, "invalid arguments");
+    };
+    if file.is_empty() {
+        lock(&shared.storage).file.clear();
+    } else {
+        let cdrom = cdrom.unwrap_or(false);
+        let ro = cdrom || read_only.unwrap_or(false);
+        {
+            let mut s = lock(&shared.storage);
+            s.cdrom = cdrom;
+            s.ro = ro;
+        }
+        // The kernel refuses a backing file that does not exist.
+        if !host_path(shared, &file).is_some_and(|p| p.is_file()) {
+            return fail(-6, "mount image failed");
+        }
+        lock(&shared.storage).file = file;
+    }
+    shared.usb_rebind();
+    shared.time.sleep(PRO_MOUNT_SETTLE).await;
+    ok_null()
+}
+
+/// How long the Pro waits after writing the LUN.
+const PRO_MOUNT_SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {

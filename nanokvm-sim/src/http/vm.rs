@@ -20,7 +20,7 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             } else {
                 String::new()
             };
-            ok(J::obj([
+            let mut info = vec![
                 (
                     "ips",
                     J::Arr(vec![J::obj([
@@ -37,7 +37,15 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
                     lock(&shared.settings).app_version.clone().into(),
                 ),
                 ("deviceKey", "nanokvm-sim-device-key".into()),
-            ]))
+            ];
+            if fw.is_pro() {
+                // The Pro's image version is the last dash-separated part of
+                // `/boot/ver`; `pn` is the last word of the HDMI bridge's version file.
+                info[2].1 = "v1.1.0".into();
+                info.push(("pn", "NanoKVM-Pro-Desk".into()));
+                info.push(("arch", "aarch64".into()));
+            }
+            ok(J::Obj(info))
         }
         ("GET", "/api/vm/hardware") => ok(J::obj([(
             "version",
@@ -45,8 +53,13 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
         )])),
         ("POST", "/api/vm/gpio") => gpio_press(&ctx).await,
         ("GET", "/api/vm/gpio") => {
-            let pwr = shared.machine.borrow().power().is_powered();
-            ok(J::obj([("pwr", pwr.into()), ("hdd", false.into())]))
+            let (pwr, disk) = {
+                let m = shared.machine.borrow();
+                (m.power().is_powered(), m.disk_active())
+            };
+            // Only Alpha firmware reads the HDD LED line; the others answer false.
+            let hdd = shared.config.hardware.gpio_lines().hdd_led.is_some() && disk;
+            ok(J::obj([("pwr", pwr.into()), ("hdd", hdd.into())]))
         }
         ("GET", "/api/vm/hdmi") => {
             let (enabled, timeout) = {

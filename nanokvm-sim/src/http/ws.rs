@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use nanokvm_hid::{AbsolutePosition, AbsoluteReport, KeyboardReport, MouseButtons, RelativeReport};
 
 use super::Principal;
-use crate::config::FirmwareVersion;
 use crate::json::{self, J};
 use crate::machine::Leds;
 use crate::state::{Shared, lock};
@@ -142,7 +141,7 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, token: Option<String>) 
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
-                if fw == FirmwareVersion::V2_3_1 {
+                if !fw.binary_ws() {
                     legacy_frame(&shared, &data, &mut held);
                 } else {
                     binary_frame(&shared, &data, &mut held);

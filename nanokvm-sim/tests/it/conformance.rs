@@ -1,16 +1,21 @@
-//! Conformance: every route of the protocol reference, driven with raw HTTP/1.1 in each
-//! firmware version, against the exact answer the firmware gives.
+//! Conformance: every route of the protocol reference, driven with raw HTTP/1.1 in every
+//! kind of device (each Cube firmware version on each Cube board, and the NanoKVM Pro),
+//! against the exact answer the firmware gives.
 //!
 //! One table ([`rows`]) lists the routes in an order that makes sense on a fresh
-//! device, with the answer each version gives (or `Absent` where the version has no
-//! such route: gin's 404). The same table drives three checks: the answers themselves
-//! (as the admin, in order, so state carries from row to row), the 401 every
-//! authenticated route gives without a session, and on 2.5.1 the 403 a `user` gets on
-//! every admin route.
+//! device, with the answer each kind gives (or `Absent` where the kind has no such
+//! route: gin's 404). The same table drives three checks: the answers themselves (as
+//! the admin, in order, so state carries from row to row), the 401 every authenticated
+//! route gives without a session, and on 2.5.1 the 403 a `user` gets on every admin
+//! route. The Pro's routes are in their own table ([`pro_rows`]), since its firmware
+//! is another code base.
 
-use nanokvm_sim::{Account, FirmwareVersion, Role, Simulator};
+use nanokvm_sim::{Account, FirmwareVersion, Hardware, Role, Simulator};
 
-use crate::support::{ALL, Reply, fast, login, login_as, request};
+use crate::support::{ALL, Reply, fast, login, login_as, request, request_with};
+
+/// The Cube boards; each plays every Cube firmware version.
+const CUBE: [Hardware; 3] = [Hardware::Alpha, Hardware::Beta, Hardware::Pcie];
 
 /// Who may call a route (the reference's Role column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +78,10 @@ fn head_only(fw: FirmwareVersion, want: Want) -> Want {
 
 /// The route table for `fw`, in the order the admin calls it.
 #[allow(clippy::too_many_lines)]
-fn rows(fw: FirmwareVersion) -> Vec<Row> {
+fn rows(fw: FirmwareVersion, hw: Hardware) -> Vec<Row> {
     use Access::{Admin, Any};
+    let hardware = format!(r#"{{"version":"{}"}}"#, hw.as_str());
+    let oled = |sleep: u32| format!(r#"{{"exist":{},"sleep":{sleep}}}"#, hw != Hardware::Pcie);
     let head = fw == FirmwareVersion::V2_5_1;
     let v = fw.as_str();
     let row = |method, path, body, access, want| Row {
@@ -149,7 +156,7 @@ fn rows(fw: FirmwareVersion) -> Vec<Row> {
                 r#"{{"ips":[{{"name":"eth0","addr":"127.0.0.1","version":"IPv4","type":"Wired"}}],"mdns":"nanokvm-sim.local","image":"v1.4.2","application":"{v}","deviceKey":"nanokvm-sim-device-key"}}"#
             )),
         ),
-        row("GET", "/api/vm/hardware", None, Any, ok(r#"{"version":"Alpha"}"#)),
+        row("GET", "/api/vm/hardware", None, Any, ok(&hardware)),
         row("GET", "/api/vm/gpio", None, Any, ok(r#"{"pwr":true,"hdd":false}"#)),
         row(
             "POST",
@@ -535,9 +542,9 @@ fn rows(fw: FirmwareVersion) -> Vec<Row> {
             Admin,
             ok(r#"{"enabled":true,"limit":64}"#),
         ),
-        row("GET", "/api/vm/oled", None, Admin, ok(r#"{"exist":true,"sleep":0}"#)),
+        row("GET", "/api/vm/oled", None, Admin, ok(&oled(0))),
         row("POST", "/api/vm/oled", Some(r#"{"sleep":60}"#), Admin, ok_null()),
-        row("GET", "/api/vm/oled", None, Admin, ok(r#"{"exist":true,"sleep":60}"#)),
+        row("GET", "/api/vm/oled", None, Admin, ok(&oled(60))),
         row(
             "GET",
             "/api/vm/autostart",
@@ -774,8 +781,14 @@ async fn call(sim: &Simulator, row: &Row, cookie: Option<&str>) -> Reply {
 
 /// An admin on a fresh simulator, with two images in its data directory.
 async fn device(fw: FirmwareVersion) -> (Simulator, String) {
+    device_on(fw, Hardware::Alpha).await
+}
+
+/// [`device`] on the board `hw`.
+async fn device_on(fw: FirmwareVersion, hw: Hardware) -> (Simulator, String) {
     let sim = fast()
         .firmware(fw)
+        .hardware(hw)
         .account(Account::new("viewer", "viewer-pass", Role::User))
         .start()
         .await
@@ -818,18 +831,20 @@ fn check(fw: FirmwareVersion, row: &Row, r: &Reply) {
 
 #[tokio::test]
 async fn every_route_answers_as_the_firmware_does() {
-    for fw in ALL {
-        let (sim, token) = device(fw).await;
-        for row in rows(fw) {
-            let r = call(&sim, &row, Some(&token)).await;
-            check(fw, &row, &r);
+    for hw in CUBE {
+        for fw in ALL {
+            let (sim, token) = device_on(fw, hw).await;
+            for row in rows(fw, hw) {
+                let r = call(&sim, &row, Some(&token)).await;
+                check(fw, &row, &r);
+            }
+            // State the table changed, seen from the simulator's side.
+            assert_eq!(sim.mounted_image(), None);
+            assert_eq!(sim.wol_packets().len(), 1);
+            let text = sim.screen_text();
+            assert!(text.ends_with("target login: ok\n"), "{fw}: {text:?}");
+            sim.shutdown().await.unwrap();
         }
-        // State the table changed, seen from the simulator's side.
-        assert_eq!(sim.mounted_image(), None);
-        assert_eq!(sim.wol_packets().len(), 1);
-        let text = sim.screen_text();
-        assert!(text.ends_with("target login: ok\n"), "{fw}: {text:?}");
-        sim.shutdown().await.unwrap();
     }
 }
 
@@ -837,7 +852,7 @@ async fn every_route_answers_as_the_firmware_does() {
 async fn every_authenticated_route_answers_401_without_a_session() {
     for fw in ALL {
         let (sim, _) = device(fw).await;
-        for row in rows(fw) {
+        for row in rows(fw, Hardware::Alpha) {
             // Redirects happen before the route, and its session check, is known.
             if matches!(row.want, Want::Absent | Want::Status(307, _))
                 || row.access == Access::Public
@@ -872,7 +887,7 @@ async fn every_authenticated_route_answers_401_without_a_session() {
 async fn users_get_403_on_every_admin_route_of_2_5_1() {
     let (sim, _) = device(FirmwareVersion::V2_5_1).await;
     let user = login_as(&sim, "viewer", "viewer-pass").await;
-    for row in rows(FirmwareVersion::V2_5_1) {
+    for row in rows(FirmwareVersion::V2_5_1, Hardware::Alpha) {
         if matches!(row.want, Want::Absent) {
             continue;
         }
@@ -934,4 +949,501 @@ async fn login_and_logout_shapes_per_version() {
             "{fw}"
         );
     }
+}
+
+/// The NanoKVM Pro's routes (firmware 1.2.13), in the order the admin calls them. Every
+/// route needs only a session (one account, no roles); the Cube routes the Pro lacks
+/// are listed as `Absent`.
+#[allow(clippy::too_many_lines)]
+fn pro_rows() -> Vec<Row> {
+    use Access::Any;
+    let row = |method, path, body, want| Row {
+        method,
+        path,
+        body,
+        access: Any,
+        want,
+    };
+    let too_long: &'static str =
+        Box::leak(format!(r#"{{"content":"{}"}}"#, "a".repeat(1025)).into_boxed_str());
+    vec![
+        // --- auth: the password travels in plaintext.
+        Row {
+            access: Access::Public,
+            ..row(
+                "POST",
+                "/api/auth/login",
+                Some(r#"{"username":"admin","password":"wrong"}"#),
+                err(-2, "invalid username or password"),
+            )
+        },
+        Row {
+            access: Access::Public,
+            ..row(
+                "POST",
+                "/api/auth/login",
+                Some(r#"{"username":"admin"}"#),
+                err(-1, "invalid parameters"),
+            )
+        },
+        row(
+            "GET",
+            "/api/auth/password",
+            None,
+            ok(r#"{"isUpdated":false}"#),
+        ),
+        row(
+            "GET",
+            "/api/auth/account",
+            None,
+            ok(r#"{"username":"admin"}"#),
+        ),
+        row("GET", "/api/auth/users", None, Want::Absent),
+        // --- vm
+        row(
+            "GET",
+            "/api/vm/info",
+            None,
+            ok(concat!(
+                r#"{"ips":[{"name":"eth0","addr":"127.0.0.1","version":"IPv4","type":"Wired"}],"#,
+                r#""mdns":"nanokvm-sim.local","image":"v1.1.0","application":"1.2.13","#,
+                r#""deviceKey":"nanokvm-sim-device-key","pn":"NanoKVM-Pro-Desk","arch":"aarch64"}"#
+            )),
+        ),
+        row("GET", "/api/vm/hardware", None, ok(r#"{"version":"Pro"}"#)),
+        row(
+            "GET",
+            "/api/vm/gpio",
+            None,
+            ok(r#"{"pwr":true,"hdd":false}"#),
+        ),
+        row(
+            "POST",
+            "/api/vm/gpio",
+            Some(r#"{"type":"sleep"}"#),
+            err(-2, "invalid power event: sleep"),
+        ),
+        row("GET", "/api/vm/hdmi", None, Want::Absent),
+        row("POST", "/api/vm/hdmi/reset", None, Want::Absent),
+        row(
+            "POST",
+            "/api/vm/hdmi/timeout",
+            Some(r#"{"minutes":0}"#),
+            Want::Absent,
+        ),
+        row(
+            "POST",
+            "/api/vm/screen",
+            Some(r#"{"type":"fps","value":30}"#),
+            Want::Absent,
+        ),
+        row(
+            "GET",
+            "/api/vm/hdmi/capture",
+            None,
+            ok(r#"{"enabled":true}"#),
+        ),
+        row(
+            "POST",
+            "/api/vm/hdmi/capture",
+            Some(r#"{"enabled":false}"#),
+            ok_null(),
+        ),
+        row(
+            "GET",
+            "/api/vm/hdmi/capture",
+            None,
+            ok(r#"{"enabled":false}"#),
+        ),
+        row(
+            "POST",
+            "/api/vm/hdmi/capture",
+            Some(r#"{"enabled":true}"#),
+            ok_null(),
+        ),
+        row(
+            "GET",
+            "/api/vm/hdmi/passthrough",
+            None,
+            ok(r#"{"enabled":true}"#),
+        ),
+        row(
+            "POST",
+            "/api/vm/hdmi/passthrough",
+            Some(r#"{"enabled":false}"#),
+            ok_null(),
+        ),
+        row(
+            "GET",
+            "/api/vm/hdmi/passthrough",
+            None,
+            ok(r#"{"enabled":false}"#),
+        ),
+        row(
+            "GET",
+            "/api/vm/hostname",
+            None,
+            ok(r#"{"hostname":"nanokvm-sim"}"#),
+        ),
+        row(
+            "GET",
+            "/api/vm/mouse-jiggler",
+            None,
+            ok(r#"{"enabled":false,"mode":"relative"}"#),
+        ),
+        row("GET", "/api/vm/ssh", None, ok(r#"{"enabled":true}"#)),
+        row("GET", "/api/vm/swap", None, Want::Absent),
+        row("GET", "/api/vm/autostart", None, Want::Absent),
+        row(
+            "POST",
+            "/api/vm/tls",
+            Some(r#"{"enabled":false}"#),
+            Want::Absent,
+        ),
+        // --- stream settings
+        row(
+            "POST",
+            "/api/stream/mode",
+            Some(r#"{"mode":"H265-direct"}"#),
+            ok_null(),
+        ),
+        row(
+            "POST",
+            "/api/stream/mode",
+            Some(r#"{"mode":"vp9"}"#),
+            err(-2, "invalid arguments"),
+        ),
+        row(
+            "POST",
+            "/api/stream/mode",
+            Some("{}"),
+            err(-1, "invalid arguments"),
+        ),
+        row(
+            "POST",
+            "/api/stream/quality",
+            Some(r#"{"quality":80}"#),
+            ok_null(),
+        ),
+        row(
+            "POST",
+            "/api/stream/quality",
+            Some(r#"{"quality":30000}"#),
+            err(-2, "invalid arguments"),
+        ),
+        row(
+            "POST",
+            "/api/stream/gop",
+            Some(r#"{"gop":201}"#),
+            err(-2, "invalid arguments"),
+        ),
+        row("POST", "/api/stream/gop", Some(r#"{"gop":30}"#), ok_null()),
+        row(
+            "POST",
+            "/api/stream/fps",
+            Some(r#"{"fps":121}"#),
+            err(-2, "invalid arguments"),
+        ),
+        row("POST", "/api/stream/fps", Some(r#"{"fps":30}"#), ok_null()),
+        row(
+            "POST",
+            "/api/stream/rate-control",
+            Some(r#"{"mode":"VBR"}"#),
+            ok_null(),
+        ),
+        row(
+            "POST",
+            "/api/stream/rate-control",
+            Some(r#"{"mode":"abr"}"#),
+            err(-2, "invalid arguments"),
+        ),
+        row(
+            "POST",
+            "/api/stream/mjpeg/detect",
+            Some(r#"{"enabled":true}"#),
+            Want::Absent,
+        ),
+        // --- hid
+        row("GET", "/api/hid/mode", None, ok(r#"{"mode":"normal"}"#)),
+        row("GET", "/api/hid/leds", None, Want::Absent),
+        row("GET", "/api/hid/shortcuts", None, ok(r#"{"shortcuts":[]}"#)),
+        // `langue` is not a field of the Pro's paste: German is typed with the US map.
+        row(
+            "POST",
+            "/api/hid/paste",
+            Some(r#"{"content":"ok\n","langue":"de"}"#),
+            ok_null(),
+        ),
+        row(
+            "POST",
+            "/api/hid/paste",
+            Some(too_long),
+            err(-2, "content too long"),
+        ),
+        // --- storage
+        row(
+            "GET",
+            "/api/storage/image",
+            None,
+            ok(r#"{"files":["/data/a.iso","/data/sub/b.img"]}"#),
+        ),
+        row(
+            "POST",
+            "/api/storage/image/mount",
+            Some(r#"{"file":"/data/a.iso","cdrom":true}"#),
+            ok_null(),
+        ),
+        row(
+            "GET",
+            "/api/storage/image/mounted",
+            None,
+            ok(r#"{"file":"/data/a.iso","cdrom":true,"readOnly":true}"#),
+        ),
+        row(
+            "POST",
+            "/api/storage/image/mount",
+            Some(r#"{"file":"/data/nope.iso","readOnly":true}"#),
+            err(-6, "mount image failed"),
+        ),
+        row(
+            "GET",
+            "/api/storage/image/mounted",
+            None,
+            ok(r#"{"file":"/data/a.iso","cdrom":false,"readOnly":true}"#),
+        ),
+        row(
+            "POST",
+            "/api/storage/image/mount",
+            Some(r#"{"file":""}"#),
+            ok_null(),
+        ),
+        row(
+            "GET",
+            "/api/storage/image/mounted",
+            None,
+            ok(r#"{"file":"","cdrom":false,"readOnly":true}"#),
+        ),
+        row("GET", "/api/storage/cdrom", None, Want::Absent),
+        row("GET", "/api/download/image/status", None, Want::Absent),
+        // --- network and application
+        row("GET", "/api/network/wol/mac", None, ok(r#"{"macs":[]}"#)),
+        row("GET", "/api/network/dns", None, Want::Absent),
+        row("GET", "/api/application/update-server", None, Want::Absent),
+        row(
+            "GET",
+            "/api/application/preview",
+            None,
+            ok(r#"{"enabled":false}"#),
+        ),
+    ]
+}
+
+/// Headers that make a request come from a remote client as gin sees it.
+const REMOTE: &str = "X-Forwarded-For: 203.0.113.9";
+
+/// A Pro on a fresh simulator with two images, and a session from a plaintext login.
+async fn pro_device() -> (Simulator, String) {
+    let sim = fast().hardware(Hardware::Pro).start().await.unwrap();
+    assert_eq!(sim.firmware(), FirmwareVersion::Pro1_2_13);
+    std::fs::write(sim.data_dir().join("a.iso"), [0u8; 2048]).unwrap();
+    std::fs::create_dir(sim.data_dir().join("sub")).unwrap();
+    std::fs::write(sim.data_dir().join("sub/b.img"), [0u8; 512]).unwrap();
+    let r = request(
+        sim.addr(),
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(r#"{"username":"admin","password":"admin"}"#),
+    )
+    .await;
+    let json = r.json();
+    assert_eq!(json["data"]["count"], 0, "{}", r.body);
+    assert_eq!(r.header("set-cookie"), None, "the Pro sets no cookie");
+    let token = json["data"]["token"].as_str().unwrap().to_owned();
+    (sim, token)
+}
+
+#[tokio::test]
+async fn every_pro_route_answers_as_the_pro_firmware_does() {
+    let (sim, token) = pro_device().await;
+    let bearer = format!("Authorization: Bearer {token}");
+    for row in pro_rows() {
+        // From a remote address, with the token as a bearer header.
+        let r = request_with(
+            sim.addr(),
+            row.method,
+            row.path,
+            None,
+            row.body,
+            &[REMOTE, &bearer],
+        )
+        .await;
+        check(FirmwareVersion::Pro1_2_13, &row, &r);
+    }
+    assert_eq!(sim.mounted_image(), None);
+    assert!(sim.screen_text().ends_with("target login: ok\n"));
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_pro_wants_a_session_only_from_remote_clients() {
+    let (sim, token) = pro_device().await;
+    for row in pro_rows() {
+        if matches!(row.want, Want::Absent) || row.access == Access::Public {
+            continue;
+        }
+        let what = format!("{} {}", row.method, row.path);
+        let r = request_with(sim.addr(), row.method, row.path, None, row.body, &[REMOTE]).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (401, "\"unauthorized\""),
+            "{what}"
+        );
+        let r = request_with(
+            sim.addr(),
+            row.method,
+            row.path,
+            None,
+            row.body,
+            &[
+                REMOTE,
+                "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.AAAA",
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 401, "{what}: a token that does not verify");
+    }
+    assert!(sim.hid_reports().is_empty());
+    // The cookie works as well as the bearer header; a loopback client needs neither.
+    let r = request_with(
+        sim.addr(),
+        "GET",
+        "/api/vm/hardware",
+        Some(&token),
+        None,
+        &[REMOTE],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = request(sim.addr(), "GET", "/api/vm/hardware", None, None).await;
+    assert_eq!(
+        r.body,
+        r#"{"code":0,"msg":"success","data":{"version":"Pro"}}"#
+    );
+    // Logout regenerates the secret: the token dies.
+    let r = request_with(
+        sim.addr(),
+        "POST",
+        "/api/auth/logout",
+        Some(&token),
+        None,
+        &[REMOTE],
+    )
+    .await;
+    assert_eq!(r.body, r#"{"code":0,"msg":"success","data":null}"#);
+    let r = request_with(
+        sim.addr(),
+        "GET",
+        "/api/vm/info",
+        Some(&token),
+        None,
+        &[REMOTE],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn the_board_decides_hardware_gpio_and_the_hdd_led() {
+    for hw in Hardware::ALL {
+        let sim = fast().hardware(hw).start().await.unwrap();
+        assert_eq!(sim.hardware(), hw);
+        let lines = hw.gpio_lines();
+        assert_eq!(lines.hdd_led.is_some(), hw == Hardware::Alpha, "{hw}");
+        // Power the target off, then on: it reads its disk while it boots.
+        let press = |ms: u32| format!(r#"{{"type":"power","duration":{ms}}}"#);
+        let token = if hw.is_pro() {
+            None
+        } else {
+            Some(login(&sim).await)
+        };
+        let r = request(
+            sim.addr(),
+            "POST",
+            "/api/vm/gpio",
+            token.as_deref(),
+            Some(&press(5000)),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{hw}: {}", r.body);
+        sim.wait_for(|m| !m.power().is_powered()).await;
+        let r = request(
+            sim.addr(),
+            "POST",
+            "/api/vm/gpio",
+            token.as_deref(),
+            Some(&press(100)),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{hw}");
+        sim.wait_for(nanokvm_sim::MachineState::disk_active).await;
+        let r = request(sim.addr(), "GET", "/api/vm/gpio", token.as_deref(), None).await;
+        let hdd = r.json()["data"]["hdd"].as_bool().unwrap();
+        // The LED may have gone out again by the time the answer was made, but it can
+        // only ever be read on Alpha.
+        if hw != Hardware::Alpha {
+            assert!(!hdd, "{hw}");
+        }
+        sim.shutdown().await.unwrap();
+    }
+    // Alpha reads the line: stop the machine in a state where the disk is busy.
+    let sim = fast()
+        .hardware(Hardware::Alpha)
+        .time_scale(nanokvm_sim::TimeScale::new(10.0))
+        .start()
+        .await
+        .unwrap();
+    let token = login(&sim).await;
+    let r = request(
+        sim.addr(),
+        "POST",
+        "/api/vm/gpio",
+        Some(&token),
+        Some(r#"{"type":"reset","duration":1}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    sim.wait_for(nanokvm_sim::MachineState::disk_active).await;
+    let r = request(sim.addr(), "GET", "/api/vm/gpio", Some(&token), None).await;
+    assert_eq!(
+        r.body,
+        r#"{"code":0,"msg":"success","data":{"pwr":true,"hdd":true}}"#
+    );
+}
+
+#[tokio::test]
+async fn firmware_and_board_must_agree() {
+    let err = fast()
+        .hardware(Hardware::Pro)
+        .firmware(FirmwareVersion::V2_5_0)
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid configuration: firmware 2.5.0 does not run on Pro hardware"
+    );
+    let err = fast()
+        .hardware(Hardware::Beta)
+        .firmware(FirmwareVersion::Pro1_2_13)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not run on Beta"), "{err}");
+    let sim = fast()
+        .firmware(FirmwareVersion::Pro1_2_13)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(sim.hardware(), Hardware::Pro);
 }

@@ -34,7 +34,23 @@ pub async fn request(
     cookie: Option<&str>,
     body: Option<&str>,
 ) -> Reply {
+    request_with(addr, method, path, cookie, body, &[]).await
+}
+
+/// [`request`] with extra header lines (`Name: value`).
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+    extra: &[&str],
+) -> Reply {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for line in extra {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
     if let Some(c) = cookie {
         head.push_str(&format!("Cookie: nano-kvm-token={c}\r\n"));
     }
