@@ -317,6 +317,20 @@ pub fn default_state_dir() -> PathBuf {
     }
 }
 
+/// Where the frontends look for the device configuration file when none is named:
+/// `$XDG_CONFIG_HOME/nanokvm/config.toml`, or `~/.config/nanokvm/config.toml`.
+#[must_use]
+pub fn default_config_path() -> PathBuf {
+    let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".config"),
+            None => PathBuf::from("."),
+        },
+    };
+    base.join("nanokvm").join("config.toml")
+}
+
 /// The audit key's file beside its log: `audit.jsonl` → `audit.jsonl.key`.
 #[must_use]
 pub fn audit_key_path(log: &Path) -> PathBuf {
@@ -502,6 +516,11 @@ mod tests {
         assert_eq!(device.warnings().len(), 1);
         assert!(!format!("{device:?}").contains("hunter2"));
         assert!(device.client().is_ok());
+    }
+
+    #[test]
+    fn the_default_config_file_is_nanokvm_config_toml() {
+        assert!(default_config_path().ends_with("nanokvm/config.toml"));
     }
 
     #[test]
