@@ -274,6 +274,148 @@ pub struct Lockout {
     pub duration: Duration,
 }
 
+/// A device the target's firmware can boot from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BootDevice {
+    /// The target's own disk.
+    HardDisk,
+    /// The NanoKVM's virtual CD-ROM drive: boots when an image is mounted as a CD-ROM.
+    CdRom,
+    /// PXE network boot; no boot server answers, so it always fails after a timeout.
+    Network,
+}
+
+impl BootDevice {
+    /// The name the firmware setup screen shows.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::HardDisk => "Hard Disk",
+            Self::CdRom => "CD-ROM",
+            Self::Network => "Network (PXE)",
+        }
+    }
+}
+
+/// The virtual target machine behind the KVM: who may log in, how it reads the keyboard,
+/// where it boots from and how long an installation takes. Built by value and handed to
+/// [`SimulatorBuilder::machine`](crate::SimulatorBuilder::machine); the password is kept
+/// out of `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+pub struct MachineConfig {
+    pub(crate) user: String,
+    pub(crate) password: String,
+    pub(crate) hostname: String,
+    pub(crate) layout: nanokvm_hid::Layout,
+    pub(crate) boot_order: [BootDevice; 3],
+    pub(crate) install_time: Duration,
+    pub(crate) logged_in: bool,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self {
+            user: "user".to_owned(),
+            password: "password".to_owned(),
+            hostname: "target".to_owned(),
+            layout: nanokvm_hid::Layout::Us,
+            boot_order: [BootDevice::HardDisk, BootDevice::CdRom, BootDevice::Network],
+            install_time: Duration::from_secs(60),
+            logged_in: false,
+        }
+    }
+}
+
+impl MachineConfig {
+    /// The defaults: user `user` with password `password`, host name `target`, a US
+    /// keyboard, boot order hard disk, CD-ROM, network, a 60 s installation, and a
+    /// machine that starts at its login prompt.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The account that can log in on the target's console.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// That account's password.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = password.into();
+        self
+    }
+
+    /// The target's host name, shown in its login prompt (`target login:`).
+    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
+        self.hostname = hostname.into();
+        self
+    }
+
+    /// The keyboard layout the target decodes key reports with: text encoded for
+    /// another layout comes out as a real target would show it.
+    pub fn layout(mut self, layout: nanokvm_hid::Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// The boot order kept in the target's firmware settings, first device first. A
+    /// device listed twice is tried once; devices left out are appended in their
+    /// default order.
+    pub fn boot_order(mut self, order: impl IntoIterator<Item = BootDevice>) -> Self {
+        let mut out: Vec<BootDevice> = Vec::with_capacity(3);
+        let defaults = [BootDevice::HardDisk, BootDevice::CdRom, BootDevice::Network];
+        for d in order.into_iter().chain(defaults) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        self.boot_order = [out[0], out[1], out[2]];
+        self
+    }
+
+    /// How long an installation from a mounted CD-ROM takes (firmware time, scaled).
+    pub fn install_time(mut self, time: Duration) -> Self {
+        self.install_time = time;
+        self
+    }
+
+    /// Whether a target that starts powered on is already logged in at a shell
+    /// (`true`) or waits at its login prompt (`false`, the default).
+    pub fn logged_in(mut self, logged_in: bool) -> Self {
+        self.logged_in = logged_in;
+        self
+    }
+
+    /// The configured user name.
+    #[must_use]
+    pub fn user_name(&self) -> &str {
+        &self.user
+    }
+
+    /// The configured layout.
+    #[must_use]
+    pub fn keyboard_layout(&self) -> nanokvm_hid::Layout {
+        self.layout
+    }
+}
+
+impl fmt::Debug for MachineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MachineConfig")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("hostname", &self.hostname)
+            .field("layout", &self.layout)
+            .field("boot_order", &self.boot_order)
+            .field("install_time", &self.install_time)
+            .field("logged_in", &self.logged_in)
+            .finish()
+    }
+}
+
 /// The complete configuration a simulator runs with.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -281,7 +423,7 @@ pub(crate) struct Config {
     pub accounts: Vec<Account>,
     pub authentication: bool,
     pub lockout: Option<Lockout>,
-    pub layout: nanokvm_hid::Layout,
+    pub machine: MachineConfig,
     pub width: u32,
     pub height: u32,
     pub hardware: Hardware,

@@ -68,10 +68,12 @@ mod transfer;
 mod util;
 mod video;
 
-pub use config::{Account, FirmwareVersion, GpioLines, Hardware, Lockout, Role};
+pub use config::{
+    Account, BootDevice, FirmwareVersion, GpioLines, Hardware, Lockout, MachineConfig, Role,
+};
 pub use crypto::encrypt_password;
 pub use error::Error;
-pub use machine::{Click, Leds, MachineState, PowerState};
+pub use machine::{Click, Leds, MachineState, PowerState, Stage};
 pub use record::{HidReport, RequestRecord, WolPacket};
 pub use screen::Screenshot;
 pub use sim::{Simulator, SimulatorBuilder};

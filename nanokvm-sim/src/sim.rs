@@ -11,7 +11,7 @@ use nanokvm_hid::Layout;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Account, Config, FirmwareVersion, Hardware, Lockout, Role};
+use crate::config::{Account, Config, FirmwareVersion, Hardware, Lockout, MachineConfig, Role};
 use crate::error::Error;
 use crate::machine::{Leds, MachineState, PowerState};
 use crate::record::{HidReport, RequestRecord, WolPacket};
@@ -29,7 +29,7 @@ pub struct SimulatorBuilder {
     accounts: Vec<Account>,
     authentication: bool,
     lockout: Option<Lockout>,
-    layout: Layout,
+    machine: MachineConfig,
     data_dir: Option<PathBuf>,
     time: TimeScale,
     width: u32,
@@ -47,7 +47,7 @@ impl Default for SimulatorBuilder {
             accounts: vec![Account::new("admin", "admin", Role::Admin)],
             authentication: true,
             lockout: None,
-            layout: Layout::Us,
+            machine: MachineConfig::default(),
             data_dir: None,
             time: TimeScale::REAL,
             width: 1920,
@@ -105,9 +105,18 @@ impl SimulatorBuilder {
         self
     }
 
-    /// The target machine's keyboard layout, used to decode what is typed (default US).
+    /// The target machine's keyboard layout, used to decode what is typed (default US);
+    /// short for setting [`MachineConfig::layout`] on the current machine section.
     pub fn layout(mut self, layout: Layout) -> Self {
-        self.layout = layout;
+        self.machine.layout = layout;
+        self
+    }
+
+    /// The target machine: its user and password, layout, host name, boot order,
+    /// installation time, and whether it starts logged in (default
+    /// [`MachineConfig::new`]). Replaces any layout set before.
+    pub fn machine(mut self, machine: MachineConfig) -> Self {
+        self.machine = machine;
         self
     }
 
@@ -195,7 +204,7 @@ impl SimulatorBuilder {
             accounts,
             authentication: self.authentication,
             lockout: self.lockout,
-            layout: self.layout,
+            machine: self.machine.clone(),
             width: self.width,
             height: self.height,
             hardware,
@@ -243,6 +252,7 @@ impl SimulatorBuilder {
             source,
         })?;
         let shared = Arc::new(Shared::new(config, self.time, data_dir, self.powered));
+        let driver = tokio::spawn(crate::state::drive_machine(Arc::downgrade(&shared)));
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&shared));
@@ -259,6 +269,7 @@ impl SimulatorBuilder {
         });
         Ok(Simulator {
             shared,
+            driver: driver.abort_handle(),
             addr,
             stop: Some(stop_tx),
             task: Some(task),
@@ -277,6 +288,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> axum::respon
 #[derive(Debug)]
 pub struct Simulator {
     shared: Arc<Shared>,
+    /// The task that fires the target machine's timers.
+    driver: tokio::task::AbortHandle,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -584,6 +597,7 @@ impl Simulator {
         self.shared.stop_idle_timer();
         self.shared.ws_kill.send_modify(|v| *v += 1);
         self.shared.video.cut();
+        self.driver.abort();
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nanokvm_hid::{AbsoluteReport, KeyboardReport, RelativeReport};
@@ -18,7 +18,7 @@ use crate::crypto;
 use crate::faults::Faults;
 use crate::hdmi::{Demand, H264Modes, Statuses};
 use crate::http::{Folder, UpdateServer};
-use crate::machine::{self, MachineState, PowerState};
+use crate::machine::MachineState;
 use crate::record::{HidReport, Records};
 use crate::screen::Screen;
 use crate::time::TimeScale;
@@ -27,6 +27,44 @@ use crate::video::Video;
 
 /// How long HID is unavailable while the USB gadget re-enumerates (firmware time).
 pub(crate) const USB_REBIND: Duration = Duration::from_millis(300);
+
+/// Fires the target machine's timers: each timed step (a self test, a boot, an
+/// installation step) runs after its firmware delay, scaled. A deadline is fixed when
+/// its timer first appears, so key presses and other changes meanwhile do not postpone
+/// it. The task ends when the simulator's shared state is gone.
+pub(crate) async fn drive_machine(shared: std::sync::Weak<Shared>) {
+    let (mut rx, time) = match shared.upgrade() {
+        Some(s) => (s.machine.subscribe(), s.time),
+        None => return,
+    };
+    let mut armed: Option<(u64, tokio::time::Instant)> = None;
+    loop {
+        let timer = rx.borrow_and_update().timer();
+        let Some((id, delay)) = timer else {
+            armed = None;
+            if rx.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        let deadline = match armed {
+            Some((armed_id, deadline)) if armed_id == id => deadline,
+            _ => tokio::time::Instant::now() + time.scale(delay),
+        };
+        armed = Some((id, deadline));
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {
+                let Some(shared) = shared.upgrade() else { return };
+                shared.machine.send_if_modified(|m| m.elapse(id));
+            }
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: the simulator
 /// must keep answering even after a bug in one handler.
@@ -188,7 +226,7 @@ impl Shared {
             .accounts
             .iter()
             .any(|a| a.username == "admin" && a.password == "admin");
-        let machine = MachineState::new(config.layout, config.width, config.height, powered);
+        let machine = MachineState::new(&config.machine, config.width, config.height, powered);
         let screen = Screen::new(config.width, config.height);
         let settings = Settings {
             hostname: config.hostname.clone(),
@@ -313,60 +351,30 @@ impl Shared {
         true
     }
 
+    /// The image in the virtual CD-ROM drive, if an image is mounted as a CD-ROM and
+    /// the gadget has its mass-storage function.
     fn cdrom_image(&self) -> Option<String> {
+        if lock(&self.settings).hid_mode == "hid-only" {
+            return None;
+        }
         let storage = lock(&self.storage);
         (storage.cdrom && !storage.file.is_empty()).then(|| storage.file.clone())
     }
 
-    /// Schedules `then` after `delay` unless the machine changed state meanwhile.
-    fn after(self: &Arc<Self>, delay: Duration, then: fn(&mut MachineState)) {
-        let generation = self.machine.borrow().generation;
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            me.time.sleep(delay).await;
-            me.machine.send_if_modified(|m| {
-                if m.generation == generation {
-                    then(m);
-                    true
-                } else {
-                    false
-                }
-            });
-        });
-    }
-
-    fn boot(self: &Arc<Self>) {
-        let cdrom = self.cdrom_image();
-        self.machine.send_modify(|m| m.start_boot(cdrom.as_deref()));
-        self.after(machine::BOOT_TIME, MachineState::finish_boot);
+    /// Tells the target what its CD-ROM drive now holds, after a mount or an eject.
+    pub(crate) fn media_changed(&self) {
+        let medium = self.cdrom_image();
+        self.machine.send_modify(|m| m.set_medium(medium));
     }
 
     /// The power button was held for `held` (firmware time).
-    pub(crate) fn power_button(self: &Arc<Self>, held: Duration) {
-        let power = self.machine.borrow().power();
-        if held >= machine::LONG_PRESS {
-            if power != PowerState::Off {
-                self.machine.send_modify(MachineState::power_off);
-            }
-            return;
-        }
-        match power {
-            PowerState::Off => self.boot(),
-            PowerState::On => {
-                self.machine.send_modify(MachineState::start_shutdown);
-                self.after(machine::SHUTDOWN_TIME, MachineState::power_off);
-            }
-            // A short press while booting or already shutting down is ignored, as an
-            // ACPI OS that is not ready yet or already going down ignores it.
-            PowerState::Booting | PowerState::ShuttingDown => {}
-        }
+    pub(crate) fn power_button(&self, held: Duration) {
+        self.machine.send_modify(|m| m.power_button(held));
     }
 
     /// The reset button was pressed: a powered machine reboots.
-    pub(crate) fn reset_button(self: &Arc<Self>) {
-        if self.machine.borrow().power().is_powered() {
-            self.boot();
-        }
+    pub(crate) fn reset_button(&self) {
+        self.machine.send_modify(MachineState::reset_button);
     }
 
     /// Invalidates sessions held by live streams so they re-check.

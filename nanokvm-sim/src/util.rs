@@ -68,6 +68,29 @@ pub(crate) fn rfc1123(t: SystemTime) -> String {
     )
 }
 
+/// What `date` prints on a Linux target in UTC, e.g. `Thu Dec  3 10:41:13 UTC 2026`.
+#[must_use]
+pub(crate) fn unix_date(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let days = secs.div_euclid(86_400);
+    let (y, mo, da) = civil(days);
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{} {} {da:>2} {:02}:{:02}:{:02} UTC {y}",
+        DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)],
+        MONTHS[usize::try_from(mo - 1).unwrap_or(0)],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// A random version-4 UUID.
 #[must_use]
 pub(crate) fn uuid() -> String {
@@ -90,6 +113,12 @@ pub(crate) fn uuid() -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn date_matches_coreutils() {
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_796_294_473);
+        assert_eq!(unix_date(t), "Thu Dec  3 10:41:13 UTC 2026");
+    }
 
     #[test]
     fn timestamps_match_go_formats() {

@@ -143,6 +143,7 @@ fn mount(ctx: &Ctx) -> Response {
         s.file = file;
     }
     shared.usb_rebind();
+    shared.media_changed();
     ok_null()
 }
 
@@ -175,6 +176,7 @@ async fn mount_pro(ctx: &Ctx) -> Response {
         lock(&shared.storage).file = file;
     }
     shared.usb_rebind();
+    shared.media_changed();
     shared.time.sleep(PRO_MOUNT_SETTLE).await;
     ok_null()
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::body::Bytes;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
-use crate::machine::{MachineState, PowerState};
+use crate::machine::{MachineState, Panel};
 use crate::state::lock;
 
 /// The console's text colour (light grey, as a VGA console).
@@ -167,9 +167,11 @@ pub(crate) struct View {
     pub powered: bool,
     /// The visible rows, top to bottom, already wrapped.
     pub rows: Vec<Vec<char>>,
-    /// The text cursor's cell, while the machine runs.
+    /// The text cursor's cell, while a prompt waits for input.
     pub cursor: Option<(usize, usize)>,
     pub pointer: (u32, u32),
+    /// Filled cell rectangles under the text (the desktop's), back to front.
+    pub panels: Vec<Panel>,
 }
 
 impl View {
@@ -198,14 +200,15 @@ impl View {
         rows.reverse();
         // The last line takes `len / cols + 1` rows (see above), and the cursor's char index
         // into it picks one of them, counted from the line's first row.
-        let cursor = if machine.power() == PowerState::On && !rows.is_empty() {
-            let len = machine.lines().last().map_or(0, |l| l.chars().count());
-            let at = machine.cursor_column().min(len);
-            (rows.len() - 1)
-                .checked_sub(len / layout.cols - at / layout.cols)
-                .map(|row| (at % layout.cols, row))
-        } else {
-            None
+        let cursor = match machine.cursor_column() {
+            Some(column) if !rows.is_empty() => {
+                let len = machine.lines().last().map_or(0, |l| l.chars().count());
+                let at = column.min(len);
+                (rows.len() - 1)
+                    .checked_sub(len / layout.cols - at / layout.cols)
+                    .map(|row| (at % layout.cols, row))
+            }
+            _ => None,
         };
         Self {
             version: machine.screen_version(),
@@ -213,6 +216,7 @@ impl View {
             rows,
             cursor,
             pointer: machine.pointer(),
+            panels: machine.panels(),
         }
     }
 }
@@ -305,6 +309,34 @@ impl Framebuffer {
         self.clear();
         if !view.powered {
             return;
+        }
+        for panel in &view.panels {
+            let (x, y) = layout.cell(panel.col, panel.row);
+            let cells =
+                |n: usize, size: u32| u32::try_from(n).unwrap_or(u32::MAX).saturating_mul(size);
+            // A panel that reaches the grid's edge reaches the screen's: the margin
+            // around the grid takes its colour too.
+            let (x, w) = if panel.col == 0 {
+                (0, x + cells(panel.cols, layout.cell_w))
+            } else {
+                (x, cells(panel.cols, layout.cell_w))
+            };
+            let (y, h) = if panel.row == 0 {
+                (0, y + cells(panel.rows, layout.cell_h))
+            } else {
+                (y, cells(panel.rows, layout.cell_h))
+            };
+            let w = if panel.col + panel.cols >= layout.cols {
+                self.width
+            } else {
+                w
+            };
+            let h = if panel.row + panel.rows >= layout.rows {
+                self.height
+            } else {
+                h
+            };
+            self.fill(x, y, w, h, panel.colour);
         }
         for (r, row) in view.rows.iter().enumerate() {
             for (c, ch) in row.iter().enumerate() {
@@ -515,10 +547,10 @@ fn encode(fb: &Framebuffer, quality: u8) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nanokvm_hid::{KeyboardReport, Keycode, Layout as Keymap, Modifiers};
+    use nanokvm_hid::{KeyboardReport, Keycode, Modifiers};
 
     fn machine(powered: bool) -> MachineState {
-        MachineState::new(Keymap::Us, 320, 200, powered)
+        MachineState::new(&crate::MachineConfig::new(), 320, 200, powered)
     }
 
     fn type_a(m: &mut MachineState) {
@@ -553,11 +585,11 @@ mod tests {
             type_a(&mut m);
         }
         let view = View::of(&m, &layout);
-        // Six console lines, the last one wrapped once.
-        assert_eq!(view.rows.len(), 7);
+        // Four console lines, the last one wrapped once.
+        assert_eq!(view.rows.len(), 5);
         // "target login: " (14) + 60 letters = 74 = 51 + 23.
-        assert_eq!(view.rows[6].len(), 23);
-        assert_eq!(view.cursor, Some((23, 6)));
+        assert_eq!(view.rows[4].len(), 23);
+        assert_eq!(view.cursor, Some((23, 4)));
         for _ in 0..20 {
             m.keyboard(&KeyboardReport::single(
                 Modifiers::NONE,
@@ -565,9 +597,10 @@ mod tests {
             ));
             m.keyboard(&KeyboardReport::RELEASE);
         }
+        // A login attempt, then empty logins, each at a fresh prompt.
         let view = View::of(&m, &layout);
         assert_eq!(view.rows.len(), layout.rows);
-        assert_eq!(view.cursor, Some((0, layout.rows - 1)));
+        assert_eq!(view.cursor, Some((14, layout.rows - 1)));
     }
 
     #[test]
@@ -586,12 +619,12 @@ mod tests {
         };
         // Home: the start of the input, after the 14-character prompt on the first row.
         press(&mut m, 0x4A);
-        assert_eq!(View::of(&m, &layout).cursor, Some((14, 5)));
+        assert_eq!(View::of(&m, &layout).cursor, Some((14, 3)));
         // Right 40 times: char 54 of the line, on the second row.
         for _ in 0..40 {
             press(&mut m, 0x4F);
         }
-        assert_eq!(View::of(&m, &layout).cursor, Some((3, 6)));
+        assert_eq!(View::of(&m, &layout).cursor, Some((3, 4)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Paste, LEDs, storage and Wake-on-LAN routes.
 
 use nanokvm_hid::{KeyboardReport, Layout};
-use nanokvm_sim::{FirmwareVersion, HidReport};
+use nanokvm_sim::{BootDevice, FirmwareVersion, HidReport, MachineConfig, Stage};
 
 use crate::support::{fast, login, request, start};
 
@@ -41,7 +41,7 @@ async fn paste_types_paired_reports_skips_unknown_runes_and_shows_on_screen() {
             [0; 8],
         ]
     );
-    assert!(sim.screen_text().ends_with("target login: Hi\n"));
+    assert!(sim.screen_text().ends_with("target login: Hi\nPassword: "));
 }
 
 #[tokio::test]
@@ -251,7 +251,11 @@ async fn storage_lists_mounts_and_refuses_to_escape_the_data_directory() {
 
 #[tokio::test]
 async fn booting_with_a_cdrom_mounted_shows_the_image() {
-    let sim = fast().start().await.unwrap();
+    let sim = fast()
+        .machine(MachineConfig::new().boot_order([BootDevice::CdRom]))
+        .start()
+        .await
+        .unwrap();
     let t = login(&sim).await;
     std::fs::write(sim.data_dir().join("live.iso"), b"x").unwrap();
     request(
@@ -270,8 +274,37 @@ async fn booting_with_a_cdrom_mounted_shows_the_image() {
         Some(r#"{"type":"reset"}"#),
     )
     .await;
-    assert!(
-        sim.screen_text()
-            .contains("Booting from CD-ROM: /data/live.iso")
-    );
+    let shown = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sim.wait_for(|m| m.stage() == Stage::InstallerMenu),
+    )
+    .await;
+    assert!(shown.is_ok(), "{}", sim.screen_text());
+    assert!(sim.screen_text().contains("live.iso - installer boot menu"));
+    assert_eq!(sim.machine().boot_media(), Some("/data/live.iso"));
+}
+
+#[tokio::test]
+async fn a_disk_first_in_the_boot_order_boots_even_with_a_cdrom_mounted() {
+    let sim = fast().start().await.unwrap();
+    let t = login(&sim).await;
+    std::fs::write(sim.data_dir().join("live.iso"), b"x").unwrap();
+    let body = Some(r#"{"file":"/data/live.iso","cdrom":true}"#);
+    request(
+        sim.addr(),
+        "POST",
+        "/api/storage/image/mount",
+        Some(&t),
+        body,
+    )
+    .await;
+    let reset = Some(r#"{"type":"reset"}"#);
+    request(sim.addr(), "POST", "/api/vm/gpio", Some(&t), reset).await;
+    let booted = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sim.wait_for(|m| m.stage() == Stage::Login),
+    )
+    .await;
+    assert!(booted.is_ok(), "{}", sim.screen_text());
+    assert_eq!(sim.machine().boot_media(), None);
 }

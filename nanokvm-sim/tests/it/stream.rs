@@ -346,12 +346,12 @@ async fn a_screenshot_shows_the_typed_text_where_the_prompt_is() {
         Picture::decode(after.jpeg()),
     );
     assert_eq!((b.width, b.height), (320, 200));
-    // At 320x200 a cell is 6x11 pixels after a 6-pixel margin; the prompt is the sixth
-    // line and "target login: " is 14 characters, so HELLO covers x 90..120, y 61..68.
-    let text = |p: &Picture| p.brightness(90, 61, 30, 7);
+    // At 320x200 a cell is 6x11 pixels after a 6-pixel margin; the prompt is the fourth
+    // line and "target login: " is 14 characters, so HELLO covers x 90..120, y 39..46.
+    let text = |p: &Picture| p.brightness(90, 39, 30, 7);
     assert!(text(&b) > text(&a) + 40.0, "{} -> {}", text(&a), text(&b));
     // The banner and the empty lower screen are unchanged.
-    let banner = |p: &Picture| p.brightness(0, 0, 320, 30);
+    let banner = |p: &Picture| p.brightness(0, 0, 320, 28);
     assert!((banner(&a) - banner(&b)).abs() < 1.0);
     let empty = |p: &Picture| p.brightness(0, 150, 150, 50);
     assert!(empty(&b) < 2.0);
