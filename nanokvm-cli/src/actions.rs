@@ -119,7 +119,11 @@ pub fn call_of(command: &Command) -> Option<ToolCall> {
             MouseCommand::MoveRel { dx, dy } => {
                 call("nanokvm_move_relative", json!({"dx": dx, "dy": dy}))
             }
-            MouseCommand::Click { button: b, at, double } => {
+            MouseCommand::Click {
+                button: b,
+                at,
+                double,
+            } => {
                 let mut a = json!({"button": button(*b), "double": double});
                 if let Some((x, y)) = at {
                     a["x"] = json!(x);
@@ -127,7 +131,11 @@ pub fn call_of(command: &Command) -> Option<ToolCall> {
                 }
                 call("nanokvm_click", a)
             }
-            MouseCommand::Drag { from, to, button: b } => call(
+            MouseCommand::Drag {
+                from,
+                to,
+                button: b,
+            } => call(
                 "nanokvm_drag",
                 json!({
                     "from": {"x": from.0, "y": from.1},
@@ -358,13 +366,11 @@ async fn type_text(session: &Session, args: &TypeArgs, out: &Output) -> Result<R
         if let Some(bar) = &bar {
             bar.inc(1);
         }
-        let output = result.with_context(|| {
-            if total > 1 {
-                format!("typing stopped at piece {} of {total}", i + 1)
-            } else {
-                "typing failed".to_owned()
-            }
-        })?;
+        let output = if total > 1 {
+            result.with_context(|| format!("typing stopped at piece {} of {total}", i + 1))?
+        } else {
+            result?
+        };
         results.push(output.json);
     }
     if let Some(bar) = bar {
@@ -503,7 +509,11 @@ mod tests {
                 json!({"state": "off", "timeout_ms": 120000}),
             ),
             ("power press", "nanokvm_power", json!({"action": "power"})),
-            ("power long", "nanokvm_power", json!({"action": "power_long"})),
+            (
+                "power long",
+                "nanokvm_power",
+                json!({"action": "power_long"}),
+            ),
             ("power reset", "nanokvm_power", json!({"action": "reset"})),
             (
                 "power cycle --off 5s",
@@ -520,7 +530,11 @@ mod tests {
                 "nanokvm_send_keys",
                 json!({"keys": "ctrl+a ctrl+c"}),
             ),
-            ("mouse move 10 20", "nanokvm_move", json!({"x": 10, "y": 20})),
+            (
+                "mouse move 10 20",
+                "nanokvm_move",
+                json!({"x": 10, "y": 20}),
+            ),
             (
                 "mouse move-rel -5 7",
                 "nanokvm_move_relative",
@@ -591,8 +605,12 @@ mod tests {
         for (line, tool, args) in cases {
             let c = call_for(line);
             assert_eq!((c.tool, &c.args), (tool, &args), "{line}");
-            nanokvm_policy::catalogue::DeviceAction::parse(c.tool, &c.args, nanokvm_policy::Layout::Us)
-                .unwrap_or_else(|e| panic!("{line}: the catalogue refuses {}: {e}", c.args));
+            nanokvm_policy::catalogue::DeviceAction::parse(
+                c.tool,
+                &c.args,
+                nanokvm_policy::Layout::Us,
+            )
+            .unwrap_or_else(|e| panic!("{line}: the catalogue refuses {}: {e}", c.args));
         }
     }
 
@@ -608,10 +626,16 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        let c = type_call(&parse("type x --layout de --delay 10ms --enter"), "Grüße".into())
-            .expect("call");
+        let c = type_call(
+            &parse("type x --layout de --delay 10ms --enter"),
+            "Grüße".into(),
+        )
+        .expect("call");
         assert_eq!(c.tool, "nanokvm_type_text");
-        assert_eq!(c.args, json!({"text": "Grüße\n", "layout": "de", "delay_ms": 10}));
+        assert_eq!(
+            c.args,
+            json!({"text": "Grüße\n", "layout": "de", "delay_ms": 10})
+        );
         let c = type_call(&parse("type x --via paste --layout fr"), "é".into()).expect("call");
         assert_eq!(c.tool, "nanokvm_send_text");
         assert_eq!(c.args, json!({"text": "é", "language": "fr"}));

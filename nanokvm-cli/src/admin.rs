@@ -10,8 +10,7 @@ use nanokvm_policy::catalogue::{DeviceAction, tool_info};
 use nanokvm_policy::devices::{DevicesConfig, PasswordSource, TlsConfig, audit_key_path};
 use nanokvm_policy::gate::ApprovalQueue;
 use nanokvm_policy::{
-    AuditKey, AuditLog, Call, Engine, Layout, MemoryStore, Policy,
-    PolicyFile, Timestamp,
+    AuditKey, AuditLog, Call, Engine, Layout, MemoryStore, Policy, PolicyFile, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -167,7 +166,9 @@ fn policy_explain(file: &Path, tool: &str, args: Option<&str>, out: &Output) -> 
     let action = DeviceAction::parse(&tool, &args, Layout::Us)?;
     let canonical = action.args();
     let keys = action.typed_keys(Layout::Us)?;
-    let reports = keys.as_ref().map(nanokvm_policy::catalogue::TypedKeys::reports);
+    let reports = keys
+        .as_ref()
+        .map(nanokvm_policy::catalogue::TypedKeys::reports);
     let engine = Engine::with_policy(policy, MemoryStore::new());
     let mut call = Call::new(&tool, &canonical)
         .principal("cli")
@@ -325,7 +326,10 @@ fn approvals(cli: &Cli, command: &ApprovalsCommand, out: &Output) -> Result<Exit
         if let ApprovalsCommand::List = command {
             return emit(
                 out,
-                &Report::new(json!({"pending": []}), "nothing waits for approval".to_owned()),
+                &Report::new(
+                    json!({"pending": []}),
+                    "nothing waits for approval".to_owned(),
+                ),
             );
         }
         bail!(
@@ -357,7 +361,10 @@ fn approvals(cli: &Cli, command: &ApprovalsCommand, out: &Output) -> Result<Exit
             queue.answer(id, true, None)?;
             emit(
                 out,
-                &Report::new(json!({"id": id, "answer": "approve"}), format!("approved {id}")),
+                &Report::new(
+                    json!({"id": id, "answer": "approve"}),
+                    format!("approved {id}"),
+                ),
             )
         }
         ApprovalsCommand::Deny { id, reason } => {
@@ -483,16 +490,17 @@ fn config_init(
     out: &Output,
 ) -> Result<Exit> {
     if path.exists() && !force {
-        return Err(UsageError::new(format!(
-            "{} exists; --force overwrites it",
-            path.display()
-        ))
-        .into());
+        return Err(
+            UsageError::new(format!("{} exists; --force overwrites it", path.display())).into(),
+        );
     }
     let terminal = std::io::stdin().is_terminal();
     let (name, url, user, password_env, layout, target_os) = if terminal {
         let name = ask("Device name", name.unwrap_or("kvm"))?;
-        let url = ask("Address (URL or host)", url.unwrap_or("http://192.168.1.50"))?;
+        let url = ask(
+            "Address (URL or host)",
+            url.unwrap_or("http://192.168.1.50"),
+        )?;
         let user = ask("User", "admin")?;
         let var = format!("NANOKVM_PASS_{}", name.to_uppercase().replace('-', "_"));
         let password_env = ask("Environment variable holding the password", &var)?;
@@ -543,7 +551,9 @@ fn config_init(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
-    out.note(&format!("set {password_env} to the device's password before use"));
+    out.note(&format!(
+        "set {password_env} to the device's password before use"
+    ));
     emit(
         out,
         &Report::new(
@@ -606,10 +616,16 @@ mod tests {
     #[test]
     fn explain_takes_a_tool_or_a_command() {
         let (tool, args) = explained_call("power long", None).expect("command");
-        assert_eq!((tool.as_str(), args), ("nanokvm_power", json!({"action": "power_long"})));
+        assert_eq!(
+            (tool.as_str(), args),
+            ("nanokvm_power", json!({"action": "power_long"}))
+        );
         let (tool, args) =
             explained_call("nanokvm_scroll", Some(r#"{"amount": 2}"#)).expect("tool");
-        assert_eq!((tool.as_str(), args), ("nanokvm_scroll", json!({"amount": 2})));
+        assert_eq!(
+            (tool.as_str(), args),
+            ("nanokvm_scroll", json!({"amount": 2}))
+        );
         assert!(explained_call("fly away", None).is_err());
         assert!(explained_call("nanokvm_scroll", Some("{")).is_err());
     }

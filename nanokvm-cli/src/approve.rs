@@ -133,5 +133,8 @@ fn prompt_yes_no(question: &str) -> std::io::Result<bool> {
     drop(stderr);
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

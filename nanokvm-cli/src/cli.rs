@@ -53,7 +53,13 @@ pub struct Global {
     #[arg(long, short, global = true)]
     pub quiet: bool,
     /// The device to use, by its name in the config file (default: the file's first).
-    #[arg(long, short, global = true, env = "NANOKVM_DEVICE", value_name = "NAME")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "NANOKVM_DEVICE",
+        value_name = "NAME"
+    )]
     pub device: Option<String>,
     /// The device config file (default: nanokvm/config.toml in the XDG config directory).
     #[arg(long, global = true, env = "NANOKVM_CONFIG", value_name = "FILE")]
@@ -79,10 +85,20 @@ pub struct Global {
     #[arg(long, global = true, env = "NANOKVM_HTTPS")]
     pub https: bool,
     /// Trust exactly the certificate with this SHA-256 fingerprint (`sha256:...`).
-    #[arg(long, global = true, env = "NANOKVM_TLS_FINGERPRINT", value_name = "FP")]
+    #[arg(
+        long,
+        global = true,
+        env = "NANOKVM_TLS_FINGERPRINT",
+        value_name = "FP"
+    )]
     pub tls_fingerprint: Option<String>,
     /// Trust certificates signed by the CA in this PEM file.
-    #[arg(long, global = true, value_name = "FILE", conflicts_with = "tls_fingerprint")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "tls_fingerprint"
+    )]
     pub ca_file: Option<PathBuf>,
     /// The target machine's keyboard layout (`us`, `de`, `fr`, ... 19 in all); overrides
     /// the device's.

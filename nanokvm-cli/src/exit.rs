@@ -125,10 +125,12 @@ fn classify_client(e: &ClientError) -> Exit {
 /// What to do next, for errors whose message alone does not say.
 #[must_use]
 pub fn hint(error: &anyhow::Error, exit: Exit) -> Option<String> {
-    let denial = error.chain().find_map(|c| match c.downcast_ref::<PolicyError>() {
-        Some(PolicyError::Denied(d)) => Some(d),
-        _ => None,
-    });
+    let denial = error
+        .chain()
+        .find_map(|c| match c.downcast_ref::<PolicyError>() {
+            Some(PolicyError::Denied(d)) => Some(d),
+            _ => None,
+        });
     match exit {
         Exit::Denied => Some(match denial.and_then(|d| d.approval_binding.as_ref()) {
             Some(_) => "this action needs a human's approval: answer the prompt on a \
@@ -154,8 +156,8 @@ pub fn hint(error: &anyhow::Error, exit: Exit) -> Option<String> {
              the NanoKVM's application adds it"
                 .to_owned(),
         ),
-        Exit::Usage if error.chain().any(|c| c.to_string().contains("cannot type")) => Some(
-            "pick the target's layout with --layout (or the device's `layout`), or leave \
+        Exit::Usage if error.chain().any(|c| c.to_string().contains("cannot be typed")) => Some(
+            "the target's layout is --target-layout (or the device's `layout` in the config); `type --layout NAME` encodes for another one; or leave \
              those characters out"
                 .to_owned(),
         ),

@@ -106,13 +106,20 @@ impl Script {
             if let Some(step) = step {
                 lines.push(Line {
                     number,
-                    text: trimmed.to_owned(),
+                    text: display(trimmed),
                     step,
                 });
             }
         }
         Ok(Self { lines })
     }
+}
+
+/// A line as it is shown: its words without a trailing comment, quoted as needed.
+fn display(line: &str) -> String {
+    shlex::split(line)
+        .and_then(|words| shlex::try_join(words.iter().map(String::as_str)).ok())
+        .unwrap_or_else(|| line.to_owned())
 }
 
 /// One line; `None` for a line of only a comment.
@@ -211,9 +218,9 @@ pub async fn run(session: &Session, script: &Script, out: &Output) -> Result<Exi
                 tokio::time::sleep(*d).await;
                 Ok(None)
             }
-            Step::Command { command, .. } => {
-                crate::actions::execute(session, command, out).await.map(Some)
-            }
+            Step::Command { command, .. } => crate::actions::execute(session, command, out)
+                .await
+                .map(Some),
         };
         bar.inc(1);
         let carry_on = matches!(line.step, Step::Command { carry_on: true, .. });
@@ -243,7 +250,9 @@ pub async fn run(session: &Session, script: &Script, out: &Output) -> Result<Exi
 fn print_step(out: &Output, line: &Line, report: Option<&crate::output::Report>) -> Result<()> {
     if out.is_json() {
         let result = report.map_or(Value::Null, |r| r.json.clone());
-        out.emit_json(&json!({"line": line.number, "command": line.text, "ok": true, "result": result}))?;
+        out.emit_json(
+            &json!({"line": line.number, "command": line.text, "ok": true, "result": result}),
+        )?;
     } else {
         let mut text = format!("[{}] {}", line.number, line.text);
         if let Some(report) = report.filter(|r| !r.text.is_empty()) {
@@ -257,7 +266,13 @@ fn print_step(out: &Output, line: &Line, report: Option<&crate::output::Report>)
     Ok(())
 }
 
-fn print_failure(out: &Output, line: &Line, exit: Exit, message: &str, carry_on: bool) -> Result<()> {
+fn print_failure(
+    out: &Output,
+    line: &Line,
+    exit: Exit,
+    message: &str,
+    carry_on: bool,
+) -> Result<()> {
     let what = match exit {
         Exit::Denied => "refused by the policy",
         _ => "failed",
@@ -306,7 +321,10 @@ fn summary(out: &Output, tally: &Tally, started: Instant, stopped_at: Option<usi
         }}))?;
         return Ok(());
     }
-    let mut text = format!("\n{} steps ran in {seconds} s", tally.ok + tally.failed.len());
+    let mut text = format!(
+        "\n{} steps ran in {seconds} s",
+        tally.ok + tally.failed.len()
+    );
     text.push_str(&format!(": {} ok", tally.ok));
     let other = tally.failed.len() - denied.len();
     if !denied.is_empty() {

@@ -163,10 +163,7 @@ impl Session {
 }
 
 /// The device the options name, and the simulator started for `--sim`.
-async fn select_device(
-    global: &Global,
-    out: &Output,
-) -> Result<(DeviceConfig, Option<Simulator>)> {
+async fn select_device(global: &Global, out: &Output) -> Result<(DeviceConfig, Option<Simulator>)> {
     if global.sim {
         let layout = match &global.target_layout {
             Some(name) => Layout::from_name(name)
@@ -301,8 +298,12 @@ fn seed_simulator(sim: &Simulator) -> Result<()> {
 /// The Python server's `NANOKVM_VERIFY_SSL=false` turned verification off; this client
 /// never does. Say so when it matters, and what to do instead.
 fn warn_about_verify_ssl(device: &DeviceConfig, out: &Output) {
-    let off = std::env::var("NANOKVM_VERIFY_SSL")
-        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"));
+    let off = std::env::var("NANOKVM_VERIFY_SSL").is_ok_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "0" | "false" | "no" | "off"
+        )
+    });
     if off && device.url.starts_with("https://") && device.tls.is_none() {
         out.warn(
             "NANOKVM_VERIFY_SSL is off, but nanokvm always verifies certificates: pin the \
@@ -318,8 +319,7 @@ fn lock_audit(audit: &Path, out: &Output) -> Result<File> {
     name.push(".lock");
     let path = audit.with_file_name(name);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let file = File::options()
         .create(true)

@@ -1,0 +1,182 @@
+//! Running the binary in a clean environment, against a simulator the test holds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use nanokvm_sim::{Simulator, SimulatorBuilder, TimeScale};
+
+/// The password of the test simulators, passed through this variable.
+pub const PASSWORD_VAR: &str = "NANOKVM_TEST_PASSWORD";
+
+/// A simulator on a runtime of its own, so that the test thread can run the binary.
+pub struct Sim {
+    pub sim: Simulator,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    /// A simulator with fast delays, powered on.
+    pub fn start() -> Self {
+        Self::with(Simulator::builder())
+    }
+
+    /// A simulator built from `builder`, with fast delays.
+    pub fn with(builder: SimulatorBuilder) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sim = runtime
+            .block_on(builder.time_scale(TimeScale::fast()).start())
+            .expect("simulator starts");
+        Self {
+            sim,
+            _runtime: runtime,
+        }
+    }
+
+    /// Puts an image file on the device.
+    pub fn add_image(&self, name: &str) {
+        std::fs::write(self.sim.data_dir().join(name), b"image").expect("image");
+    }
+}
+
+/// A state directory and config home that belong to one test.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// `nanokvm` with nothing from the caller's environment, the state in this test's
+    /// directory, and no config file.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nanokvm"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("NANOKVM_") || key == "NO_COLOR" {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.path("config"))
+            .env("NANOKVM_STATE_DIR", self.state())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `nanokvm --host SIM` with the simulator's password.
+    pub fn at(&self, sim: &Sim) -> Command {
+        let mut cmd = self.cmd();
+        cmd.args(["--host", &sim.sim.url(), "--password-env", PASSWORD_VAR])
+            .env(PASSWORD_VAR, "admin");
+        cmd
+    }
+}
+
+/// Runs `cmd` with `args`, feeding `stdin`.
+pub fn run(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
+    cmd.args(args);
+    let output = match stdin {
+        None => cmd.output().expect("runs"),
+        Some(text) => {
+            use std::io::Write as _;
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("spawns");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("feeds stdin");
+            child.wait_with_output().expect("runs")
+        }
+    };
+    Run::from(output)
+}
+
+/// What a run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub raw_stdout: Vec<u8>,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            raw_stdout: o.stdout,
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+    }
+
+    /// stdout as JSON lines.
+    #[track_caller]
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+/// A policy allowing everything but the tools named, which it denies.
+pub fn policy_denying(tools: &[&str]) -> String {
+    let rules: Vec<String> = tools
+        .iter()
+        .map(|t| format!("\"{t}\": {{\"action\": \"deny\"}}"))
+        .collect();
+    format!(
+        "{{\"version\": \"1\", \"default\": \"allow\", \"tools\": {{{}}}}}",
+        rules.join(", ")
+    )
+}
+
+/// Whether `path` holds `needle`.
+pub fn file_contains(path: &Path, needle: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle))
+}
