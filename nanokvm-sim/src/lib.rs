@@ -2,15 +2,20 @@
 //! front of a virtual target machine.
 //!
 //! The simulator plays a chosen firmware version ([`FirmwareVersion`]: 2.5.1, 2.5.0 or
-//! 2.3.1) as the protocol reference describes it: the `{code, msg, data}` envelope, the
-//! encrypted-password login with its delays, session cookies and JWTs, roles, the HID
-//! WebSocket, paste, storage and Wake-on-LAN. Behind it sits a virtual machine
-//! ([`MachineState`]) that powers on and off with the GPIO buttons, boots, shows a text
-//! console that keyboard reports type into (decoded with `nanokvm-hid` in the target's
-//! layout), answers Caps Lock with its LED report, and follows the mouse.
+//! 2.3.1) on a chosen board ([`Hardware`]: Alpha, Beta, PCIe), or the NanoKVM Pro with
+//! its own firmware (1.2.13), as the protocol reference describes them: the
+//! `{code, msg, data}` envelope, the login with its delays, session cookies and JWTs,
+//! roles, the HID WebSocket, paste, storage and Wake-on-LAN. Behind it sits a virtual
+//! machine ([`MachineState`], configured by [`MachineConfig`]) that only changes through
+//! HID reports, GPIO presses and mounted media: a power-on self test, a firmware setup
+//! screen with a boot order, an installer booted from a mounted CD-ROM image, a login
+//! prompt, a shell, and a desktop whose buttons react to clicks. Keys are decoded with
+//! `nanokvm-hid` in the target's layout, Caps Lock answers with its LED report, and the
+//! pointer follows the mouse.
 //!
 //! - [`Simulator::builder`] configures an instance ([`SimulatorBuilder`]): version,
-//!   [`Account`]s, layout, data directory, [`TimeScale`], resolution.
+//!   board, [`Account`]s, the target machine, data directory, [`TimeScale`],
+//!   resolution.
 //! - A running [`Simulator`] is inspected (screen text, power, LEDs, mounted image, every
 //!   [`HidReport`], [`RequestRecord`] and [`WolPacket`]), awaited
 //!   ([`Simulator::wait_for`]) and given faults (latency, HTTP 500s, dropped WebSockets,
@@ -42,7 +47,9 @@
 //!     assert!(reply.starts_with("HTTP/1.1 401"));
 //!     assert!(reply.ends_with("\"unauthorized\""));
 //!
-//!     assert!(sim.screen_text().ends_with("login: "));
+//!     // The target waits at its login prompt.
+//!     assert!(sim.screen_text().ends_with("target login: "));
+//!     assert_eq!(sim.machine().stage(), nanokvm_sim::Stage::Login);
 //!     sim.shutdown().await?;
 //!     Ok(())
 //! }

@@ -1,99 +1,284 @@
 //! `nanokvm-sim`: serves a simulated NanoKVM until interrupted.
 //!
-//! Flags are parsed by hand because only nanokvm-cli may depend on clap.
+//! A thin command line over the library: clap parses the flags into a
+//! [`SimulatorBuilder`], the simulator runs until Ctrl-C. Exit codes: 0 after a clean
+//! stop (or after `--help`, `--version` and `--completions`), 1 when the simulator cannot
+//! start or stop cleanly, 2 for a bad command line.
 // A command-line program reports on its terminal; that is its whole interface.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use nanokvm_sim::{FirmwareVersion, Simulator, TimeScale};
+use clap::builder::PossibleValuesParser;
+use clap::{CommandFactory, Parser, ValueEnum};
+use nanokvm_hid::Layout;
+use nanokvm_sim::{
+    BootDevice, FirmwareVersion, Hardware, MachineConfig, Simulator, SimulatorBuilder, TimeScale,
+};
 
-const USAGE: &str = "usage: nanokvm-sim [--listen ADDR] [--firmware 2.5.1|2.5.0|2.3.1] \
-[--user NAME] [--password PASSWORD] [--data-dir DIR] [--layout NAME] [--time-scale FACTOR] \
-[--update-server URL] [--no-auth] [--powered-off]";
+/// Serves a simulated Sipeed NanoKVM (its HTTP, WebSocket and MJPEG API) in front of a
+/// virtual target machine, until interrupted. Prints the base URL on standard output.
+#[derive(Debug, Parser)]
+#[command(name = "nanokvm-sim", version)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
 
-fn parse(args: &[String]) -> Result<nanokvm_sim::SimulatorBuilder, String> {
-    let mut builder = Simulator::builder().listen(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let mut user = "admin".to_owned();
-    let mut password = "admin".to_owned();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        builder = match flag.as_str() {
-            "--listen" => builder.listen(value()?.parse().map_err(|e| format!("--listen: {e}"))?),
-            "--firmware" => builder.firmware(
-                value()?
-                    .parse::<FirmwareVersion>()
-                    .map_err(|e| e.to_string())?,
-            ),
-            "--user" => {
-                user = value()?;
-                builder
-            }
-            "--password" => {
-                password = value()?;
-                builder
-            }
-            "--data-dir" => builder.data_dir(value()?),
-            "--layout" => builder
-                .layout(nanokvm_hid::Layout::from_name(&value()?).map_err(|e| e.to_string())?),
-            "--time-scale" => {
-                let f: f64 = value()?.parse().map_err(|e| format!("--time-scale: {e}"))?;
-                builder.time_scale(TimeScale::new(f))
-            }
-            "--update-server" => builder.update_server(value()?),
-            "--no-auth" => builder.authentication(false),
-            "--powered-off" => builder.powered_on(false),
-            other => return Err(format!("unknown argument {other:?}")),
-        };
+    /// The firmware version to play [default: 2.5.1, or 1.2.13 with `--hardware pro`].
+    #[arg(long, value_name = "VERSION", value_parser = PossibleValuesParser::new(["2.5.1", "2.5.0", "2.3.1", "1.2.13"]))]
+    firmware: Option<String>,
+
+    /// The board to play; `pro` plays the NanoKVM Pro's own firmware.
+    #[arg(long, value_name = "BOARD", value_parser = PossibleValuesParser::new(["alpha", "beta", "pcie", "pro"]))]
+    hardware: Option<String>,
+
+    /// The KVM's login user.
+    #[arg(long, default_value = "admin", value_name = "NAME")]
+    user: String,
+
+    /// The KVM's login password.
+    #[arg(
+        long,
+        default_value = "admin",
+        value_name = "PASSWORD",
+        env = "NANOKVM_SIM_PASSWORD",
+        hide_env_values = true
+    )]
+    password: String,
+
+    /// `authentication: disable`: every route is open.
+    #[arg(long)]
+    no_auth: bool,
+
+    /// The directory playing the device's /data [default: a temporary one].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// The target's screen resolution, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1920x1080", value_name = "WxH", value_parser = parse_resolution)]
+    resolution: (u32, u32),
+
+    /// Firmware delays multiplied by this (0.001 makes a boot take milliseconds).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    time_scale: f64,
+
+    /// Plays the vendor's update server from this http:// base URL.
+    #[arg(long, value_name = "URL")]
+    update_server: Option<String>,
+
+    /// The account that can log in on the target's console.
+    #[arg(long, default_value = "user", value_name = "NAME")]
+    target_user: String,
+
+    /// That account's password.
+    #[arg(
+        long,
+        default_value = "password",
+        value_name = "PASSWORD",
+        env = "NANOKVM_SIM_TARGET_PASSWORD",
+        hide_env_values = true
+    )]
+    target_password: String,
+
+    /// The target's keyboard layout, which decodes what is typed (`--layout` too).
+    #[arg(long, alias = "layout", default_value = "us", value_name = "LAYOUT", value_parser = parse_layout)]
+    target_layout: Layout,
+
+    /// The target's host name.
+    #[arg(long, default_value = "target", value_name = "NAME")]
+    target_hostname: String,
+
+    /// The target firmware's boot order, first device first.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "disk,cdrom,network",
+        value_name = "DEVICES"
+    )]
+    boot_order: Vec<Boot>,
+
+    /// How long an installation from a mounted CD-ROM takes, in seconds.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    install_seconds: f64,
+
+    /// Start the target logged in at a shell instead of at its login prompt.
+    #[arg(long, conflicts_with = "powered_off")]
+    logged_in: bool,
+
+    /// Start the target powered off.
+    #[arg(long)]
+    powered_off: bool,
+
+    /// Print a completion script for this shell and exit.
+    #[arg(long, value_enum, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
+}
+
+/// A boot device as the command line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Boot {
+    /// The target's disk.
+    Disk,
+    /// The KVM's virtual CD-ROM.
+    Cdrom,
+    /// PXE.
+    Network,
+}
+
+impl From<Boot> for BootDevice {
+    fn from(b: Boot) -> Self {
+        match b {
+            Boot::Disk => Self::HardDisk,
+            Boot::Cdrom => Self::CdRom,
+            Boot::Network => Self::Network,
+        }
     }
-    Ok(builder.credentials(&user, &password))
+}
+
+fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let n = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((n(w)?, n(h)?))
+}
+
+fn parse_layout(s: &str) -> Result<Layout, String> {
+    Layout::from_name(s).map_err(|e| e.to_string())
+}
+
+impl Args {
+    fn builder(&self) -> Result<SimulatorBuilder, String> {
+        if !(self.install_seconds.is_finite() && self.install_seconds >= 0.0) {
+            return Err(format!(
+                "--install-seconds {} is not a duration",
+                self.install_seconds
+            ));
+        }
+        let machine = MachineConfig::new()
+            .user(&self.target_user)
+            .password(&self.target_password)
+            .hostname(&self.target_hostname)
+            .layout(self.target_layout)
+            .boot_order(self.boot_order.iter().copied().map(BootDevice::from))
+            .install_time(Duration::from_secs_f64(self.install_seconds))
+            .logged_in(self.logged_in);
+        let mut b = Simulator::builder()
+            .listen(self.listen)
+            .credentials(&self.user, &self.password)
+            .authentication(!self.no_auth)
+            .resolution(self.resolution.0, self.resolution.1)
+            .time_scale(TimeScale::new(self.time_scale))
+            .machine(machine)
+            .powered_on(!self.powered_off);
+        if let Some(f) = &self.firmware {
+            b = b.firmware(f.parse::<FirmwareVersion>().map_err(|e| e.to_string())?);
+        }
+        if let Some(h) = &self.hardware {
+            b = b.hardware(h.parse::<Hardware>().map_err(|e| e.to_string())?);
+        }
+        if let Some(dir) = &self.data_dir {
+            b = b.data_dir(dir);
+        }
+        if let Some(url) = &self.update_server {
+            b = b.update_server(url);
+        }
+        Ok(b)
+    }
+}
+
+/// The error and its causes, joined.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    msg
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+    let args = Args::parse();
+    if let Some(shell) = args.completions {
+        clap_complete::generate(
+            shell,
+            &mut Args::command(),
+            "nanokvm-sim",
+            &mut std::io::stdout(),
+        );
         return ExitCode::SUCCESS;
     }
-    let builder = match parse(&args) {
+    let builder = match args.builder() {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("nanokvm-sim: {e}\n{USAGE}");
-            return ExitCode::from(2);
+            Args::command()
+                .error(clap::error::ErrorKind::ValueValidation, e)
+                .exit();
         }
     };
     let sim = match builder.start().await {
         Ok(sim) => sim,
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("nanokvm-sim: {msg}");
+            eprintln!("nanokvm-sim: {}", chain(&e));
             return ExitCode::FAILURE;
         }
     };
     println!("{}", sim.url());
     eprintln!(
-        "nanokvm-sim: firmware {}, data directory {}; Ctrl-C to stop",
+        "nanokvm-sim: firmware {} on {} hardware, data directory {}; target login {} ; Ctrl-C to stop",
         sim.firmware(),
-        sim.data_dir().display()
+        sim.hardware(),
+        sim.data_dir().display(),
+        args.target_user,
     );
     let _ = tokio::signal::ctrl_c().await;
     match sim.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nanokvm-sim: {e}");
+            eprintln!("nanokvm-sim: {}", chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_build_the_simulator_they_name() {
+        let args = Args::try_parse_from([
+            "nanokvm-sim",
+            "--hardware",
+            "pro",
+            "--layout",
+            "de",
+            "--boot-order",
+            "cdrom,disk",
+            "--resolution",
+            "800x600",
+        ])
+        .unwrap();
+        assert_eq!(args.target_layout, Layout::De);
+        assert_eq!(args.boot_order, [Boot::Cdrom, Boot::Disk]);
+        assert_eq!(args.resolution, (800, 600));
+        assert!(args.builder().is_ok());
+        let err = Args::try_parse_from(["nanokvm-sim", "--hardware", "gamma"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let err =
+            Args::try_parse_from(["nanokvm-sim", "--logged-in", "--powered-off"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 }

@@ -15,4 +15,5 @@ mod support;
 mod system;
 mod upload;
 mod vm;
+mod workflow;
 mod ws;
