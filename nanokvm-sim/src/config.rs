@@ -312,6 +312,7 @@ pub struct MachineConfig {
     pub(crate) boot_order: [BootDevice; 3],
     pub(crate) install_time: Duration,
     pub(crate) logged_in: bool,
+    pub(crate) blank_disk: bool,
 }
 
 impl Default for MachineConfig {
@@ -324,6 +325,7 @@ impl Default for MachineConfig {
             boot_order: [BootDevice::HardDisk, BootDevice::CdRom, BootDevice::Network],
             install_time: Duration::from_secs(60),
             logged_in: false,
+            blank_disk: false,
         }
     }
 }
@@ -389,6 +391,15 @@ impl MachineConfig {
         self
     }
 
+    /// Whether the target's disk starts without a system (`false` by default: a system
+    /// is installed). A blank disk boots nothing until an installation from a CD-ROM
+    /// image has run; a target that starts powered on then goes through its boot, ending
+    /// at "No bootable device" when no CD-ROM is mounted.
+    pub fn blank_disk(mut self, blank: bool) -> Self {
+        self.blank_disk = blank;
+        self
+    }
+
     /// The configured user name.
     #[must_use]
     pub fn user_name(&self) -> &str {
@@ -412,6 +423,7 @@ impl fmt::Debug for MachineConfig {
             .field("boot_order", &self.boot_order)
             .field("install_time", &self.install_time)
             .field("logged_in", &self.logged_in)
+            .field("blank_disk", &self.blank_disk)
             .finish()
     }
 }

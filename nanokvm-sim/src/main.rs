@@ -106,6 +106,10 @@ struct Args {
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     install_seconds: f64,
 
+    /// Start the target with an empty disk: it boots only an installer from a CD-ROM.
+    #[arg(long, conflicts_with = "logged_in")]
+    blank_disk: bool,
+
     /// Start the target logged in at a shell instead of at its login prompt.
     #[arg(long, conflicts_with = "powered_off")]
     logged_in: bool,
@@ -167,7 +171,8 @@ impl Args {
             .layout(self.target_layout)
             .boot_order(self.boot_order.iter().copied().map(BootDevice::from))
             .install_time(Duration::from_secs_f64(self.install_seconds))
-            .logged_in(self.logged_in);
+            .logged_in(self.logged_in)
+            .blank_disk(self.blank_disk);
         let mut b = Simulator::builder()
             .listen(self.listen)
             .credentials(&self.user, &self.password)

@@ -282,6 +282,8 @@ pub struct MachineState {
     /// The image in the virtual CD-ROM drive, as the API names it.
     medium: Option<String>,
     boot_media: Option<String>,
+    /// Whether the disk holds a system.
+    bootable_disk: bool,
     /// The image the disk's system was installed from; `None` for the preinstalled one.
     installed_from: Option<String>,
 }
@@ -310,9 +312,13 @@ impl MachineState {
             boot_order: config.boot_order,
             medium: None,
             boot_media: None,
+            bootable_disk: !config.blank_disk,
             installed_from: None,
         };
-        if powered {
+        if powered && config.blank_disk {
+            // Nothing to show yet: the machine is just switched on.
+            state.power_on();
+        } else if powered {
             // Already running when the simulator starts: at the login prompt, or logged
             // in when so configured.
             state.os_started();
@@ -682,6 +688,7 @@ impl MachineState {
                 let step = step + 1;
                 if step >= INSTALL_STEPS {
                     self.installed_from.clone_from(&self.boot_media);
+                    self.bootable_disk = true;
                     self.enter(Mode::InstallDone);
                     self.show(vec![
                         String::new(),
@@ -712,6 +719,9 @@ impl MachineState {
     fn boot_from(&mut self, index: usize) {
         for i in index..self.boot_order.len() {
             match self.boot_order[i] {
+                BootDevice::HardDisk if !self.bootable_disk => {
+                    self.print("Hard Disk: no operating system");
+                }
                 BootDevice::HardDisk => {
                     self.print("Booting from Hard Disk...");
                     self.print(format!("Loading Linux {} ...", shell::KERNEL));
@@ -873,6 +883,9 @@ impl MachineState {
                         self.enter(Mode::Installing { step: 0 });
                         self.draw_progress(0);
                         self.set_timer(self.install_step());
+                    }
+                    1 if !self.bootable_disk => {
+                        self.draw_installer_menu(Some("The hard disk has no operating system."));
                     }
                     1 => {
                         self.enter(Mode::LoadingOs);
@@ -1856,7 +1869,7 @@ mod tests {
     }
 
     #[test]
-    fn no_bootable_device_waits_for_a_key() {
+    fn devices_that_cannot_boot_are_skipped_in_order() {
         let config = MachineConfig::new().boot_order([
             BootDevice::CdRom,
             BootDevice::Network,
@@ -1864,10 +1877,47 @@ mod tests {
         ]);
         let mut m = MachineState::new(&config, 640, 480, false);
         m.power_button(Duration::from_millis(800));
-        // The disk is last: the network times out first.
         until(&mut m, Stage::Login);
-        let text = m.screen_text();
+        let text = m.lines().join("\n");
         assert!(!text.contains("No bootable device"), "{text}");
+    }
+
+    #[test]
+    fn a_blank_disk_boots_nothing_until_an_installation() {
+        let config = MachineConfig::new().blank_disk(true);
+        // Started powered on, it is just switched on.
+        let mut m = MachineState::new(&config, 640, 480, true);
+        assert_eq!(m.stage(), Stage::Post);
+        until(&mut m, Stage::Booting);
+        assert!(m.screen_text().contains("Hard Disk: no operating system"));
+        assert!(m.screen_text().contains("CD-ROM: no medium"));
+        assert!(m.screen_text().ends_with("PXE: starting network boot..."));
+        until(&mut m, Stage::NoBootDevice);
+        assert!(
+            m.screen_text()
+                .contains("PXE-E53: No boot filename received")
+        );
+        assert!(
+            m.screen_text()
+                .ends_with("No bootable device. Insert boot media and press any key.")
+        );
+        assert_eq!(m.power(), PowerState::On);
+        assert!(!tick(&mut m), "it waits for a key");
+        // Any key restarts; with an image in the drive the installer comes up.
+        m.set_medium(Some("/data/distro.iso".to_owned()));
+        tap(&mut m, "space");
+        assert_eq!(m.stage(), Stage::Post);
+        until(&mut m, Stage::InstallerMenu);
+        tap(&mut m, "down enter");
+        assert!(
+            m.screen_text()
+                .contains("The hard disk has no operating system.")
+        );
+        tap(&mut m, "up enter");
+        until(&mut m, Stage::InstallDone);
+        m.set_medium(None);
+        tap(&mut m, "enter");
+        until(&mut m, Stage::Login);
     }
 
     #[test]
