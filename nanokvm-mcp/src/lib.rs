@@ -13,8 +13,12 @@
 //!   ([`http::Tokens`]) whose names are the policy's grants, with `Host`, `Origin` and
 //!   body-size checks.
 //!
+//! - [`reference`]: the tool reference `docs/mcp.md`, rendered from the same
+//!   definitions.
+//!
 //! This crate is the only one in the workspace that knows MCP.
 
 pub mod http;
+pub mod reference;
 pub mod server;
 pub mod setup;

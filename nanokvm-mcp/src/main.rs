@@ -64,6 +64,8 @@ enum Command {
         #[command(subcommand)]
         action: ApprovalsAction,
     },
+    /// Prints the tool reference (Markdown, as docs/mcp.md holds it).
+    Reference,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -152,9 +154,15 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(clippy::print_stdout)] // the reference goes to stdout
 fn run(cli: Cli) -> Result<()> {
-    if let Some(Command::Approvals { action }) = &cli.command {
-        return approvals(&cli, action);
+    match &cli.command {
+        Some(Command::Approvals { action }) => return approvals(&cli, action),
+        Some(Command::Reference) => {
+            print!("{}", nanokvm_mcp::reference::markdown());
+            return Ok(());
+        }
+        None => {}
     }
     // The address and the tokens are checked before anything starts.
     let http = match &cli.http {

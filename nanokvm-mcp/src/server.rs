@@ -22,13 +22,13 @@ use base64::Engine as _;
 use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
 use nanokvm_policy::gate::{
     ApprovalAnswer, ApprovalQueue, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
-    ScreenSize, masked_args,
+    Progress, ProgressSink, ScreenSize, masked_args,
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore, error_chain};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-    ToolAnnotations,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{
     ElicitationError, ElicitationMode, NotificationContext, Peer, RequestContext, RoleServer,
@@ -50,7 +50,8 @@ target's layout by default); nanokvm_send_text uses the NanoKVM's own paste, whi
 knows US, German and French keys. Every call passes a policy: a result starting \
 [POLICY DENIED] means the call was not run and nothing reached the machine; read its \
 reason, and do not try to get around it (retrying the same call after a limit's \
-retry_after_s is fine).";
+retry_after_s is fine). nanokvm_policy_explain says what the policy lets you do, what is \
+left of each limit, and what a given call would get, without running it.";
 
 /// How often the server checks whether a policy reload changed the visible tools.
 const RELOAD_CHECK: Duration = Duration::from_secs(2);
@@ -156,33 +157,8 @@ impl NanoKvmServer {
     }
 
     fn definition(&self, info: &ToolInfo) -> Tool {
-        let mut schema = match info.input_schema() {
-            Value::Object(object) => object,
-            _ => JsonObject::new(),
-        };
-        if self.inner.devices.len() > 1 {
-            let names: Vec<&str> = self.inner.devices.iter().map(|d| d.name.as_str()).collect();
-            if let Some(Value::Object(properties)) = schema.get_mut("properties") {
-                properties.insert(
-                    "device".to_owned(),
-                    json!({
-                        "type": "string",
-                        "enum": names,
-                        "description": format!("The NanoKVM to act on (default: {}).", names[0]),
-                    }),
-                );
-            }
-        }
-        let h = info.hints;
-        Tool::new(info.name, info.description, schema)
-            .with_title(info.title)
-            .with_annotations(ToolAnnotations::from_raw(
-                Some(info.title.to_owned()),
-                Some(h.read_only),
-                Some(h.destructive),
-                Some(h.idempotent),
-                Some(h.open_world),
-            ))
+        let names: Vec<&str> = self.inner.devices.iter().map(|d| d.name.as_str()).collect();
+        tool_definition(info, &names)
     }
 
     /// Runs one `tools/call`.
@@ -191,6 +167,7 @@ impl NanoKvmServer {
         name: &str,
         arguments: Option<JsonObject>,
         peer: Option<&Peer<RoleServer>>,
+        progress: Option<ProgressSink>,
     ) -> Result<CallToolResult, McpError> {
         let unknown = || McpError::invalid_params(format!("unknown tool `{name}`"), None);
         if tool_info(name).is_none() {
@@ -228,7 +205,10 @@ impl NanoKvmServer {
             return Err(unknown());
         }
         let seen = self.seen(&device.name);
-        let ctx = CallContext::new(&self.inner.grant, &self.inner.session).with_screen(seen);
+        let mut ctx = CallContext::new(&self.inner.grant, &self.inner.session).with_screen(seen);
+        if let Some(sink) = progress {
+            ctx = ctx.with_progress(sink);
+        }
         let args = Value::Object(args);
         let elicitation = peer
             .filter(|p| {
@@ -309,6 +289,44 @@ impl NanoKvmServer {
     }
 }
 
+/// The MCP definition of a catalogue tool: its name, title, description, input schema
+/// (with a `device` argument naming `devices` when there are several), output schema
+/// and annotations, all from the catalogue.
+#[must_use]
+pub fn tool_definition(info: &ToolInfo, devices: &[&str]) -> Tool {
+    let mut schema = match info.input_schema() {
+        Value::Object(object) => object,
+        _ => JsonObject::new(),
+    };
+    if devices.len() > 1
+        && let Some(Value::Object(properties)) = schema.get_mut("properties")
+    {
+        properties.insert(
+            "device".to_owned(),
+            json!({
+                "type": "string",
+                "enum": devices,
+                "description": format!("The NanoKVM to act on (default: {}).", devices[0]),
+            }),
+        );
+    }
+    let output = match info.output_schema() {
+        Value::Object(object) => object,
+        _ => JsonObject::new(),
+    };
+    let h = info.hints;
+    Tool::new(info.name, info.description, schema)
+        .with_title(info.title)
+        .with_raw_output_schema(Arc::new(output))
+        .with_annotations(ToolAnnotations::from_raw(
+            Some(info.title.to_owned()),
+            Some(h.read_only),
+            Some(h.destructive),
+            Some(h.idempotent),
+            Some(h.open_world),
+        ))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -382,14 +400,54 @@ impl ServerHandler for NanoKvmServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let call = self.call(&request.name, request.arguments, Some(&context.peer));
-        tokio::select! {
+        let (sink, forwarder) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (sink, forwarder) = progress_forwarder(token, context.peer.clone());
+                (Some(sink), Some(forwarder))
+            }
+            None => (None, None),
+        };
+        let call = self.call(&request.name, request.arguments, Some(&context.peer), sink);
+        let result = tokio::select! {
             result = call => result.map(CallToolResponse::from),
             // Dropping the call releases every held key and button, and its counters
             // stay counted: it may have acted.
             () = context.ct.cancelled() => Err(McpError::internal_error("the call was cancelled", None)),
+        };
+        // The call and its sink are gone: the last reports go out before the result.
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
         }
+        result
     }
+}
+
+/// A progress sink whose reports go to the client as `notifications/progress` for
+/// `token`, in order and only increasing; the task ends when the sink is dropped.
+fn progress_forwarder(
+    token: ProgressToken,
+    peer: Peer<RoleServer>,
+) -> (ProgressSink, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let task = tokio::spawn(async move {
+        let mut last = f64::NEG_INFINITY;
+        while let Some(p) = rx.recv().await {
+            if p.done <= last {
+                continue;
+            }
+            last = p.done;
+            let mut param = ProgressNotificationParam::new(token.clone(), p.done);
+            param.total = p.total;
+            param.message = Some(p.message);
+            if peer.notify_progress(param).await.is_err() {
+                break;
+            }
+        }
+    });
+    let sink = ProgressSink::new(move |p| {
+        let _ = tx.send(p);
+    });
+    (sink, task)
 }
 
 /// The one field of the approval form.

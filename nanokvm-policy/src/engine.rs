@@ -484,6 +484,79 @@ impl<S: CounterStore> Engine<S> {
         decision
     }
 
+    /// Decides `call` as [`Engine::decide`] would, then gives back whatever the decision
+    /// reserved: what the call would get now, with nothing counted and no typed line
+    /// moved (`nanokvm_policy_explain`).
+    pub fn explain(&self, call: &Call<'_>, now: Timestamp) -> Decision {
+        let mut decision = self.decide(call, now);
+        if let Some(reservation) = decision.reservation.take() {
+            let _ = self.rollback(reservation);
+        }
+        decision
+    }
+
+    /// Where the caller of `call` stands with its tool under the policy in force: hidden,
+    /// denied, approved by a human, allowed under argument checks, or allowed; and the
+    /// limits a call of it counts against, with what is left of each now. The call's
+    /// arguments are not checked (`args` only sets the weight of a length-weighted
+    /// limit).
+    pub fn standing(&self, call: &Call<'_>, now: Timestamp) -> Standing {
+        let tool = call.tool;
+        let Some(policy) = self.policy() else {
+            return Standing {
+                tool: tool.to_owned(),
+                access: Access::Denied,
+                quotas: Vec::new(),
+            };
+        };
+        let rule = policy.tools.get(tool).or_else(|| {
+            call.risk
+                .and_then(|class| policy.risk[class as usize].as_ref())
+        });
+        let access = if policy.is_hidden(tool) {
+            Access::Hidden
+        } else {
+            match rule {
+                None if policy.default == Posture::Deny => Access::Denied,
+                None => Access::Allowed,
+                Some(r) if r.action == Action::Deny => Access::Denied,
+                Some(r) if r.action == Action::RequireApproval => Access::Approval,
+                Some(r) if !r.approve_if.is_empty() => Access::SometimesApproval,
+                Some(r) if !(r.require.is_empty() && r.deny_if.is_empty()) => Access::Conditional,
+                Some(_) => Access::Allowed,
+            }
+        };
+        let limits = rule
+            .map(|r| r.limits.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .chain(&policy.all_tools);
+        let quotas = if matches!(access, Access::Hidden | Access::Denied) {
+            Vec::new()
+        } else {
+            limits
+                .map(|limit| {
+                    let key = counter_key(limit, call);
+                    let used = self.store.usage(&key, now).ok();
+                    Quota {
+                        counter: limit.counter.clone(),
+                        rule: limit.pointer.clone(),
+                        window: limit.window.to_string(),
+                        scope: limit.scope.name(),
+                        max: limit.max,
+                        used,
+                        cost: weight(&limit.weight, call.args),
+                    }
+                })
+                .collect()
+        };
+        Standing {
+            tool: tool.to_owned(),
+            access,
+            quotas,
+        }
+    }
+
     fn evaluate(
         &self,
         policy: &Policy,
@@ -550,18 +623,7 @@ impl<S: CounterStore> Engine<S> {
         let requests: Vec<CounterRequest> = limits
             .iter()
             .map(|limit| CounterRequest {
-                key: CounterKey {
-                    counter: limit.counter.clone(),
-                    window: limit.window,
-                    scope: limit.scope,
-                    scope_key: match limit.scope {
-                        Scope::Grant | Scope::Principal => call.principal,
-                        Scope::Session => call.session,
-                        Scope::Device => call.device,
-                        Scope::Global => "",
-                    }
-                    .to_owned(),
-                },
+                key: counter_key(limit, call),
                 max: limit.max,
                 weight: weight(&limit.weight, call.args),
             })
@@ -660,6 +722,85 @@ fn line_denial(denial: LineDenial, device: &str) -> (String, String) {
             ),
         ),
     }
+}
+
+/// The counter `limit` keeps for the caller of `call`.
+fn counter_key(limit: &Limit, call: &Call<'_>) -> CounterKey {
+    CounterKey {
+        counter: limit.counter.clone(),
+        window: limit.window,
+        scope: limit.scope,
+        scope_key: match limit.scope {
+            Scope::Grant | Scope::Principal => call.principal,
+            Scope::Session => call.session,
+            Scope::Device => call.device,
+            Scope::Global => "",
+        }
+        .to_owned(),
+    }
+}
+
+/// How a caller may use a tool, as [`Engine::standing`] reads the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The tool does not exist for callers.
+    Hidden,
+    /// Every call is refused.
+    Denied,
+    /// Every call needs a human's approval.
+    Approval,
+    /// Calls whose arguments match an `approve_if` need a human's approval.
+    SometimesApproval,
+    /// Calls are allowed when their arguments pass the rule's checks.
+    Conditional,
+    /// Calls are allowed (within the limits).
+    Allowed,
+}
+
+impl Access {
+    /// The name in JSON: `hidden`, `denied`, `approval`, `approval_for_some`,
+    /// `conditional`, `allowed`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hidden => "hidden",
+            Self::Denied => "denied",
+            Self::Approval => "approval",
+            Self::SometimesApproval => "approval_for_some",
+            Self::Conditional => "conditional",
+            Self::Allowed => "allowed",
+        }
+    }
+}
+
+/// One limit a tool's calls count against, and its use now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// The counter's name.
+    pub counter: String,
+    /// The limit's JSON Pointer in the policy.
+    pub rule: String,
+    /// The window (`1m`).
+    pub window: String,
+    /// Whom it is kept for (`grant`, `session`, `device`, `global`).
+    pub scope: &'static str,
+    /// Its maximum per window.
+    pub max: u64,
+    /// What is used in the current window; `None` when the store could not be read.
+    pub used: Option<u64>,
+    /// What the call asked about would cost.
+    pub cost: u64,
+}
+
+/// Where a caller stands with one tool: [`Engine::standing`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// The tool.
+    pub tool: String,
+    /// How it may be used.
+    pub access: Access,
+    /// The limits its calls count against.
+    pub quotas: Vec<Quota>,
 }
 
 /// What one call costs on a limit.

@@ -104,8 +104,8 @@ pub use audit::{
     AuditEvent, AuditKey, AuditKind, AuditLog, GENESIS_PREV, VerifyReport, verify, verify_dir_chain,
 };
 pub use engine::{
-    Call, Decision, Engine, RULE_DEFAULT_DENY, RULE_HIDDEN, RULE_NO_POLICY, RULE_STORE_ERROR,
-    Reservation, Verdict,
+    Access, Call, Decision, Engine, Quota, RULE_DEFAULT_DENY, RULE_HIDDEN, RULE_NO_POLICY,
+    RULE_STORE_ERROR, Reservation, Standing, Verdict,
 };
 pub use error::{Error, error_chain};
 pub use nanokvm_hid::{Keymap, Layout, TargetOs};

@@ -32,6 +32,8 @@ Tasks:
           the fuzz targets, and a publish dry run of nanokvm-hid
           and nanokvm-client
   fmt     format the workspace (cargo fmt --all)
+  docs    write the generated docs: docs/mcp.md (nanokvm-mcp reference);
+          docs/tools.md is rewritten by nanokvm-policy's tests
   help    print this message
 
 Exit codes: 0 success, 1 the task failed, 2 usage error.
@@ -63,7 +65,8 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         ["ci"] => ci(),
         ["fmt"] => fmt(),
-        [task, ..] if !["ci", "fmt", "help"].contains(task) => {
+        ["docs"] => docs(),
+        [task, ..] if !["ci", "fmt", "docs", "help"].contains(task) => {
             eprintln!("error: unknown task `{task}`\n\n{USAGE}");
             Ok(ExitCode::from(USAGE_ERROR))
         }
@@ -277,6 +280,28 @@ fn fmt() -> anyhow::Result<ExitCode> {
         eprintln!("error: `cargo fmt --all` exited with {status}");
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Writes `docs/mcp.md` from the MCP server's own tool definitions.
+fn docs() -> anyhow::Result<ExitCode> {
+    let root = project_root();
+    let output = cargo(&root)
+        .args(["run", "--quiet", "-p", "nanokvm-mcp", "--", "reference"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("failed to run `nanokvm-mcp reference`")?;
+    if !output.status.success() {
+        eprintln!(
+            "error: `nanokvm-mcp reference` exited with {}",
+            output.status
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let path = root.join("docs/mcp.md");
+    std::fs::write(&path, &output.stdout)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Whether `cargo nextest` is installed.

@@ -3,6 +3,8 @@
 //! MCP client starts it; and the server over Streamable HTTP.
 
 mod http;
+mod media;
+mod reference;
 mod stdio;
 mod support;
 mod tools;

@@ -15,6 +15,9 @@ use rmcp::{ClientHandler, ErrorData, ServiceExt as _};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+/// One `notifications/progress`: progress, total, message.
+pub type ProgressReport = (f64, Option<f64>, Option<String>);
+
 /// How the test client answers elicitation, and how often it was asked.
 #[derive(Clone)]
 pub struct TestClient {
@@ -24,6 +27,8 @@ pub struct TestClient {
     pub protocol: ProtocolVersion,
     /// Signalled on `notifications/tools/list_changed`.
     pub list_changed: Arc<tokio::sync::Notify>,
+    /// Every `notifications/progress` received: progress, total, message.
+    pub progress: Arc<std::sync::Mutex<Vec<ProgressReport>>>,
 }
 
 impl TestClient {
@@ -33,6 +38,7 @@ impl TestClient {
             asked: Arc::new(AtomicUsize::new(0)),
             protocol: ProtocolVersion::LATEST_WITH_INITIALIZE,
             list_changed: Arc::new(tokio::sync::Notify::new()),
+            progress: Arc::default(),
         }
     }
 
@@ -57,6 +63,17 @@ impl ClientHandler for TestClient {
         };
         ClientConfig::new(capabilities, Implementation::new("nanokvm-mcp-tests", "0"))
             .with_protocol_version(self.protocol.clone())
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.progress
+            .lock()
+            .unwrap()
+            .push((params.progress, params.total, params.message));
     }
 
     async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
@@ -129,13 +146,23 @@ pub struct Rig {
 impl Rig {
     /// A rig whose policy is `policy` (the recommended one when `None`).
     pub async fn start(policy: Option<Value>, handler: TestClient) -> Self {
+        Self::start_with(policy, handler, |_| {}).await
+    }
+
+    /// A rig whose device command line `configure` adjusts.
+    pub async fn start_with(
+        policy: Option<Value>,
+        handler: TestClient,
+        configure: impl FnOnce(&mut DeviceArgs),
+    ) -> Self {
         let state = tempfile::tempdir().expect("a temporary directory");
         let policy_path = policy.map(|doc| {
             let path = state.path().join("policy.json");
             std::fs::write(&path, doc.to_string()).expect("write the policy");
             path
         });
-        let device = sim_device();
+        let mut device = sim_device();
+        configure(&mut device);
         let policy = state_args(state.path(), policy_path);
         // Fast, but not so fast that the device's WebSocket idle limit (a minute on the
         // firmware) falls below the time between two calls.
@@ -169,6 +196,20 @@ impl Rig {
     /// Calls a tool; a protocol error panics.
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         self.try_call(tool, args).await.expect("a tool result")
+    }
+
+    /// Calls a tool asking for progress notifications (token `progress-1`).
+    pub async fn call_with_progress(&self, tool: &str, args: Value) -> CallToolResult {
+        let Value::Object(args) = args else {
+            panic!("arguments must be an object");
+        };
+        let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
+        let mut meta = rmcp::model::RequestMetaObject::default();
+        meta.set_progress_token(rmcp::model::ProgressToken(
+            rmcp::model::NumberOrString::String("progress-1".into()),
+        ));
+        params.meta = Some(meta);
+        self.client.call_tool(params).await.expect("a tool result")
     }
 
     /// Calls a tool.

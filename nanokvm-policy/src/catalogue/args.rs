@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    Bounded, ImagePath, KeyName, LayoutName, Mac, MouseButton, PasteLanguage, PowerPress, Text,
+    Bounded, ImagePath, ImageUrl, KeyName, LayoutName, Mac, MouseButton, PasteLanguage, PowerPress,
+    Sha256Hex, Text, UploadPath,
 };
 
 /// The longest pause between typed keys, in milliseconds.
@@ -316,6 +317,53 @@ fn yes() -> bool {
 pub struct DeleteIsoArgs {
     /// The image's path on the device.
     pub file: ImagePath,
+}
+
+/// The longest a download may take, in seconds.
+pub const MAX_DOWNLOAD_S: i64 = 86_400;
+/// Seconds a download may take.
+pub type DownloadSeconds = Bounded<10, MAX_DOWNLOAD_S>;
+
+/// `nanokvm_download_iso`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadIsoArgs {
+    /// The image's URL (`https://...`). Its host must be one the operator allows.
+    pub url: ImageUrl,
+    /// The image's SHA-256, checked by the device when the download ends (firmware
+    /// 2.5.0 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Hex>,
+    /// How long to wait for the download to finish, in seconds; the download is
+    /// cancelled when it takes longer.
+    #[serde(default = "hour")]
+    #[schemars(default = "hour")]
+    pub timeout_s: DownloadSeconds,
+}
+
+fn hour() -> DownloadSeconds {
+    bounded(3_600)
+}
+
+/// `nanokvm_upload_iso`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadIsoArgs {
+    /// The ISO image to upload, relative to the operator's upload directory; its file
+    /// name (letters, digits, `.`, `_`, `-`, ending in `.iso`) is kept on the device.
+    pub path: UploadPath,
+}
+
+/// `nanokvm_policy_explain`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyExplainArgs {
+    /// A tool to explain; without it, every tool the caller can see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Arguments of a call of `tool` to decide without running it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `nanokvm_wake_on_lan`.

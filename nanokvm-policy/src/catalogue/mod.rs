@@ -20,6 +20,7 @@
 
 pub mod args;
 mod keys;
+pub mod outputs;
 pub mod values;
 
 use std::time::Duration;
@@ -34,9 +35,10 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 use crate::policy::RiskClass;
 use args::{
-    ClickArgs, DeleteIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs, Point, PowerArgs,
-    PowerCycleArgs, PowerEnsureArgs, ScreenshotArgs, ScrollArgs, SendKeyArgs, SendKeysArgs,
-    SendTextArgs, TypeTextArgs, WaitForScreenArgs, WakeOnLanArgs,
+    ClickArgs, DeleteIsoArgs, DownloadIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs,
+    Point, PolicyExplainArgs, PowerArgs, PowerCycleArgs, PowerEnsureArgs, ScreenshotArgs,
+    ScrollArgs, SendKeyArgs, SendKeysArgs, SendTextArgs, TypeTextArgs, UploadIsoArgs,
+    WaitForScreenArgs, WakeOnLanArgs,
 };
 pub use keys::{MAX_CHORDS, TypedKeys};
 pub use values::MAX_TEXT_CHARS;
@@ -111,6 +113,7 @@ pub struct ToolInfo {
     /// log keeps its strings as digests only.
     pub types: bool,
     schema: fn() -> Value,
+    output: fn() -> Value,
 }
 
 impl PartialEq for ToolInfo {
@@ -127,12 +130,28 @@ impl ToolInfo {
     pub fn input_schema(&self) -> Value {
         (self.schema)()
     }
+
+    /// The JSON Schema (draft 2020-12, no references) of the tool's result: the JSON
+    /// the gate returns ([`outputs`]).
+    #[must_use]
+    pub fn output_schema(&self) -> Value {
+        (self.output)()
+    }
 }
 
 /// The JSON Schema of `T`, inlined, without the `$schema`, `title` and `description`
 /// keywords (the tool carries its own).
 fn schema_of<T: JsonSchema>() -> Value {
-    let generator = SchemaSettings::draft2020_12()
+    schema_with::<T>(SchemaSettings::draft2020_12())
+}
+
+/// The JSON Schema of `T` as it serializes (a result), like [`schema_of`].
+fn output_schema_of<T: JsonSchema>() -> Value {
+    schema_with::<T>(SchemaSettings::draft2020_12().for_serialize())
+}
+
+fn schema_with<T: JsonSchema>(settings: SchemaSettings) -> Value {
+    let generator = settings
         .with(|s| s.inline_subschemas = true)
         .into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
@@ -152,6 +171,7 @@ fn schema_of<T: JsonSchema>() -> Value {
 macro_rules! catalogue {
     ($(
         $variant:ident($args:ty) = $name:literal {
+            output: $output:ident,
             title: $title:literal,
             description: $description:literal,
             risk: $risk:ident,
@@ -179,6 +199,7 @@ macro_rules! catalogue {
                 hints: $hints,
                 types: $types,
                 schema: schema_of::<$args>,
+                output: output_schema_of::<outputs::$output>,
             },
         )*];
 
@@ -213,151 +234,199 @@ macro_rules! catalogue {
 
 catalogue! {
     Info(NoArgs) = "nanokvm_info" {
+        output: InfoOutput,
         title: "Device information",
         description: "The NanoKVM's network interfaces, mDNS name, image and application versions.",
         risk: Low, hints: READ, types: false,
     },
     Hardware(NoArgs) = "nanokvm_hardware" {
+        output: HardwareOutput,
         title: "Hardware kind",
         description: "The NanoKVM hardware kind (Alpha, Beta, PCIe, Pro).",
         risk: Low, hints: READ, types: false,
     },
     LedStatus(NoArgs) = "nanokvm_led_status" {
+        output: LedOutput,
         title: "Power and disk LEDs",
         description: "Whether the target machine's power and HDD LEDs are lit: tells if it is on.",
         risk: Low, hints: READ, types: false,
     },
     HdmiStatus(NoArgs) = "nanokvm_hdmi_status" {
+        output: HdmiOutput,
         title: "HDMI capture state",
         description: "HDMI capture state: enabled, signal present, idle timeout.",
         risk: Low, hints: READ, types: false,
     },
     Screenshot(ScreenshotArgs) = "nanokvm_screenshot" {
+        output: ScreenshotOutput,
         title: "Screenshot",
         description: "A JPEG screenshot of the target machine's screen, scaled down to fit max_width by max_height. Pointer coordinates of later calls are pixels of the last screenshot taken.",
         risk: Low, hints: READ, types: false,
     },
     ListImages(NoArgs) = "nanokvm_list_images" {
+        output: ImagesOutput,
         title: "List images",
         description: "The disk and CD images stored on the NanoKVM, by path.",
         risk: Low, hints: READ, types: false,
     },
     MountedImage(NoArgs) = "nanokvm_mounted_image" {
+        output: MountedOutput,
         title: "Mounted image",
         description: "The image mounted for the target machine, and whether as a CD-ROM.",
         risk: Low, hints: READ, types: false,
     },
     KeyboardLeds(NoArgs) = "nanokvm_keyboard_leds" {
+        output: KeyboardLedsOutput,
         title: "Keyboard LEDs",
         description: "Caps, Num and Scroll Lock as the target machine set them.",
         risk: Low, hints: READ, types: false,
     },
     WaitForScreen(WaitForScreenArgs) = "nanokvm_wait_for_screen" {
+        output: WaitForScreenOutput,
         title: "Wait for the screen",
         description: "Waits until the screen changes, or until it has stopped changing, and returns the screenshot it stopped on: for waiting on installers and boots without polling.",
         risk: Low, hints: READ, types: false,
     },
     HdmiReset(NoArgs) = "nanokvm_hdmi_reset" {
+        output: ResetOutput,
         title: "Restart HDMI capture",
         description: "Restarts HDMI capture, for a frozen or black picture.",
         risk: Medium, hints: SETTING, types: false,
     },
     HdmiEnable(NoArgs) = "nanokvm_hdmi_enable" {
+        output: HdmiSwitchOutput,
         title: "Turn HDMI capture on",
         description: "Turns HDMI capture on.",
         risk: Medium, hints: SETTING, types: false,
     },
     HdmiDisable(NoArgs) = "nanokvm_hdmi_disable" {
+        output: HdmiSwitchOutput,
         title: "Turn HDMI capture off",
         description: "Turns HDMI capture off.",
         risk: Medium, hints: SETTING, types: false,
     },
     SendText(SendTextArgs) = "nanokvm_send_text" {
+        output: PasteOutput,
         title: "Paste text",
         description: "Types text with the NanoKVM's own paste (maps us, de, fr; up to 833 characters). Text the map cannot type is refused unless skip_unsupported is set.",
         risk: Medium, hints: INPUT, types: true,
     },
     TypeText(TypeTextArgs) = "nanokvm_type_text" {
+        output: TypeOutput,
         title: "Type text",
         description: "Types text key by key for the target's keyboard layout (19 layouts, dead keys and AltGr included).",
         risk: Medium, hints: INPUT, types: true,
     },
     SendKey(SendKeyArgs) = "nanokvm_send_key" {
+        output: KeysOutput,
         title: "Press a key",
         description: "Presses and releases a key or chord (enter, esc, f2, ctrl+alt+delete), or several in turn (down down enter), optionally with ctrl, shift, alt or meta held.",
         risk: Medium, hints: INPUT, types: true,
     },
     SendKeys(SendKeysArgs) = "nanokvm_send_keys" {
+        output: KeysOutput,
         title: "Press keys",
         description: "Presses chords and key sequences by name: ctrl+alt+delete, ctrl+a ctrl+c, win+r, down down enter.",
         risk: Medium, hints: INPUT, types: true,
     },
     Move(Point) = "nanokvm_move" {
+        output: MoveOutput,
         title: "Move the pointer",
         description: "Moves the pointer to pixel x, y of the screen as last seen in a screenshot.",
         risk: Medium, hints: POINTER, types: false,
     },
     MoveRelative(MoveRelativeArgs) = "nanokvm_move_relative" {
+        output: MoveRelativeOutput,
         title: "Move the pointer by",
         description: "Moves the pointer by dx, dy mickeys, for firmware setup screens and boot menus that ignore absolute positions.",
         risk: Medium, hints: POINTER, types: false,
     },
     Click(ClickArgs) = "nanokvm_click" {
+        output: ClickOutput,
         title: "Click",
         description: "Clicks a mouse button (left by default), optionally moving to pixel x, y first, optionally twice.",
         risk: Medium, hints: INPUT, types: false,
     },
     Tap(Point) = "nanokvm_tap" {
+        output: TapOutput,
         title: "Tap",
         description: "Moves to pixel x, y and clicks the left button.",
         risk: Medium, hints: INPUT, types: false,
     },
     Drag(DragArgs) = "nanokvm_drag" {
+        output: DragOutput,
         title: "Drag",
         description: "Holds a mouse button from one point to another.",
         risk: Medium, hints: INPUT, types: false,
     },
     Scroll(ScrollArgs) = "nanokvm_scroll" {
+        output: ScrollOutput,
         title: "Scroll",
         description: "Turns the mouse wheel by a number of steps; positive scrolls down, negative up.",
         risk: Medium, hints: POINTER, types: false,
     },
     MountIso(MountIsoArgs) = "nanokvm_mount_iso" {
+        output: MountOutput,
         title: "Mount an image",
         description: "Mounts an image stored on the NanoKVM as a CD-ROM (default) or as a writable disk.",
         risk: Medium, hints: SETTING, types: false,
     },
+    DownloadIso(DownloadIsoArgs) = "nanokvm_download_iso" {
+        output: DownloadOutput,
+        title: "Download an image",
+        description: "Has the NanoKVM download an image from a URL into its storage (hosts the operator allows only), optionally checked against a SHA-256, and waits until it is done, reporting progress.",
+        risk: Medium, hints: NETWORK, types: false,
+    },
+    UploadIso(UploadIsoArgs) = "nanokvm_upload_iso" {
+        output: UploadOutput,
+        title: "Upload an image",
+        description: "Uploads an ISO image from the operator's upload directory on this computer into the NanoKVM's storage, reporting progress.",
+        risk: Medium, hints: SETTING, types: false,
+    },
     UnmountIso(NoArgs) = "nanokvm_unmount_iso" {
+        output: UnmountOutput,
         title: "Unmount the image",
         description: "Unmounts the mounted image.",
         risk: Medium, hints: DESTRUCTIVE_ONCE, types: false,
     },
     WakeOnLan(WakeOnLanArgs) = "nanokvm_wake_on_lan" {
+        output: WakeOutput,
         title: "Wake-on-LAN",
         description: "Sends a Wake-on-LAN magic packet for a MAC address from the NanoKVM.",
         risk: Medium, hints: NETWORK, types: false,
     },
     Power(PowerArgs) = "nanokvm_power" {
+        output: PowerOutput,
         title: "Press power or reset",
         description: "Presses the target's power button (power, the default: a short press; power_long: forced off) or its reset button.",
         risk: High, hints: INPUT, types: false,
     },
     PowerCycle(PowerCycleArgs) = "nanokvm_power_cycle" {
+        output: PowerCycleOutput,
         title: "Power cycle",
         description: "Forces the target off, waits off_duration_ms, and powers it on again.",
         risk: High, hints: INPUT, types: false,
     },
     PowerEnsure(PowerEnsureArgs) = "nanokvm_power_ensure" {
+        output: PowerEnsureOutput,
         title: "Power on or off",
         description: "Brings the machine to the power state asked for: presses power only when it is not there yet (off = a clean shutdown by the OS), then waits for the power LED, and says what it saw.",
         risk: High, hints: DESTRUCTIVE_ONCE, types: false,
     },
     DeleteIso(DeleteIsoArgs) = "nanokvm_delete_iso" {
+        output: DeleteOutput,
         title: "Delete an image",
         description: "Deletes an image stored on the NanoKVM.",
         risk: High, hints: DESTRUCTIVE_ONCE, types: false,
     },
+    PolicyExplain(PolicyExplainArgs) = "nanokvm_policy_explain" {
+        output: ExplainOutput,
+        title: "Explain the policy",
+        description: "Says what the policy in force lets you do: per tool whether it is allowed, needs approval or is refused, with what is left of each limit; given a tool and arguments, what that call would get, without running it.",
+        risk: Low, hints: READ, types: false,
+    },
     ResetHid(NoArgs) = "nanokvm_reset_hid" {
+        output: ResetOutput,
         title: "Reset keyboard and mouse",
         description: "Resets the NanoKVM's USB keyboard and mouse devices.",
         risk: High, hints: SETTING, types: false,
@@ -501,6 +570,9 @@ impl DeviceAction {
                     + Duration::from_secs(10)
             }
             Self::PowerEnsure(a) => Duration::from_millis(a.timeout_ms.get().unsigned_abs()),
+            Self::DownloadIso(a) => Duration::from_secs(a.timeout_s.get().unsigned_abs()),
+            // An image of a few GiB over a slow link.
+            Self::UploadIso(_) => Duration::from_secs(3 * 3_600),
             Self::WaitForScreen(a) => Duration::from_millis(a.timeout_ms.get().unsigned_abs()),
             Self::Power(PowerArgs {
                 action: PowerPress::PowerLong,

@@ -197,6 +197,114 @@ impl fmt::Debug for ImagePath {
     }
 }
 
+checked_string!(
+    /// The URL of an image for the device to download: `http` or `https`, a host and a
+    /// file path, no credentials (they would be stored in the audit log).
+    ImageUrl,
+    "an http or https URL of an image, such as https://example.org/debian.iso",
+    |s| parse_image_url(s).map(drop),
+    {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+);
+
+impl ImageUrl {
+    /// The URL's host, lowercase (an IPv6 address without brackets).
+    #[must_use]
+    pub fn host(&self) -> String {
+        parse_image_url(&self.0)
+            .ok()
+            .and_then(|u| {
+                u.host().map(|h| match h {
+                    url::Host::Ipv6(ip) => ip.to_string(),
+                    other => other.to_string().to_ascii_lowercase(),
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// The name the device stores the image under: the last segment of the path.
+    #[must_use]
+    pub fn file_name(&self) -> String {
+        parse_image_url(&self.0)
+            .ok()
+            .and_then(|u| {
+                u.path_segments()
+                    .and_then(|mut segments| segments.next_back().map(str::to_owned))
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn parse_image_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "has the scheme `{}`; only http and https",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("carries credentials; the device cannot keep them secret".to_owned());
+    }
+    if url
+        .path_segments()
+        .and_then(|mut p| p.next_back())
+        .is_none_or(str::is_empty)
+    {
+        return Err("names no file (the path must end in the image's file name)".to_owned());
+    }
+    Ok(url)
+}
+
+impl fmt::Debug for ImageUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+checked_string!(
+    /// A SHA-256 digest: 64 hexadecimal digits.
+    Sha256Hex,
+    "64 hexadecimal digits",
+    |s| {
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(())
+        } else {
+            Err("is not a SHA-256 (64 hexadecimal digits)".to_owned())
+        }
+    },
+    {"type": "string", "pattern": "^[0-9A-Fa-f]{64}$"}
+);
+
+impl fmt::Debug for Sha256Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+checked_string!(
+    /// A local file to upload, relative to the operator's upload directory (or an
+    /// absolute path inside it): no NUL and no `..` components.
+    UploadPath,
+    "the path of an image in the upload directory, such as debian.iso",
+    |s| {
+        non_empty(s)?;
+        if s.contains('\0') || s.split(['/', '\\']).any(|part| part == "..") {
+            return Err("must not contain NUL or `..` components".to_owned());
+        }
+        Ok(())
+    },
+    {"type": "string", "minLength": 1}
+);
+
+impl fmt::Debug for UploadPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
 /// A MAC address, written `AA:BB:CC:DD:EE:FF` once parsed (`-`, `.` or no separators
 /// are accepted too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

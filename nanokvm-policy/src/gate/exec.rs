@@ -4,14 +4,24 @@
 use std::time::Duration;
 
 use nanokvm_client::api::power::PowerCycle;
-use nanokvm_client::api::storage::MountMode;
+use nanokvm_client::api::storage::{DownloadStatus, MountMode};
 use nanokvm_client::{Client, Error as ClientError, WsSession};
 use nanokvm_hid::AbsolutePosition;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
+use super::ProgressSink;
 use super::screen::{self, ScreenSize};
 use crate::catalogue::args::Point;
-use crate::catalogue::args::{PowerState, ScreenWait};
+use crate::catalogue::args::{DownloadIsoArgs, PowerState, ScreenWait};
+use crate::catalogue::outputs::{
+    ClickOutput, DeleteOutput, DownloadOutput, DragOutput, FrameOutput, HardwareOutput, HdmiOutput,
+    HdmiSwitchOutput, ImagesOutput, InfoOutput, InterfaceOutput, KeyboardLedsOutput, KeysOutput,
+    LedOutput, MountOutput, MountedOutput, MoveOutput, MoveRelativeOutput, PasteOutput,
+    PowerCycleOutput, PowerEnsureOutput, PowerOutput, ResetOutput, ScreenshotOutput, ScrollOutput,
+    SkippedOutput, TapOutput, TypeOutput, UnmountOutput, UploadOutput, WaitForScreenOutput,
+    WakeOutput,
+};
 use crate::catalogue::values::PowerPress;
 use crate::catalogue::{DeviceAction, TypedKeys};
 
@@ -23,6 +33,10 @@ const POWER_POLL: Duration = Duration::from_millis(250);
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pause between the chords of one `nanokvm_send_key` call.
 const KEY_GAP: Duration = Duration::from_millis(30);
+/// Strokes typed between two progress reports of a long typing call.
+const TYPING_CHUNK: usize = 64;
+/// How often a download's state is read.
+const DOWNLOAD_POLL: Duration = Duration::from_secs(1);
 /// The time every action gets on top of its own expected duration.
 const BASE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -63,6 +77,10 @@ pub(crate) struct Device<'a> {
     pub(crate) last_ws_input: &'a std::sync::Mutex<Option<tokio::time::Instant>>,
     pub(crate) captured: &'a std::sync::Mutex<Option<ScreenSize>>,
     pub(crate) frame: ScreenSize,
+    /// Where a long action reports how far it has got.
+    pub(crate) progress: Option<&'a ProgressSink>,
+    /// The real path of the file `nanokvm_upload_iso` sends, checked by the gate.
+    pub(crate) upload: Option<&'a std::path::Path>,
 }
 
 /// Runs `action` once, bounded by its expected duration plus a margin. A typing action
@@ -96,29 +114,46 @@ async fn run_inner(
 ) -> Result<Output, ClientError> {
     let (client, ws, frame) = (device.client, device.ws, device.frame);
     let position = |p: Point| position(p, frame);
-    let done = |v: Value| Ok((v, None));
     match (action, keys) {
         (DeviceAction::Info(_), _) => {
             let info = client.device().info().await?;
             // Not the device key: it identifies the chip and is of no use to a caller.
-            done(json!({
-                "interfaces": info.interfaces,
-                "mdns": info.mdns,
-                "image": info.image,
-                "application": info.application,
-            }))
+            let interfaces = info
+                .interfaces
+                .iter()
+                .map(|i| InterfaceOutput {
+                    name: i.name.clone(),
+                    address: i.address.clone(),
+                    kind: json_string(&i.kind),
+                })
+                .collect();
+            done(InfoOutput {
+                interfaces,
+                mdns: info.mdns,
+                image: info.image,
+                application: info.application.to_string(),
+            })
         }
         (DeviceAction::Hardware(_), _) => {
             let hardware = client.device().hardware().await?;
-            done(json!({"hardware": hardware.to_string()}))
+            done(HardwareOutput {
+                hardware: hardware.to_string(),
+            })
         }
         (DeviceAction::LedStatus(_), _) => {
             let leds = client.power().leds().await?;
-            done(json!({"power": leds.power, "hdd": leds.hdd}))
+            done(LedOutput {
+                power: leds.power,
+                hdd: leds.hdd,
+            })
         }
         (DeviceAction::HdmiStatus(_), _) => {
             let state = client.hdmi().state().await?;
-            done(json!(state))
+            done(HdmiOutput {
+                enabled: state.enabled,
+                signal: state.signal,
+                idle_timeout_secs: state.idle_timeout.map(|d| d.as_secs()),
+            })
         }
         (DeviceAction::Screenshot(a), _) => {
             let jpeg = client.screenshot(SCREENSHOT_TIMEOUT).await?;
@@ -128,35 +163,45 @@ async fn run_inner(
             };
             let quality = u8::try_from(a.quality.get()).unwrap_or(80);
             let shot = screen::fit(jpeg, max, quality).map_err(frame_error)?;
-            Ok(deliver(device, shot))
+            let (shot, jpeg) = deliver(device, shot);
+            Ok((to_json(&shot), Some(jpeg)))
         }
         (DeviceAction::ListImages(_), _) => {
             let images = client.storage().images().await?;
-            done(json!({"images": images}))
+            done(ImagesOutput { images })
         }
         (DeviceAction::MountedImage(_), _) => {
             let mounted = client.storage().mounted().await?;
-            done(json!({"file": mounted.file, "cdrom": mounted.cdrom}))
+            done(MountedOutput {
+                file: mounted.file,
+                cdrom: mounted.cdrom,
+            })
         }
         (DeviceAction::KeyboardLeds(_), _) => {
             let leds = client.hid().keyboard_leds().await?;
-            done(json!(leds))
+            done(KeyboardLedsOutput {
+                known: leds.is_some(),
+                num_lock: leds.as_ref().map(|l| l.num_lock),
+                caps_lock: leds.as_ref().map(|l| l.caps_lock),
+                scroll_lock: leds.as_ref().map(|l| l.scroll_lock),
+                updated_at: leds.map(|l| l.updated_at),
+            })
         }
         (DeviceAction::HdmiReset(_), _) => client
             .hdmi()
             .reset()
             .await
-            .and_then(|()| done(json!({"reset": true}))),
+            .and_then(|()| done(ResetOutput { reset: true })),
         (DeviceAction::HdmiEnable(_), _) => client
             .hdmi()
             .enable()
             .await
-            .and_then(|()| done(json!({"enabled": true}))),
+            .and_then(|()| done(HdmiSwitchOutput { enabled: true })),
         (DeviceAction::HdmiDisable(_), _) => client
             .hdmi()
             .disable()
             .await
-            .and_then(|()| done(json!({"enabled": false}))),
+            .and_then(|()| done(HdmiSwitchOutput { enabled: false })),
         (DeviceAction::SendText(a), Some(TypedKeys::Paste { language, .. })) => {
             // The paste types on the device through another connection than the
             // WebSocket. Reports sent over the WebSocket just before may still be on their
@@ -173,12 +218,19 @@ async fn run_inner(
                 .hid()
                 .paste(a.text.as_str(), language.paste_layout())
                 .await?;
-            let skipped: Vec<Value> = report
+            let skipped = report
                 .skipped
                 .iter()
-                .map(|s| json!({"char": s.ch.to_string(), "index": s.index}))
+                .map(|s| SkippedOutput {
+                    char: s.ch.to_string(),
+                    index: s.index,
+                })
                 .collect();
-            done(json!({"typed": report.typed, "skipped": skipped, "language": language.as_str()}))
+            done(PasteOutput {
+                typed: report.typed,
+                skipped,
+                language: language.as_str().to_owned(),
+            })
         }
         (
             DeviceAction::TypeText(a),
@@ -191,14 +243,32 @@ async fn run_inner(
         ) => {
             {
                 let slot = ws_session(client, ws).await?;
-                let result = slot.session().type_strokes(strokes, *delay).await;
+                let result = match device.progress {
+                    // Long typing reports how far it got, a chunk at a time.
+                    Some(sink) if strokes.len() > TYPING_CHUNK => {
+                        let total = strokes.len();
+                        let mut sent = 0;
+                        let mut result = Ok(());
+                        for chunk in strokes.chunks(TYPING_CHUNK) {
+                            result = slot.session().type_strokes(chunk, *delay).await;
+                            if result.is_err() {
+                                break;
+                            }
+                            sent += chunk.len();
+                            #[allow(clippy::cast_precision_loss)] // stroke counts
+                            sink.report(sent as f64, Some(total as f64), "typing");
+                        }
+                        result
+                    }
+                    _ => slot.session().type_strokes(strokes, *delay).await,
+                };
                 slot.done(result)?;
             }
-            done(json!({
-                "typed": a.text.as_str().chars().count(),
-                "strokes": strokes.len(),
-                "layout": layout.name(),
-            }))
+            done(TypeOutput {
+                typed: a.text.as_str().chars().count(),
+                strokes: strokes.len(),
+                layout: layout.name().to_owned(),
+            })
         }
         (
             DeviceAction::SendKey(_) | DeviceAction::SendKeys(_),
@@ -209,7 +279,9 @@ async fn run_inner(
                 let result = slot.session().key_sequence(chords, KEY_GAP).await;
                 slot.done(result)?;
             }
-            done(json!({"pressed": chords.to_string()}))
+            done(KeysOutput {
+                pressed: chords.to_string(),
+            })
         }
         (
             DeviceAction::SendText(_)
@@ -227,7 +299,14 @@ async fn run_inner(
                 let result = slot.session().move_to(at).await;
                 slot.done(result)?;
             }
-            done(json!({"x": p.x, "y": p.y, "screen": frame}))
+            done(MoveOutput {
+                x: p.x.get(),
+                y: p.y.get(),
+                screen: FrameOutput {
+                    width: frame.width,
+                    height: frame.height,
+                },
+            })
         }
         (DeviceAction::MoveRelative(a), _) => {
             let (dx, dy) = (mickeys(a.dx.get()), mickeys(a.dy.get()));
@@ -236,7 +315,7 @@ async fn run_inner(
                 let result = slot.session().move_by(dx, dy).await;
                 slot.done(result)?;
             }
-            done(json!({"dx": dx, "dy": dy}))
+            done(MoveRelativeOutput { dx, dy })
         }
         (DeviceAction::Click(a), _) => {
             let b = a.button.buttons();
@@ -258,7 +337,10 @@ async fn run_inner(
             }
             .await;
             slot.done(result)?;
-            done(json!({"clicked": a.button, "double": a.double}))
+            done(ClickOutput {
+                clicked: a.button,
+                double: a.double,
+            })
         }
         (DeviceAction::Tap(p), _) => {
             let at = position(*p)?;
@@ -270,7 +352,10 @@ async fn run_inner(
             }
             .await;
             slot.done(result)?;
-            done(json!({"x": p.x.get(), "y": p.y.get()}))
+            done(TapOutput {
+                x: p.x.get(),
+                y: p.y.get(),
+            })
         }
         (DeviceAction::Drag(a), _) => {
             let (from, to) = (position(a.from)?, position(a.to)?);
@@ -279,7 +364,11 @@ async fn run_inner(
                 let result = slot.session().drag(from, to, a.button.buttons(), 10).await;
                 slot.done(result)?;
             }
-            done(json!({"from": a.from, "to": a.to, "button": a.button}))
+            done(DragOutput {
+                from: a.from,
+                to: a.to,
+                button: a.button,
+            })
         }
         (DeviceAction::Scroll(a), _) => {
             let amount = mickeys(a.amount.get());
@@ -290,7 +379,10 @@ async fn run_inner(
                 let result = slot.session().scroll(-amount).await;
                 slot.done(result)?;
             }
-            done(json!({"scrolled": amount, "direction": if amount > 0 { "down" } else { "up" }}))
+            done(ScrollOutput {
+                scrolled: amount,
+                direction: if amount > 0 { "down" } else { "up" }.to_owned(),
+            })
         }
         (DeviceAction::MountIso(a), _) => {
             let mode = if a.as_cdrom {
@@ -299,21 +391,32 @@ async fn run_inner(
                 MountMode::Disk
             };
             client.storage().mount(a.file.as_str(), mode).await?;
-            done(json!({"mounted": a.file, "cdrom": a.as_cdrom}))
+            done(MountOutput {
+                mounted: a.file.as_str().to_owned(),
+                cdrom: a.as_cdrom,
+            })
         }
         (DeviceAction::UnmountIso(_), _) => client
             .storage()
             .unmount()
             .await
-            .and_then(|()| done(json!({"unmounted": true}))),
-        (DeviceAction::DeleteIso(a), _) => client
-            .storage()
-            .delete(a.file.as_str())
-            .await
-            .and_then(|()| done(json!({"deleted": a.file}))),
+            .and_then(|()| done(UnmountOutput { unmounted: true })),
+        (DeviceAction::DeleteIso(a), _) => {
+            client
+                .storage()
+                .delete(a.file.as_str())
+                .await
+                .and_then(|()| {
+                    done(DeleteOutput {
+                        deleted: a.file.as_str().to_owned(),
+                    })
+                })
+        }
         (DeviceAction::WakeOnLan(a), _) => {
             let sent = client.network().wake_on_lan(&a.mac.0.to_string()).await?;
-            done(json!({"sent_to": sent.to_string()}))
+            done(WakeOutput {
+                sent_to: sent.to_string(),
+            })
         }
         (DeviceAction::Power(a), _) => {
             let power = client.power();
@@ -322,7 +425,7 @@ async fn run_inner(
                 PowerPress::PowerLong => power.long_press_power().await?,
                 PowerPress::Reset => power.reset().await?,
             }
-            done(json!({"pressed": a.action}))
+            done(PowerOutput { pressed: a.action })
         }
         (DeviceAction::PowerCycle(a), _) => {
             let off_for = Duration::from_millis(a.off_duration_ms.get().unsigned_abs());
@@ -330,17 +433,34 @@ async fn run_inner(
                 off_for,
                 ..PowerCycle::default()
             };
+            if let Some(sink) = device.progress {
+                sink.report(
+                    0.0,
+                    Some(1.0),
+                    "forcing the machine off, then powering it on",
+                );
+            }
             client.power().power_cycle(cycle).await?;
-            done(json!({"power_cycled": true, "off_duration_ms": a.off_duration_ms}))
+            if let Some(sink) = device.progress {
+                sink.report(1.0, Some(1.0), "powered on again");
+            }
+            done(PowerCycleOutput {
+                power_cycled: true,
+                off_duration_ms: a.off_duration_ms,
+            })
         }
         (DeviceAction::PowerEnsure(a), _) => {
             let want_on = a.state == PowerState::On;
             let timeout = Duration::from_millis(a.timeout_ms.get().unsigned_abs());
             let before = client.power().leds().await?.power;
             if before == want_on {
-                return done(
-                    json!({"state": a.state, "pressed": false, "reached": true, "waited_ms": 0}),
-                );
+                return done(PowerEnsureOutput {
+                    state: a.state,
+                    pressed: false,
+                    reached: true,
+                    waited_ms: 0,
+                    message: None,
+                });
             }
             // The only press: a timeout later must not press again.
             client.power().press_power().await?;
@@ -355,17 +475,22 @@ async fn run_inner(
                 tokio::time::sleep(POWER_POLL).await;
             };
             let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let mut out =
-                json!({"state": a.state, "pressed": true, "reached": reached, "waited_ms": waited});
-            if !reached {
-                out["message"] = json!(if want_on {
+            let message = (!reached).then(|| {
+                if want_on {
                     "power was pressed but the power LED is still dark"
                 } else {
                     "power was pressed but the machine is still on: the OS may ignore the \
                      button, or need longer; nanokvm_power with power_long forces it off"
-                });
-            }
-            done(out)
+                }
+                .to_owned()
+            });
+            done(PowerEnsureOutput {
+                state: a.state,
+                pressed: true,
+                reached,
+                waited_ms: waited,
+                message,
+            })
         }
         (DeviceAction::WaitForScreen(a), _) => {
             let timeout = Duration::from_millis(a.timeout_ms.get().unsigned_abs());
@@ -406,17 +531,142 @@ async fn run_inner(
             };
             let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let shot = screen::fit(last, ScreenSize::DEFAULT, 80).map_err(frame_error)?;
-            let (mut json, image) = deliver(device, shot);
-            json["until"] = json!(a.until);
-            json["reached"] = json!(reached);
-            json["waited_ms"] = json!(waited);
-            Ok((json, image))
+            let (shot, jpeg) = deliver(device, shot);
+            let out = WaitForScreenOutput {
+                shot,
+                until: a.until,
+                reached,
+                waited_ms: waited,
+            };
+            Ok((to_json(&out), Some(jpeg)))
         }
         (DeviceAction::ResetHid(_), _) => client
             .hid()
             .reset()
             .await
-            .and_then(|()| done(json!({"reset": true}))),
+            .and_then(|()| done(ResetOutput { reset: true })),
+        (DeviceAction::DownloadIso(a), _) => download(device, a).await,
+        (DeviceAction::UploadIso(_), _) => {
+            let Some(path) = device.upload else {
+                unreachable!("the gate resolves an upload's path before running it")
+            };
+            let sink = device.progress.cloned();
+            let started = std::time::Instant::now();
+            let reported = std::sync::Mutex::new(std::time::Instant::now());
+            client
+                .storage()
+                .upload_iso(path, move |sent, total| {
+                    let Some(sink) = &sink else { return };
+                    let mut last = reported
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if sent == total || last.elapsed() >= Duration::from_millis(250) {
+                        *last = std::time::Instant::now();
+                        #[allow(clippy::cast_precision_loss)] // bytes, shown as progress
+                        sink.report(sent as f64, Some(total as f64), "uploading");
+                    }
+                })
+                .await?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            done(UploadOutput {
+                uploaded: format!("/data/{name}"),
+                bytes,
+                waited_ms: waited,
+            })
+        }
+        (DeviceAction::PolicyExplain(_), _) => {
+            unreachable!("the gate answers nanokvm_policy_explain itself")
+        }
+    }
+}
+
+/// `nanokvm_download_iso`: starts the download, follows it until it ends, and cancels
+/// it when the call is dropped or runs out of time.
+async fn download(device: &Device<'_>, a: &DownloadIsoArgs) -> Result<Output, ClientError> {
+    let client = device.client;
+    let storage = client.storage();
+    let file = format!("/data/{}", a.url.file_name());
+    storage
+        .download(a.url.as_str(), a.sha256.as_ref().map(|s| s.as_str()))
+        .await?;
+    let mut guard = CancelDownload(Some(client.clone()));
+    let started = tokio::time::Instant::now();
+    let limit = Duration::from_secs(a.timeout_s.get().unsigned_abs());
+    let status = loop {
+        let status = storage.download_status().await?;
+        if let (Some(sink), DownloadStatus::InProgress { percentage, .. }) =
+            (device.progress, &status)
+        {
+            sink.report(percentage.unwrap_or(0.0), Some(100.0), "downloading");
+        }
+        if status.is_finished() {
+            break status;
+        }
+        if started.elapsed() >= limit {
+            return Err(ClientError::Timeout {
+                endpoint: "nanokvm_download_iso".to_owned(),
+                after: limit,
+            });
+        }
+        tokio::time::sleep(DOWNLOAD_POLL).await;
+    };
+    guard.0 = None;
+    let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let failed = |message: &str| ClientError::Device {
+        code: -1,
+        message: message.to_owned(),
+        endpoint: "GET /api/download/image/status".to_owned(),
+    };
+    match status {
+        DownloadStatus::Success => {}
+        // Firmware before 2.5.0 reports idle once a download ends, whatever its end:
+        // the image's presence tells.
+        DownloadStatus::Idle => {
+            if !storage.images().await?.contains(&file) {
+                return Err(failed("the download ended without storing the image"));
+            }
+        }
+        DownloadStatus::ChecksumFailed => {
+            return Err(failed(
+                "the image's SHA-256 is not the one given; it was not kept",
+            ));
+        }
+        DownloadStatus::Failed => return Err(failed("the download failed")),
+        other => {
+            return Err(failed(&format!(
+                "the download ended in the unknown state {}",
+                serde_json::to_value(&other).unwrap_or_default()["status"]
+            )));
+        }
+    }
+    done(DownloadOutput {
+        downloaded: a.url.clone(),
+        file,
+        checksum_checked: a.sha256.is_some(),
+        waited_ms: waited,
+    })
+}
+
+/// Cancels a running download when dropped armed (the call was cancelled or failed
+/// while the device still downloads).
+struct CancelDownload(Option<Client>);
+
+impl Drop for CancelDownload {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                if let Err(e) = client.storage().cancel_download().await {
+                    tracing::warn!(error = %e, "could not cancel the image download");
+                }
+            });
+        }
     }
 }
 
@@ -431,22 +681,42 @@ fn frame_error(message: String) -> ClientError {
 
 /// A screenshot as the caller gets it: its metadata and the JPEG. Remembers the
 /// captured size, the frame of later pixel coordinates when the caller names none.
-fn deliver(device: &Device<'_>, shot: screen::Shot) -> Output {
+fn deliver(device: &Device<'_>, shot: screen::Shot) -> (ScreenshotOutput, Vec<u8>) {
     *device
         .captured
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
     let scale = f64::from(shot.size.width) / f64::from(shot.source.width);
-    let json = json!({
-        "format": "jpeg",
-        "width": shot.size.width,
-        "height": shot.size.height,
-        "source_width": shot.source.width,
-        "source_height": shot.source.height,
-        "scale": (scale * 1e4).round() / 1e4,
-        "bytes": shot.jpeg.len(),
-    });
-    (json, Some(shot.jpeg))
+    let out = ScreenshotOutput {
+        format: "jpeg".to_owned(),
+        width: shot.size.width,
+        height: shot.size.height,
+        source_width: shot.source.width,
+        source_height: shot.source.height,
+        scale: (scale * 1e4).round() / 1e4,
+        bytes: shot.jpeg.len(),
+    };
+    (out, shot.jpeg)
+}
+
+/// A result without an image.
+#[allow(clippy::unnecessary_wraps)] // the shape every arm returns
+fn done<T: Serialize>(output: T) -> Result<Output, ClientError> {
+    Ok((to_json(&output), None))
+}
+
+/// A result as JSON. The output types serialize to objects without fail.
+fn to_json<T: Serialize>(output: &T) -> Value {
+    serde_json::to_value(output).unwrap_or_else(|e| unreachable!("an output serializes: {e}"))
+}
+
+/// A client value's JSON string (an enum's name).
+fn json_string<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
 }
 
 /// Whether the action sends keyboard or mouse reports over the WebSocket.

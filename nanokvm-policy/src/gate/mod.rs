@@ -23,6 +23,7 @@
 
 mod approval;
 mod exec;
+mod media;
 mod queue;
 mod screen;
 
@@ -43,6 +44,7 @@ pub use queue::{ApprovalQueue, PendingApproval, masked_args};
 pub use screen::ScreenSize;
 
 use crate::audit::{AuditEvent, AuditKind, AuditLog};
+use crate::catalogue::args::PolicyExplainArgs;
 pub use crate::engine::Denial;
 use crate::engine::{Call, Decision, Engine, Reservation, Verdict};
 use crate::error::Error;
@@ -52,8 +54,55 @@ use crate::store::CounterStore;
 use crate::time::Timestamp;
 use approval::Grants;
 
+/// How far a long call has got: `done` of `total` (when known) units, and what it is
+/// doing. Typing counts characters, transfers bytes or percent, waits milliseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Units done.
+    pub done: f64,
+    /// Units in all, when known.
+    pub total: Option<f64>,
+    /// What is happening, for people.
+    pub message: String,
+}
+
+/// Where a call reports its [`Progress`] (the MCP server turns it into progress
+/// notifications). Two sinks are equal when they are the same sink.
+#[derive(Clone)]
+pub struct ProgressSink(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl ProgressSink {
+    /// A sink that calls `report` with each report.
+    pub fn new(report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(report))
+    }
+
+    pub(crate) fn report(&self, done: f64, total: Option<f64>, message: impl Into<String>) {
+        (self.0)(Progress {
+            done,
+            total,
+            message: message.into(),
+        });
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+impl PartialEq for ProgressSink {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ProgressSink {}
+
 /// Who is calling: the principal (the client credential, the `grant` scope) and the
-/// session (one connected client), and the screen as the caller last saw it.
+/// session (one connected client), the screen as the caller last saw it, and where
+/// progress goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallContext {
     /// The client credential.
@@ -63,6 +112,8 @@ pub struct CallContext {
     /// The size of the last screenshot the caller was shown: the frame its pixel
     /// coordinates refer to. `None`: the gate's screen size (see [`ScreenSize`]).
     pub screen: Option<ScreenSize>,
+    /// Where a long call reports how far it has got.
+    pub progress: Option<ProgressSink>,
 }
 
 impl CallContext {
@@ -73,7 +124,15 @@ impl CallContext {
             principal: principal.into(),
             session: session.into(),
             screen: None,
+            progress: None,
         }
+    }
+
+    /// The same context, reporting progress to `sink`.
+    #[must_use]
+    pub fn with_progress(mut self, sink: ProgressSink) -> Self {
+        self.progress = Some(sink);
+        self
     }
 
     /// The same context, with pixel coordinates read in a screen of `size`.
@@ -452,6 +511,7 @@ impl<S: CounterStore> Gate<S> {
         let keys = action.typed_keys(self.inner.keymap)?;
         let frame = self.screen_of(ctx);
         action.check_frame(frame)?;
+        let upload = self.check_media(ctx, action, &args)?;
         // Typing calls run one at a time from decision to settlement, so that each
         // builds on the line the one before left on the target.
         let _typing = match &keys {
@@ -470,12 +530,24 @@ impl<S: CounterStore> Gate<S> {
             )
             .await?;
         let started = Instant::now();
+        if let DeviceAction::PolicyExplain(a) = action {
+            // Answered from the policy alone: nothing reaches the device.
+            let json = self.explain(ctx, a);
+            permit.finish_inner(Ok(()), started.elapsed())?;
+            return Ok(ActionOutput {
+                json,
+                image: None,
+                verdict: permit.verdict,
+            });
+        }
         let device = exec::Device {
             client: &self.inner.client,
             ws: &self.inner.ws,
             captured: &self.inner.captured,
             last_ws_input: &self.inner.last_ws_input,
             frame,
+            progress: ctx.progress.as_ref(),
+            upload: upload.as_deref(),
         };
         let result = exec::run(&device, action, keys.as_ref()).await;
         let elapsed = started.elapsed();
@@ -522,6 +594,123 @@ impl<S: CounterStore> Gate<S> {
         risk: Option<RiskClass>,
     ) -> Result<Permit<S>, Error> {
         self.admit(ctx, tool, args, risk, None, None).await
+    }
+
+    /// The operator's limits on images: a download only from an allowed host, an upload
+    /// only from the upload directory (whose real path is returned). A refusal is a
+    /// denial, audited, before the policy is asked.
+    fn check_media(
+        &self,
+        ctx: &CallContext,
+        action: &DeviceAction,
+        args: &Value,
+    ) -> Result<Option<PathBuf>, Error> {
+        let (rule, checked) = match action {
+            DeviceAction::DownloadIso(a) => (
+                media::RULE_DOWNLOAD_HOSTS,
+                media::check_download(&self.inner.download_hosts, &a.url).map(|()| None),
+            ),
+            DeviceAction::UploadIso(a) => (
+                media::RULE_UPLOAD_DIR,
+                media::resolve_upload(self.inner.upload_dir.as_deref(), &a.path).map(Some),
+            ),
+            _ => return Ok(None),
+        };
+        checked.or_else(|message| {
+            let denial = Denial {
+                verdict: Verdict::Deny,
+                rule: Some(rule.to_owned()),
+                message,
+                retry_after_s: None,
+                approval_binding: None,
+            };
+            let hash = self
+                .inner
+                .engine
+                .policy()
+                .map(|p| p.hash_hex())
+                .unwrap_or_default();
+            self.audit_denial(ctx, action.tool(), args, &denial, &hash, "denied")?;
+            Err(Error::Denied(Box::new(denial)))
+        })
+    }
+
+    /// `nanokvm_policy_explain`: where the caller stands with every tool it can see, or
+    /// with one tool and what a call of it would get now (decided, then given back).
+    fn explain(&self, ctx: &CallContext, args: &PolicyExplainArgs) -> Value {
+        use crate::catalogue::outputs::{CallOutput, ExplainOutput, PolicyOutput};
+        let engine = &self.inner.engine;
+        let device = self.inner.device.as_str();
+        let now = self.now();
+        let empty = Value::Object(serde_json::Map::new());
+        let policy = engine.policy();
+        let mut out = ExplainOutput {
+            device: device.to_owned(),
+            principal: ctx.principal.clone(),
+            policy: PolicyOutput {
+                loaded: policy.is_some(),
+                hash: policy.as_ref().map(|p| p.hash_hex()),
+            },
+            tools: None,
+            tool: None,
+            call: None,
+            error: None,
+        };
+        let hidden = |tool: &str| policy.as_ref().is_some_and(|p| p.is_hidden(tool));
+        match &args.tool {
+            None => {
+                out.tools = Some(
+                    crate::catalogue::TOOLS
+                        .iter()
+                        .filter(|t| !hidden(t.name))
+                        .map(|t| {
+                            standing_output(
+                                &engine.standing(&explain_call(ctx, device, t.name, &empty), now),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            Some(name) => match crate::catalogue::tool_info(name).filter(|t| !hidden(t.name)) {
+                None => out.error = Some(format!("there is no tool `{name}`")),
+                Some(info) => {
+                    let call_args = args.arguments.clone().map_or(empty, Value::Object);
+                    let standing =
+                        engine.standing(&explain_call(ctx, device, info.name, &call_args), now);
+                    out.tool = Some(standing_output(&standing));
+                    if args.arguments.is_some() {
+                        out.call = Some(
+                            match DeviceAction::parse(info.name, &call_args, self.inner.keymap) {
+                                Err(e) => CallOutput {
+                                    verdict: "invalid_arguments".to_owned(),
+                                    rule: None,
+                                    message: e.to_string(),
+                                    retry_after_s: None,
+                                    arguments: None,
+                                },
+                                Ok(action) => {
+                                    let canonical = action.args();
+                                    let keys = action.typed_keys(self.inner.keymap).ok().flatten();
+                                    let mut call = explain_call(ctx, device, info.name, &canonical);
+                                    if let Some(keys) = &keys {
+                                        call = call.keys(keys.reports());
+                                    }
+                                    let decision = engine.explain(&call, now);
+                                    CallOutput {
+                                        verdict: decision.verdict.as_str().to_owned(),
+                                        rule: decision.rule,
+                                        message: decision.message,
+                                        retry_after_s: decision.retry_after_s,
+                                        arguments: Some(canonical.clone()),
+                                    }
+                                }
+                            },
+                        );
+                    }
+                }
+            },
+        }
+        serde_json::to_value(&out).unwrap_or_default()
     }
 
     fn now(&self) -> Timestamp {
@@ -740,6 +929,48 @@ impl<S: CounterStore> Gate<S> {
         event.outcome = Some(outcome.to_owned());
         self.append(&event)
     }
+}
+
+/// A standing as `nanokvm_policy_explain` returns it.
+fn standing_output(
+    standing: &crate::engine::Standing,
+) -> crate::catalogue::outputs::StandingOutput {
+    use crate::catalogue::outputs::{QuotaOutput, StandingOutput};
+    StandingOutput {
+        tool: standing.tool.clone(),
+        access: standing.access.name().to_owned(),
+        limits: standing
+            .quotas
+            .iter()
+            .map(|q| QuotaOutput {
+                counter: q.counter.clone(),
+                rule: q.rule.clone(),
+                window: q.window.clone(),
+                scope: q.scope.to_owned(),
+                max: q.max,
+                used: q.used,
+                remaining: q.used.map(|u| q.max.saturating_sub(u)),
+                cost: q.cost,
+            })
+            .collect(),
+    }
+}
+
+/// The call `nanokvm_policy_explain` asks the engine about.
+fn explain_call<'c>(
+    ctx: &'c CallContext,
+    device: &'c str,
+    tool: &'c str,
+    args: &'c Value,
+) -> Call<'c> {
+    let mut call = Call::new(tool, args)
+        .principal(&ctx.principal)
+        .session(&ctx.session)
+        .device(device);
+    if let Some(info) = crate::catalogue::tool_info(tool) {
+        call = call.risk(info.risk);
+    }
+    call
 }
 
 /// Leave to run one decided call. Report how it went with [`Permit::finish`]; a permit

@@ -35,6 +35,15 @@ fn full_args(tool: &str) -> Value {
         "nanokvm_wait_for_screen" => {
             json!({"until": "stable", "stable_ms": 500, "timeout_ms": 5000})
         }
+        "nanokvm_download_iso" => json!({
+            "url": "https://releases.example.org/debian.iso",
+            "sha256": "ab".repeat(32),
+            "timeout_s": 600
+        }),
+        "nanokvm_upload_iso" => json!({"path": "images/debian.iso"}),
+        "nanokvm_policy_explain" => {
+            json!({"tool": "nanokvm_tap", "arguments": {"x": 1, "y": 2}})
+        }
         _ => json!({}),
     }
 }
@@ -44,6 +53,40 @@ fn properties(schema: &Value) -> Vec<String> {
         .as_object()
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+#[test]
+fn every_tool_declares_the_object_its_result_is() {
+    for tool in TOOLS {
+        let schema = tool.output_schema();
+        assert_eq!(schema["type"], "object", "{}", tool.name);
+        assert!(
+            !properties(&schema).is_empty(),
+            "{}: a result says something",
+            tool.name
+        );
+        assert!(
+            !schema.to_string().contains("$ref"),
+            "{}: inlined, without references",
+            tool.name
+        );
+    }
+    // What a screenshot returns beside its image.
+    let shot = nanokvm_policy::catalogue::tool_info("nanokvm_screenshot").unwrap();
+    let mut props = properties(&shot.output_schema());
+    props.sort();
+    assert_eq!(
+        props,
+        [
+            "bytes",
+            "format",
+            "height",
+            "scale",
+            "source_height",
+            "source_width",
+            "width"
+        ]
+    );
 }
 
 #[test]

@@ -82,6 +82,11 @@ fn every_catalogue_tool_parses_and_round_trips_its_canonical_arguments() {
         ("nanokvm_send_keys", json!({"keys": "win+r"})),
         ("nanokvm_power_ensure", json!({"state": "on"})),
         ("nanokvm_wait_for_screen", json!({"until": "changed"})),
+        (
+            "nanokvm_download_iso",
+            json!({"url": "http://mirror.example.org/x/debian.iso"}),
+        ),
+        ("nanokvm_upload_iso", json!({"path": "debian.iso"})),
     ];
     for info in TOOLS {
         let args = samples
