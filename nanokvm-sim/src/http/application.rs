@@ -208,7 +208,13 @@ fn get_error(url: &str, host: &str) -> String {
 async fn get_latest(shared: &Shared) -> Result<(Latest, String), LatestError> {
     let head = shared.config.firmware.is_head();
     let (base, fetched) = update_base(shared);
-    let manifest = format!("{base}/latest.json?now={}", unix_now());
+    // The Pro asks for its own manifest on the same server.
+    let file = if shared.config.firmware.is_pro() {
+        "nanokvm_pro_latest.json"
+    } else {
+        "latest.json"
+    };
+    let manifest = format!("{base}/{file}?now={}", unix_now());
     let unreachable = || {
         if head {
             LatestError("update server is inaccessible".to_owned())
@@ -220,8 +226,8 @@ async fn get_latest(shared: &Shared) -> Result<(Latest, String), LatestError> {
     let Some(fetched) = fetched else {
         return Err(unreachable());
     };
-    let url = fetch::parse(&format!("{fetched}/latest.json?now={}", unix_now()))
-        .map_err(|_| unreachable())?;
+    let url =
+        fetch::parse(&format!("{fetched}/{file}?now={}", unix_now())).map_err(|_| unreachable())?;
     // 2.5.1 gives up after 15 s; the limit is scaled, but never under a second.
     let limit = shared
         .time
@@ -264,6 +270,8 @@ pub(crate) async fn route(ctx: Ctx) -> Response {
             let latest = match get_latest(shared).await {
                 Ok((latest, _)) => latest.version,
                 Err(_) if head => return fail(-1, "failed to query latest version"),
+                // The Pro reports its own version as the latest when it cannot ask.
+                Err(_) if shared.config.firmware.is_pro() => current.clone(),
                 Err(_) => String::new(),
             };
             ok(J::obj([

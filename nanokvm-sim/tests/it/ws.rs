@@ -155,3 +155,31 @@ async fn idle_sockets_are_closed_after_the_scaled_deadline() {
     // 90 s at the fast scale is 90 ms: the stream ends without any input from us.
     while let Some(Ok(_)) = ws.next().await {}
 }
+
+#[tokio::test]
+async fn the_pro_socket_takes_binary_frames_and_pushes_nothing() {
+    let sim = crate::support::fast()
+        .hardware(nanokvm_sim::Hardware::Pro)
+        .start()
+        .await
+        .unwrap();
+    // A loopback client needs no session on the Pro: any cookie will do.
+    let mut ws = connect(&sim, "none").await;
+    for f in [
+        [1u8, 0, 0, 0x04, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0, 0, 0, 0],
+    ] {
+        ws.send(Message::Binary(f.to_vec().into())).await.unwrap();
+    }
+    sim.wait_for(|m| m.screen_text().ends_with("login: a"))
+        .await;
+    // The frames were read, so any greeting would have been sent before them: there is
+    // none, and what follows the close is no status push.
+    ws.send(Message::Close(None)).await.unwrap();
+    if let Some(Ok(message)) = ws.next().await {
+        assert!(
+            matches!(message, Message::Close(_)),
+            "unexpected {message:?}"
+        );
+    }
+}
