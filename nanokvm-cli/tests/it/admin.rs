@@ -218,3 +218,26 @@ fn output_in_a_pipe_has_no_escape_codes_with_or_without_no_color() {
         }
     }
 }
+
+#[test]
+fn sim_serves_a_simulator_until_stopped() {
+    use std::io::BufRead as _;
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    cmd.args(["sim", "--listen", "127.0.0.1:0", "--firmware", "2.3.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawns");
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut url)
+        .expect("the URL");
+    let mut info = env.cmd();
+    info.args(["--host", url.trim()])
+        .env("NANOKVM_PASS", "admin");
+    let r = run(info, &["--json", "info"], None);
+    child.kill().expect("stops");
+    let _ = child.wait();
+    r.code(0);
+    assert_eq!(r.json()["application"], "2.3.1");
+}

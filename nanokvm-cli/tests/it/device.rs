@@ -371,3 +371,70 @@ fn approvals_without_a_terminal_refuse_then_an_operator_approves_out_of_band() {
     let answered_twice = run(env.cmd(), &["approvals", "approve", &id], None);
     answered_twice.code(2);
 }
+
+#[test]
+fn the_other_device_commands_reach_the_machine() {
+    let sim = Sim::start();
+    sim.add_image("old.iso");
+    let env = Env::new();
+    let ok = |args: &[&str]| {
+        let r = run(env.at(&sim), args, None);
+        r.code(0);
+        r
+    };
+    ok(&["hardware"]);
+    ok(&["wol", "aa:bb:cc:dd:ee:ff"]);
+    let packets: Vec<String> = sim.sim.wol_packets().into_iter().map(|p| p.mac).collect();
+    assert_eq!(packets, ["AA:BB:CC:DD:EE:FF"]);
+
+    ok(&["hdmi", "off"]);
+    assert!(!sim.sim.capture_running(), "capture off");
+    ok(&["hdmi", "on"]);
+    assert!(sim.sim.capture_running(), "capture on");
+    ok(&["hdmi", "reset"]);
+    assert_eq!(ok(&["--json", "hdmi", "status"]).json()["enabled"], true);
+    assert!(ok(&["--json", "hid", "leds"]).json().is_object());
+    ok(&["hid", "reset"]);
+
+    let before = sim.sim.machine().pointer();
+    ok(&["mouse", "move-rel", "-20", "15"]);
+    assert_ne!(sim.sim.machine().pointer(), before, "the pointer moved");
+    let clicks = sim.sim.machine().clicks().len();
+    ok(&["mouse", "drag", "100,100", "300,200"]);
+    assert!(
+        sim.sim.machine().clicks().len() > clicks,
+        "the button went down"
+    );
+    ok(&["mouse", "scroll", "3"]);
+    ok(&["mouse", "click", "--double"]);
+    run(env.at(&sim), &["mouse", "scroll", "0"], None).code(2);
+    run(env.at(&sim), &["mouse", "move", "5000", "10"], None).code(2);
+
+    let waited = ok(&[
+        "--json",
+        "wait-screen",
+        "--until",
+        "stable",
+        "--stable",
+        "200ms",
+        "--timeout",
+        "10s",
+    ]);
+    assert_eq!(waited.json()["reached"], true);
+
+    ok(&["iso", "delete", "/data/old.iso"]);
+    assert!(!sim.sim.data_dir().join("old.iso").exists(), "deleted");
+
+    ok(&["power", "reset"]);
+    ok(&["power", "cycle", "--off", "500ms"]);
+    ok(&["power", "long"]);
+    assert_eq!(
+        sim.sim.power(),
+        PowerState::Off,
+        "a long press forces it off"
+    );
+    ok(&["power", "press"]);
+    assert_ne!(sim.sim.power(), PowerState::Off, "a short press starts it");
+    ok(&["power", "off", "--timeout", "20s"]);
+    assert_eq!(sim.sim.power(), PowerState::Off);
+}
