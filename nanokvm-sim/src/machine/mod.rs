@@ -323,6 +323,12 @@ impl MachineState {
             // in when so configured.
             state.os_started();
             if config.logged_in {
+                // As if the user had logged in at the prompt.
+                state.prompt = None;
+                if let Some(last) = state.lines.last_mut() {
+                    last.push_str(&config.user);
+                }
+                state.print("Password: ");
                 state.logged_in();
             }
         }
@@ -1613,6 +1619,18 @@ mod tests {
 
     fn tap(m: &mut MachineState, keys: &'static str) {
         run(m, &[Keys(keys)]);
+    }
+
+    #[test]
+    fn a_machine_started_logged_in_shows_the_login_it_skipped() {
+        let m = logged_in(Layout::Us);
+        assert_eq!(m.stage(), Stage::Shell);
+        assert_eq!(
+            m.screen_text(),
+            "\nnanokvm-sim Linux 1.0 target tty1\n\ntarget login: user\nPassword: \n\
+             Welcome to nanokvm-sim Linux 1.0!\n\nuser@target:~$ "
+        );
+        assert_eq!((m.input_line(), m.cursor()), (String::new(), 0));
     }
 
     #[test]
