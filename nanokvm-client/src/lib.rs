@@ -61,7 +61,7 @@ pub use client::{Client, ClientBuilder, PasswordEncoding};
 pub use error::{BoxError, Error, Result};
 pub use screenshot::FrameStream;
 pub use secrecy::SecretString;
-pub use tls::{CertificateFingerprint, TlsTrust};
+pub use tls::{CertificateFingerprint, TlsTrust, fetch_fingerprint};
 pub use ws::WsSession;
 
 /// Compiles the code in the crate's README, so that it stays true.

@@ -19,7 +19,7 @@ use rustls::{CertificateError, OtherError};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 
 /// Which certificates the client trusts for `https://` and `wss://` URLs.
 #[derive(Clone, Default)]
@@ -113,6 +113,126 @@ impl serde::Serialize for CertificateFingerprint {
 impl fmt::Debug for CertificateFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CertificateFingerprint({self})")
+    }
+}
+
+/// The fingerprint of the certificate the device at `url` (`https://host[:port]`)
+/// presents now, for pinning with [`TlsTrust::Pinned`] (or `tls_fingerprint` in a
+/// device configuration).
+///
+/// Nothing is trusted here: whoever answers at `url` now is who is fingerprinted (the
+/// handshake only proves that it holds the certificate's key). Compare the result with
+/// what the device itself shows (its web UI, or `openssl x509 -fingerprint -sha256` on
+/// the device) before relying on it.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a URL that is not `https://`; [`Error::Timeout`] when the
+/// device does not finish the handshake within `timeout`; [`Error::Connection`] when
+/// it cannot be reached or the handshake fails.
+pub async fn fetch_fingerprint(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<CertificateFingerprint> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| Error::invalid(format!("bad URL: {e}")))?;
+    if parsed.scheme() != "https" {
+        return Err(Error::invalid(
+            "only an https:// URL has a certificate to fingerprint",
+        ));
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| Error::invalid("the URL has no host"))?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = parsed.port().unwrap_or(443);
+    let endpoint = format!("TLS handshake with {host}:{port}");
+    let connection = |source: BoxError| Error::Connection {
+        endpoint: endpoint.clone(),
+        source,
+    };
+    let provider = provider();
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::config(format!("tls: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate { provider }))
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.clone()).map_err(|e| connection(Box::new(e)))?;
+    let handshake = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| connection(Box::new(e)))?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| connection(Box::new(e)))
+    };
+    let stream = tokio::time::timeout(timeout, handshake)
+        .await
+        .map_err(|_| Error::Timeout {
+            endpoint: endpoint.clone(),
+            after: timeout,
+        })??;
+    let (_, session) = stream.get_ref();
+    session
+        .peer_certificates()
+        .and_then(<[_]>::first)
+        .map(|der| CertificateFingerprint::of_der(der))
+        .ok_or_else(|| connection("the device presented no certificate".into()))
+}
+
+/// Accepts any certificate, checking only that the server holds its key: for
+/// [`fetch_fingerprint`], which trusts nothing it learns.
+#[derive(Debug)]
+struct AnyCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -26,13 +26,13 @@ use nanokvm_policy::gate::{
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore, error_chain};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest,
+    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema, Implementation,
+    InputRequest, InputRequests, InputRequiredResult, InputResponses, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
     ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
-use rmcp::service::{
-    ElicitationError, ElicitationMode, NotificationContext, Peer, RequestContext, RoleServer,
-};
+use rmcp::service::{ElicitationError, NotificationContext, Peer, RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -81,6 +81,17 @@ struct Inner {
     seen: Mutex<HashMap<String, ScreenSize>>,
     /// Where an operator can answer approvals from another terminal.
     queue: Option<Arc<ApprovalQueue>>,
+    /// Approvals asked of stateless clients (`input_required`), by request state.
+    asked: Arc<Mutex<HashMap<String, AskedApproval>>>,
+}
+
+/// An approval a stateless client was asked for: the call it binds and when the
+/// question lapses.
+#[derive(Debug)]
+struct AskedApproval {
+    device: String,
+    binding: String,
+    expires: std::time::Instant,
 }
 
 impl NanoKvmServer {
@@ -100,6 +111,7 @@ impl NanoKvmServer {
                 session: session.into(),
                 seen: Mutex::new(HashMap::new()),
                 queue: None,
+                asked: Arc::default(),
             }),
         }
     }
@@ -115,6 +127,7 @@ impl NanoKvmServer {
                 session: session.into(),
                 seen: Mutex::new(HashMap::new()),
                 queue: self.inner.queue.clone(),
+                asked: Arc::clone(&self.inner.asked),
             }),
         }
     }
@@ -130,6 +143,7 @@ impl NanoKvmServer {
                 session: self.inner.session.clone(),
                 seen: Mutex::new(HashMap::new()),
                 queue: Some(queue),
+                asked: Arc::clone(&self.inner.asked),
             }),
         }
     }
@@ -166,9 +180,9 @@ impl NanoKvmServer {
         &self,
         name: &str,
         arguments: Option<JsonObject>,
-        peer: Option<&Peer<RoleServer>>,
+        asking: Asking,
         progress: Option<ProgressSink>,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Result<CallToolResponse, McpError> {
         let unknown = || McpError::invalid_params(format!("unknown tool `{name}`"), None);
         if tool_info(name).is_none() {
             return Err(unknown());
@@ -182,22 +196,22 @@ impl NanoKvmServer {
                     None => {
                         let names: Vec<&str> =
                             self.inner.devices.iter().map(|d| d.name.as_str()).collect();
-                        return Ok(tool_error(
+                        return Ok(CallToolResponse::from(tool_error(
                             format!(
                                 "invalid arguments for `{name}` (argument `device`): no device \
                                  `{wanted}`; the devices are {}",
                                 names.join(", ")
                             ),
                             None,
-                        ));
+                        )));
                     }
                 }
             }
             Some(_) => {
-                return Ok(tool_error(
+                return Ok(CallToolResponse::from(tool_error(
                     format!("invalid arguments for `{name}` (argument `device`): must be a string"),
                     None,
-                ));
+                )));
             }
         };
         // A tool the policy hides does not exist for the caller.
@@ -210,18 +224,20 @@ impl NanoKvmServer {
             ctx = ctx.with_progress(sink);
         }
         let args = Value::Object(args);
-        let elicitation = peer
-            .filter(|p| {
-                p.supported_elicitation_modes()
-                    .contains(&ElicitationMode::Form)
-            })
-            .map(|p| ElicitationApprover { peer: p.clone() });
-        let approver: Option<Arc<dyn Approver>> = match (elicitation, &self.inner.queue) {
-            (None, None) => None,
-            (elicitation, queue) => Some(Arc::new(FirstAnswer {
-                elicitation,
-                queue: queue.clone(),
+        let deferred = Arc::new(Deferred::default());
+        let approver: Option<Arc<dyn Approver>> = match asking {
+            Asking::Elicit(peer) => Some(Arc::new(FirstAnswer {
+                elicitation: Some(ElicitationApprover { peer }),
+                queue: self.inner.queue.clone(),
             })),
+            Asking::Operator => self.inner.queue.clone().map(|queue| {
+                Arc::new(FirstAnswer {
+                    elicitation: None,
+                    queue: Some(queue),
+                }) as Arc<dyn Approver>
+            }),
+            Asking::InputRequired => Some(Arc::clone(&deferred) as Arc<dyn Approver>),
+            Asking::Answered(reason) => Some(Arc::new(Refuse(reason))),
         };
         let outcome = match approver {
             Some(approver) => {
@@ -237,7 +253,14 @@ impl NanoKvmServer {
         {
             self.remember_screen(&device.name, &out.json);
         }
-        Ok(match outcome {
+        // A stateless client is asked in the result, and calls again with the answer.
+        if let Err(PolicyError::Denied(denial)) = &outcome
+            && let Some(binding) = &denial.approval_binding
+            && let Some(request) = deferred.take()
+        {
+            return Ok(self.input_required(&device.name, binding, &request).into());
+        }
+        Ok(CallToolResponse::from(match outcome {
             Ok(out) => match out.image {
                 Some(jpeg) => {
                     let data = base64::engine::general_purpose::STANDARD.encode(jpeg);
@@ -269,6 +292,147 @@ impl NanoKvmServer {
             }
             Err(PolicyError::UnknownTool { .. }) => return Err(unknown()),
             Err(e) => tool_error(error_chain(&e), None),
+        }))
+    }
+
+    /// Asks a stateless client for an approval: an elicitation form in an
+    /// `input_required` result, whose request state names the call it binds.
+    fn input_required(
+        &self,
+        device: &str,
+        binding: &str,
+        request: &ApprovalRequest,
+    ) -> InputRequiredResult {
+        let state = random_state();
+        let now = std::time::Instant::now();
+        {
+            let mut asked = lock(&self.inner.asked);
+            asked.retain(|_, a| a.expires > now);
+            asked.insert(
+                state.clone(),
+                AskedApproval {
+                    device: device.to_owned(),
+                    binding: binding.to_owned(),
+                    expires: now + ASKED_TTL,
+                },
+            );
+        }
+        let schema = ElicitationSchema::from_type::<Approval>()
+            .unwrap_or_else(|_| ElicitationSchema::builder().build_unchecked());
+        let form = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: approval_message(request),
+            requested_schema: schema,
+        };
+        let mut requests = InputRequests::new();
+        requests.insert(
+            APPROVAL_INPUT.to_owned(),
+            InputRequest::Elicitation(ElicitRequest::new(form)),
+        );
+        InputRequiredResult::new(Some(requests), Some(state))
+    }
+
+    /// Reads a stateless client's answer to an approval it was asked for: grants the
+    /// call once when the human approved, else says why not.
+    fn answered(&self, state: &str, responses: Option<&InputResponses>) -> Asking {
+        let asked = {
+            let mut asked = lock(&self.inner.asked);
+            asked.remove(state)
+        };
+        let Some(asked) = asked.filter(|a| a.expires > std::time::Instant::now()) else {
+            return Asking::Answered(
+                "the approval question this answers is unknown or has lapsed".to_owned(),
+            );
+        };
+        let answer = responses
+            .and_then(|r| r.get(APPROVAL_INPUT))
+            .and_then(|v| serde_json::from_value::<ElicitResult>(v.clone()).ok());
+        let approved = answer.as_ref().is_some_and(|a| {
+            a.action == ElicitationAction::Accept
+                && a.content
+                    .as_ref()
+                    .and_then(|c| c.get("approve"))
+                    .and_then(Value::as_bool)
+                    == Some(true)
+        });
+        if approved && let Some(device) = self.inner.devices.iter().find(|d| d.name == asked.device)
+        {
+            device.gate.grant_approval(&asked.binding);
+            // The grant lets the identical call through once; nothing else is asked.
+            return Asking::Answered(
+                "the approval given was for another call: the arguments differ".to_owned(),
+            );
+        }
+        Asking::Answered(match answer.map(|a| a.action) {
+            Some(ElicitationAction::Decline) => "the human declined".to_owned(),
+            Some(ElicitationAction::Cancel) => "the human dismissed the request".to_owned(),
+            Some(ElicitationAction::Accept) => "the human did not tick approve".to_owned(),
+            _ => "the client sent no answer to the approval question".to_owned(),
+        })
+    }
+}
+
+/// How a call's approval is asked for, when the policy wants one.
+enum Asking {
+    /// Of the human behind a client with form elicitation, raced with the operators'
+    /// queue.
+    Elicit(Peer<RoleServer>),
+    /// Of the operators' queue alone (a client without elicitation).
+    Operator,
+    /// Of a stateless client, in an `input_required` result.
+    InputRequired,
+    /// Already answered by a stateless client; a call that still needs approval is
+    /// refused for this reason.
+    Answered(String),
+}
+
+/// The key of the approval question in an `input_required` result.
+const APPROVAL_INPUT: &str = "approval";
+/// How long a stateless client has to answer an approval question.
+const ASKED_TTL: Duration = Duration::from_secs(600);
+
+/// 128 random bits, hex: an approval question's request state.
+fn random_state() -> String {
+    use std::fmt::Write as _;
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Holds the approval request of a call a stateless client must be asked about; the
+/// gate is told no for now.
+#[derive(Default)]
+struct Deferred(Mutex<Option<ApprovalRequest>>);
+
+impl Deferred {
+    fn take(&self) -> Option<ApprovalRequest> {
+        lock(&self.0).take()
+    }
+}
+
+impl Approver for Deferred {
+    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
+        *lock(&self.0) = Some(request.clone());
+        Box::pin(async {
+            ApprovalAnswer::Deny {
+                reason: Some("the client was asked".to_owned()),
+            }
+        })
+    }
+}
+
+/// Refuses every approval, for a reason.
+struct Refuse(String);
+
+impl Approver for Refuse {
+    fn approve<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
+        let reason = self.0.clone();
+        Box::pin(async move {
+            ApprovalAnswer::Deny {
+                reason: Some(reason),
+            }
         })
     }
 }
@@ -407,9 +571,22 @@ impl ServerHandler for NanoKvmServer {
             }
             None => (None, None),
         };
-        let call = self.call(&request.name, request.arguments, Some(&context.peer), sink);
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let form = context
+            .client_capabilities()
+            .and_then(|c| c.elicitation)
+            .is_some_and(|e| e.form.is_some() || e.url.is_none());
+        let asking = match (&request.request_state, stateless, form) {
+            (Some(state), true, _) => self.answered(state, request.input_responses.as_ref()),
+            (None, true, true) => Asking::InputRequired,
+            (None, false, true) => Asking::Elicit(context.peer.clone()),
+            _ => Asking::Operator,
+        };
+        let call = self.call(&request.name, request.arguments, asking, sink);
         let result = tokio::select! {
-            result = call => result.map(CallToolResponse::from),
+            result = call => result,
             // Dropping the call releases every held key and button, and its counters
             // stay counted: it may have acted.
             () = context.ct.cancelled() => Err(McpError::internal_error("the call was cancelled", None)),

@@ -43,6 +43,19 @@ pub struct DeviceArgs {
     /// Pin the device's TLS certificate by its SHA-256 fingerprint (`sha256:...`).
     #[arg(long, env = "NANOKVM_TLS_FINGERPRINT")]
     pub tls_fingerprint: Option<String>,
+    /// `false` (`NANOKVM_VERIFY_SSL=false`, as for the Python server) trusts the
+    /// certificate the device presents when the server starts, without a CA: its
+    /// fingerprint is printed and pinned for the session. Pin it for good with
+    /// --tls-fingerprint.
+    #[arg(
+        long,
+        env = "NANOKVM_VERIFY_SSL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub verify_ssl: bool,
     /// The keyboard layout of the target machine (`us`, `de`, `fr`, ... 19 in all).
     #[arg(long, env = "NANOKVM_LAYOUT", default_value = "us")]
     pub layout: String,
@@ -248,12 +261,25 @@ pub async fn setup_with(
             None,
         )
     };
+    let mut tls_fingerprint = device.tls_fingerprint.clone();
+    if !device.verify_ssl && tls_fingerprint.is_none() && url.starts_with("https://") {
+        let fingerprint = nanokvm_client::fetch_fingerprint(&url, Duration::from_secs(10))
+            .await
+            .with_context(|| format!("cannot read the certificate of {url}"))?;
+        tracing::warn!(
+            %fingerprint,
+            "NANOKVM_VERIFY_SSL=false: trusting the certificate {url} presents now, for this \
+             session; check the fingerprint against the device and pin it with \
+             NANOKVM_TLS_FINGERPRINT"
+        );
+        tls_fingerprint = Some(fingerprint.to_string());
+    }
     let config = DeviceConfig {
         name: device.name.clone(),
         url,
         user,
         password: PasswordSource::Inline(SecretString::from(password)),
-        tls: device.tls_fingerprint.clone().map(TlsConfig::Fingerprint),
+        tls: tls_fingerprint.map(TlsConfig::Fingerprint),
         layout,
         target_os,
         policy: None,

@@ -153,3 +153,40 @@ async fn a_wrong_pin_fails_clearly_before_anything_is_sent() {
     assert!(err.is_tls(), "{err:?}");
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn the_fingerprint_a_device_presents_can_be_fetched_for_pinning() {
+    let sim = simulator().await;
+    let url = tls_front(sim.addr()).await;
+    let fetched = nanokvm_client::fetch_fingerprint(&url, Duration::from_secs(5))
+        .await
+        .expect("a fingerprint");
+    let expected = nanokvm_client::CertificateFingerprint::parse(SERVER_SHA256).expect("parses");
+    assert_eq!(fetched, expected);
+    // What was fetched pins the device.
+    let client = builder(&url)
+        .tls_pin_sha256(fetched.to_string())
+        .build()
+        .expect("a client");
+    client
+        .device()
+        .info()
+        .await
+        .expect("info over the pinned connection");
+
+    let plain = nanokvm_client::fetch_fingerprint(
+        &format!("http://{}", sim.addr()),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    assert!(plain.is_invalid_input(), "{plain}");
+    // Plain HTTP where TLS is expected: the handshake fails, clearly.
+    let not_tls = nanokvm_client::fetch_fingerprint(
+        &format!("https://{}", sim.addr()),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    assert!(not_tls.is_connection(), "{not_tls}");
+}

@@ -12,7 +12,7 @@ use nanokvm_mcp::http::{HttpServer, MAX_BODY_BYTES, Tokens};
 use nanokvm_mcp::server::NanoKvmServer;
 use nanokvm_mcp::setup::{DeviceArgs, PolicyArgs, setup_with};
 use nanokvm_sim::{Simulator, TimeScale};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ElicitationAction, ProtocolVersion};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -115,12 +115,22 @@ impl HttpRig {
         token: &str,
         protocol: ProtocolVersion,
     ) -> RunningService<RoleClient, TestClient> {
-        let config = StreamableHttpClientTransportConfig::with_uri(self.url()).auth_header(token);
-        let transport = StreamableHttpClientTransport::with_client(http_client(), config);
         let handler = TestClient {
-            protocol: protocol.clone(),
+            protocol,
             ..TestClient::plain()
         };
+        self.client_with(token, handler).await
+    }
+
+    /// A client whose protocol and elicitation answers `handler` sets.
+    async fn client_with(
+        &self,
+        token: &str,
+        handler: TestClient,
+    ) -> RunningService<RoleClient, TestClient> {
+        let protocol = handler.protocol.clone();
+        let config = StreamableHttpClientTransportConfig::with_uri(self.url()).auth_header(token);
+        let transport = StreamableHttpClientTransport::with_client(http_client(), config);
         let started = if protocol.has_initialize() {
             handler.serve(transport).await
         } else {
@@ -557,4 +567,52 @@ fn the_binary_serves_http_with_a_generated_token_until_sigterm() {
     std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout)
         .expect("stdout");
     assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_stateless_client_is_asked_for_approval_in_the_result() {
+    let policy = json!({
+        "version": "1",
+        "default": "allow",
+        "tools": {"nanokvm_hdmi_reset": {"action": "require_approval"}}
+    });
+    let rig = HttpRig::start(Some(policy)).await;
+    let cases = [
+        (
+            ElicitationAction::Accept,
+            Some(json!({"approve": true})),
+            None,
+        ),
+        (ElicitationAction::Decline, None, Some("the human declined")),
+        (
+            ElicitationAction::Accept,
+            Some(json!({"approve": false})),
+            Some("did not tick approve"),
+        ),
+    ];
+    for (action, content, refused) in cases {
+        let handler = TestClient {
+            protocol: ProtocolVersion::LATEST,
+            ..TestClient::answering(action.clone(), content.clone())
+        };
+        let client = rig.client_with(ALICE, handler.clone()).await;
+        let r = call(&client, "nanokvm_hdmi_reset").await;
+        assert_eq!(handler.asked(), 1, "{action:?}: asked once, in the result");
+        match refused {
+            None => assert_ne!(r.is_error, Some(true), "{action:?}: {}", text(&r)),
+            Some(why) => {
+                assert_eq!(r.is_error, Some(true), "{action:?}");
+                assert!(text(&r).starts_with("[POLICY DENIED]"), "{}", text(&r));
+                assert!(text(&r).contains(why), "{action:?}: {}", text(&r));
+            }
+        }
+        client.cancel().await.expect("the client closes");
+    }
+    // Only the approved call ran.
+    let ran = rig
+        .audit()
+        .iter()
+        .filter(|r| r["tool"] == "nanokvm_hdmi_reset" && r["outcome"] == "ok")
+        .count();
+    assert_eq!(ran, 1);
 }

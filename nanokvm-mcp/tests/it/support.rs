@@ -110,6 +110,7 @@ pub fn sim_device() -> DeviceArgs {
         password: None,
         https: false,
         tls_fingerprint: None,
+        verify_ssl: true,
         layout: "us".to_owned(),
         target_os: "windows".to_owned(),
         screen_width: None,
