@@ -156,6 +156,21 @@ pub fn call_of(command: &Command) -> Option<ToolCall> {
             ),
             IsoCommand::Unmount => none("nanokvm_unmount_iso"),
             IsoCommand::Delete { file } => call("nanokvm_delete_iso", json!({"file": file})),
+            IsoCommand::Download {
+                url,
+                sha256,
+                timeout,
+            } => {
+                let mut a = json!({"url": url, "timeout_s": timeout.as_secs()});
+                if let Some(hex) = sha256 {
+                    a["sha256"] = json!(hex);
+                }
+                call("nanokvm_download_iso", a)
+            }
+            IsoCommand::Upload { path } => call(
+                "nanokvm_upload_iso",
+                json!({"path": path.to_string_lossy()}),
+            ),
         },
         Command::Wol(w) => call("nanokvm_wake_on_lan", json!({"mac": w.mac})),
         Command::Hdmi(h) => none(match h {
@@ -221,15 +236,19 @@ pub async fn execute(session: &Session, command: &Command, out: &Output) -> Resu
             timeout,
         }) => wait_power(session, *state, *timeout, out).await,
         other => {
-            let Some(c) = call_of(other) else {
+            let Some(mut c) = call_of(other) else {
                 bail!("`{other:?}` is not a device command");
             };
-            let spinner = long_running(c.tool).then(|| out.spinner(progress_label(other)));
-            let result = session.call(c.tool, &c.args).await;
-            if let Some(s) = spinner {
-                s.finish_and_clear();
+            if let Command::Iso(IsoCommand::Upload { path }) = other {
+                c.args = json!({"path": session.upload_path(path)});
             }
-            let output = result?;
+            let output = if long_running(c.tool) {
+                session
+                    .call_with_progress(c.tool, &c.args, out, progress_label(other))
+                    .await?
+            } else {
+                session.call(c.tool, &c.args).await?
+            };
             shape(other, output.json, output.image)
         }
     }
@@ -239,7 +258,11 @@ pub async fn execute(session: &Session, command: &Command, out: &Output) -> Resu
 fn long_running(tool: &str) -> bool {
     matches!(
         tool,
-        "nanokvm_power_ensure" | "nanokvm_power_cycle" | "nanokvm_wait_for_screen"
+        "nanokvm_power_ensure"
+            | "nanokvm_power_cycle"
+            | "nanokvm_wait_for_screen"
+            | "nanokvm_download_iso"
+            | "nanokvm_upload_iso"
     )
 }
 
@@ -249,6 +272,8 @@ fn progress_label(command: &Command) -> &'static str {
         Command::Power(PowerCommand::Off { .. }) => "shutting down",
         Command::Power(PowerCommand::Cycle { .. }) => "power cycling",
         Command::WaitScreen(_) => "waiting for the screen",
+        Command::Iso(IsoCommand::Download { .. }) => "downloading",
+        Command::Iso(IsoCommand::Upload { .. }) => "uploading",
         _ => "working",
     }
 }
@@ -362,7 +387,14 @@ async fn type_text(session: &Session, args: &TypeArgs, out: &Output) -> Result<R
             ..args.clone()
         };
         let c = type_call(&piece_args, piece)?;
-        let result = session.call(c.tool, &c.args).await;
+        // One piece reports its own progress; several advance the bar piece by piece.
+        let result = if total == 1 {
+            session
+                .call_with_progress(c.tool, &c.args, out, "typing")
+                .await
+        } else {
+            session.call(c.tool, &c.args).await
+        };
         if let Some(bar) = &bar {
             bar.inc(1);
         }
@@ -589,6 +621,16 @@ mod tests {
                 "iso delete /data/a.iso",
                 "nanokvm_delete_iso",
                 json!({"file": "/data/a.iso"}),
+            ),
+            (
+                "iso download https://example.org/a.iso --sha256 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff --timeout 10m",
+                "nanokvm_download_iso",
+                json!({"url": "https://example.org/a.iso", "timeout_s": 600, "sha256": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}),
+            ),
+            (
+                "iso upload debian.iso",
+                "nanokvm_upload_iso",
+                json!({"path": "debian.iso"}),
             ),
             (
                 "wol AA:BB:CC:DD:EE:FF",

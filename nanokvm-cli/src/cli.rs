@@ -128,6 +128,19 @@ pub struct Global {
     /// The principal actions are counted and audited as (the policy's `grant` scope).
     #[arg(long, global = true, env = "NANOKVM_GRANT", value_name = "NAME")]
     pub grant: Option<String>,
+    /// A host the device may download images from (repeat it, or separate hosts with
+    /// commas; `*.example.org` covers a domain), on top of the device's download_hosts.
+    #[arg(
+        long = "download-host",
+        global = true,
+        env = "NANOKVM_DOWNLOAD_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub download_hosts: Vec<String>,
+    /// The directory `iso upload` reads images from; overrides the device's upload_dir.
+    #[arg(long, global = true, env = "NANOKVM_UPLOAD_DIR", value_name = "DIR")]
+    pub upload_dir: Option<PathBuf>,
     /// The screen size pointer pixels refer to before a screenshot (`1280x720`; default
     /// the last captured frame, else 1920x1080).
     #[arg(long, global = true, value_parser = size, value_name = "WxH")]
@@ -158,7 +171,7 @@ pub enum Command {
     Screenshot(ScreenshotArgs),
     /// Waits until the screen changes, or stops changing.
     WaitScreen(WaitScreenArgs),
-    /// Images on the device: list, mount, unmount, delete.
+    /// Images on the device: list, mount, unmount, delete, download, upload.
     #[command(subcommand)]
     Iso(IsoCommand),
     /// Sends a Wake-on-LAN packet from the device.
@@ -427,6 +440,24 @@ pub enum IsoCommand {
     Delete {
         /// The image's path on the device.
         file: String,
+    },
+    /// Has the device download an image from a URL (hosts allowed by --download-host
+    /// or the device's download_hosts only), and waits until it is done.
+    Download {
+        /// The image's URL.
+        url: String,
+        /// The image's SHA-256, checked by the device (firmware 2.5.0 and later).
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// How long the download may take before it is cancelled.
+        #[arg(long, value_parser = duration, default_value = "1h")]
+        timeout: Duration,
+    },
+    /// Uploads an ISO image from the upload directory (--upload-dir or the device's
+    /// upload_dir) to the device.
+    Upload {
+        /// The image: relative to the upload directory, or a path inside it.
+        path: PathBuf,
     },
 }
 

@@ -221,6 +221,14 @@ impl Output {
         bar
     }
 
+    /// The look of a bar whose length is known.
+    #[must_use]
+    pub fn bar_style() -> ProgressStyle {
+        ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
+    }
+
     /// A progress bar of `len` steps, drawn only on a terminal.
     #[must_use]
     pub fn bar(&self, len: u64, label: &str) -> ProgressBar {

@@ -21,7 +21,9 @@ use nanokvm_policy::devices::{
     DeviceConfig, DevicesConfig, GateSetup, PasswordSource, TlsConfig, default_config_path,
     default_state_dir, device_url,
 };
-use nanokvm_policy::gate::{ActionOutput, ApprovalQueue, Approver, CallContext, Gate, ScreenSize};
+use nanokvm_policy::gate::{
+    ActionOutput, ApprovalQueue, Approver, CallContext, Gate, ProgressSink, ScreenSize,
+};
 use nanokvm_policy::{Layout, Policy, SqliteStore, TargetOs};
 use nanokvm_sim::Simulator;
 use serde_json::Value;
@@ -47,6 +49,7 @@ pub struct Session {
     approver: Arc<dyn Approver>,
     simulator: Option<Simulator>,
     _audit_lock: File,
+    upload_dir: Option<PathBuf>,
     /// The device's name.
     pub device: String,
     /// The audit log this session writes.
@@ -93,6 +96,12 @@ impl Session {
                 .parse::<TargetOs>()
                 .map_err(|e| UsageError::new(format!("--target-os: {e}")))?;
         }
+        device
+            .download_hosts
+            .extend(global.download_hosts.iter().cloned());
+        if let Some(dir) = &global.upload_dir {
+            device.upload_dir = Some(dir.clone());
+        }
         warn_about_verify_ssl(&device, out);
         let state_dir = state_dir(global);
         std::fs::create_dir_all(&state_dir).with_context(|| {
@@ -135,6 +144,7 @@ impl Session {
             ctx: CallContext::new(principal, format!("cli-{}", std::process::id())),
             approver,
             simulator,
+            upload_dir: device.upload_dir.clone(),
             _audit_lock: audit_lock,
             device: device.name.clone(),
             audit,
@@ -154,11 +164,76 @@ impl Session {
             .await?)
     }
 
+    /// Like [`Session::call`], showing the call's progress on a terminal.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::call`].
+    pub async fn call_with_progress(
+        &self,
+        tool: &str,
+        args: &Value,
+        out: &Output,
+        label: &str,
+    ) -> Result<ActionOutput> {
+        let bar = out.spinner(label);
+        let shown = bar.clone();
+        let label = label.to_owned();
+        let sink = ProgressSink::new(move |p| {
+            if let Some(total) = p.total.filter(|t| *t > 0.0) {
+                if shown.length() != Some(as_steps(total)) {
+                    shown.set_length(as_steps(total));
+                    shown.set_style(Output::bar_style());
+                }
+                shown.set_position(as_steps(p.done));
+            }
+            shown.set_message(if p.message.is_empty() {
+                label.clone()
+            } else {
+                format!("{label}: {}", p.message)
+            });
+        });
+        let ctx = self.ctx.clone().with_progress(sink);
+        let result = self
+            .gate
+            .call_approved_by(&ctx, tool, args, Arc::clone(&self.approver))
+            .await;
+        bar.finish_and_clear();
+        Ok(result?)
+    }
+
+    /// The upload path of `path` as `nanokvm_upload_iso` takes it: relative to the
+    /// upload directory. A file named from the working directory that lies inside the
+    /// upload directory is made relative to it; anything else is passed on as given,
+    /// for the gate to judge.
+    #[must_use]
+    pub fn upload_path(&self, path: &Path) -> String {
+        if let Some(dir) = &self.upload_dir
+            && let (Ok(dir), Ok(file)) = (dir.canonicalize(), path.canonicalize())
+            && let Ok(relative) = file.strip_prefix(&dir)
+        {
+            return relative.to_string_lossy().into_owned();
+        }
+        path.to_string_lossy().into_owned()
+    }
+
     /// Stops the embedded simulator, if any.
     pub async fn close(self) {
         if let Some(sim) = self.simulator {
             let _ = sim.shutdown().await;
         }
+    }
+}
+
+/// Progress units as whole steps for a bar.
+fn as_steps(units: f64) -> u64 {
+    if units.is_finite() && units > 0.0 {
+        // Progress counts characters, bytes or milliseconds: far below 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let steps = units.round() as u64;
+        steps
+    } else {
+        0
     }
 }
 

@@ -438,3 +438,57 @@ fn the_other_device_commands_reach_the_machine() {
     ok(&["power", "off", "--timeout", "20s"]);
     assert_eq!(sim.sim.power(), PowerState::Off);
 }
+
+#[test]
+fn images_download_from_allowed_hosts_and_upload_from_the_upload_directory() {
+    let sim = Sim::start();
+    let env = Env::new();
+    let addr = sim.origin(crate::support::iso());
+    let url = format!("http://{addr}/images/tiny.iso");
+    // Downloads are off until the operator names a host.
+    let r = run(env.at(&sim), &["iso", "download", &url], None);
+    r.code(3);
+    assert!(r.stderr.contains("downloads are off"), "{}", r.stderr);
+    let r = run(
+        env.at(&sim),
+        &[
+            "--json",
+            "--download-host",
+            "127.0.0.1",
+            "iso",
+            "download",
+            &url,
+        ],
+        None,
+    );
+    r.code(0);
+    assert_eq!(r.json()["file"], "/data/tiny.iso");
+    assert!(sim.sim.data_dir().join("tiny.iso").exists());
+
+    let dir = env.path("images");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("mine.iso"), crate::support::iso()).expect("image");
+    std::fs::write(env.path("outside.iso"), crate::support::iso()).expect("image");
+    let d = dir.to_str().expect("utf-8");
+    run(env.at(&sim), &["iso", "upload", "mine.iso"], None).code(3);
+    let r = run(
+        env.at(&sim),
+        &[
+            "--upload-dir",
+            d,
+            "iso",
+            "upload",
+            dir.join("mine.iso").to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    r.code(0);
+    assert!(sim.sim.data_dir().join("mine.iso").exists(), "uploaded");
+    let r = run(
+        env.at(&sim),
+        &["--upload-dir", d, "iso", "upload", "../outside.iso"],
+        None,
+    );
+    assert_ne!(r.code, 0, "nothing from outside the upload directory");
+    assert!(!sim.sim.data_dir().join("outside.iso").exists());
+}

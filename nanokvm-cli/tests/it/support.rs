@@ -11,7 +11,7 @@ pub const PASSWORD_VAR: &str = "NANOKVM_TEST_PASSWORD";
 /// A simulator on a runtime of its own, so that the test thread can run the binary.
 pub struct Sim {
     pub sim: Simulator,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Sim {
@@ -30,10 +30,42 @@ impl Sim {
         let sim = runtime
             .block_on(builder.time_scale(TimeScale::fast()).start())
             .expect("simulator starts");
-        Self {
-            sim,
-            _runtime: runtime,
-        }
+        Self { sim, runtime }
+    }
+
+    /// An HTTP server on 127.0.0.1 answering every request with `body`, as a place
+    /// the device downloads images from.
+    pub fn origin(&self, body: Vec<u8>) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        self.runtime.spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tcp.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = tcp.write_all(head.as_bytes()).await;
+                    if !request.starts_with(b"HEAD") {
+                        let _ = tcp.write_all(&body).await;
+                    }
+                });
+            }
+        });
+        addr
     }
 
     /// Puts an image file on the device.
@@ -174,6 +206,13 @@ pub fn policy_denying(tools: &[&str]) -> String {
         "{{\"version\": \"1\", \"default\": \"allow\", \"tools\": {{{}}}}}",
         rules.join(", ")
     )
+}
+
+/// A minimal ISO-9660 image: the `CD001` signature of the primary volume descriptor.
+pub fn iso() -> Vec<u8> {
+    let mut image = vec![0u8; 0x9000];
+    image[0x8001..0x8006].copy_from_slice(b"CD001");
+    image
 }
 
 /// Whether `path` holds `needle`.
