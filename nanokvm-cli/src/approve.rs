@@ -6,7 +6,8 @@
 //! refused with its id, so the operator can approve it and run the command again. With
 //! `--approval-timeout` the CLI waits on the queue instead.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use nanokvm_policy::gate::{
@@ -20,27 +21,42 @@ const NO_TERMINAL_WAIT: Duration = Duration::from_millis(300);
 
 /// Asks the operator on the terminal, raced with the approval queue.
 pub struct CliApprover {
-    queue: Arc<ApprovalQueue>,
+    path: PathBuf,
+    /// Opened on the first approval, so that commands that need none do not pay for it.
+    queue: OnceLock<ApprovalQueue>,
     out: Output,
     wait_on_queue: bool,
 }
 
 impl CliApprover {
-    /// An approver over `queue`; `wait_on_queue` makes a run without a terminal wait for
-    /// an out-of-band answer (up to the gate's approval timeout) instead of refusing.
+    /// An approver over the queue in `path` (`approvals.sqlite` of the state
+    /// directory); `wait_on_queue` makes a run without a terminal wait for an
+    /// out-of-band answer (up to the gate's approval timeout) instead of refusing.
     #[must_use]
-    pub fn new(queue: Arc<ApprovalQueue>, out: Output, wait_on_queue: bool) -> Self {
+    pub fn new(path: PathBuf, out: Output, wait_on_queue: bool) -> Self {
         Self {
-            queue,
+            path,
+            queue: OnceLock::new(),
             out,
             wait_on_queue,
         }
     }
 
+    fn queue(&self) -> Result<&ApprovalQueue, ApprovalAnswer> {
+        if let Some(queue) = self.queue.get() {
+            return Ok(queue);
+        }
+        let queue = ApprovalQueue::open(&self.path).map_err(|e| ApprovalAnswer::Deny {
+            reason: Some(format!("the approval queue cannot be opened: {e}")),
+        })?;
+        Ok(self.queue.get_or_init(|| queue))
+    }
+
     /// The queue id of the request for `binding`, once posted.
     fn queued_id(&self, binding: &str) -> Option<String> {
         let prefix: String = binding.chars().take(8).collect();
-        self.queue
+        self.queue()
+            .ok()?
             .pending()
             .ok()?
             .into_iter()
@@ -49,7 +65,7 @@ impl CliApprover {
             .map(|p| p.id)
     }
 
-    async fn ask(&self, request: &ApprovalRequest) -> ApprovalAnswer {
+    async fn ask(&self, queue: &ApprovalQueue, request: &ApprovalRequest) -> ApprovalAnswer {
         let args = masked_args(&request.tool, &request.args);
         let question = format!(
             "{} on {} needs approval: {}\n  arguments: {args}\n  rule: {}\nAllow it once? [y/N] ",
@@ -59,10 +75,10 @@ impl CliApprover {
             request.rule.as_deref().unwrap_or("-"),
         );
         let prompt = tokio::task::spawn_blocking(move || prompt_yes_no(&question));
-        let queued = self.queue.approve(request);
+        let queued = queue.approve(request);
         tokio::select! {
             answer = queued => {
-                self.out.note("answered from the approval queue");
+                self.out.note("\nanswered from the approval queue");
                 answer
             }
             answer = prompt => {
@@ -70,7 +86,7 @@ impl CliApprover {
                 // Take the request out of the queue; a denial there leaves no grant
                 // behind for a later identical call.
                 if let Some(id) = self.queued_id(&request.binding) {
-                    let _ = self.queue.answer(&id, false, Some("answered on the terminal"));
+                    let _ = queue.answer(&id, false, Some("answered on the terminal"));
                 }
                 if approve {
                     ApprovalAnswer::Approve
@@ -81,9 +97,13 @@ impl CliApprover {
         }
     }
 
-    async fn without_terminal(&self, request: &ApprovalRequest) -> ApprovalAnswer {
+    async fn without_terminal(
+        &self,
+        queue: &ApprovalQueue,
+        request: &ApprovalRequest,
+    ) -> ApprovalAnswer {
         if self.wait_on_queue {
-            let waiting = self.queue.approve(request);
+            let waiting = queue.approve(request);
             tokio::pin!(waiting);
             // Say where to answer once the request is posted.
             if let Ok(answer) = tokio::time::timeout(NO_TERMINAL_WAIT, &mut waiting).await {
@@ -96,7 +116,7 @@ impl CliApprover {
             ));
             return waiting.await;
         }
-        match tokio::time::timeout(NO_TERMINAL_WAIT, self.queue.approve(request)).await {
+        match tokio::time::timeout(NO_TERMINAL_WAIT, queue.approve(request)).await {
             Ok(answer) => answer,
             Err(_) => {
                 let id = self.queued_id(&request.binding).unwrap_or_default();
@@ -115,10 +135,14 @@ impl CliApprover {
 impl Approver for CliApprover {
     fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
         Box::pin(async move {
+            let queue = match self.queue() {
+                Ok(queue) => queue,
+                Err(refusal) => return refusal,
+            };
             if crate::session::interactive() {
-                self.ask(request).await
+                self.ask(queue, request).await
             } else {
-                self.without_terminal(request).await
+                self.without_terminal(queue, request).await
             }
         })
     }

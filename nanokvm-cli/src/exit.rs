@@ -132,6 +132,10 @@ pub fn hint(error: &anyhow::Error, exit: Exit) -> Option<String> {
             _ => None,
         });
     match exit {
+        // Refused at the prompt: the operator knows.
+        Exit::Denied if denial.is_some_and(|d| d.message.contains("refused on the terminal")) => {
+            None
+        }
         Exit::Denied => Some(match denial.and_then(|d| d.approval_binding.as_ref()) {
             Some(_) => "this action needs a human's approval: answer the prompt on a \
                         terminal, or approve it from another one with `nanokvm approvals \

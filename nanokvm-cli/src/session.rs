@@ -21,9 +21,7 @@ use nanokvm_policy::devices::{
     DeviceConfig, DevicesConfig, GateSetup, PasswordSource, TlsConfig, default_config_path,
     default_state_dir, device_url,
 };
-use nanokvm_policy::gate::{
-    ActionOutput, ApprovalQueue, Approver, CallContext, Gate, ProgressSink, ScreenSize,
-};
+use nanokvm_policy::gate::{ActionOutput, Approver, CallContext, Gate, ProgressSink, ScreenSize};
 use nanokvm_policy::{Layout, Policy, SqliteStore, TargetOs};
 use nanokvm_sim::Simulator;
 use serde_json::Value;
@@ -129,12 +127,8 @@ impl Session {
             // action, and the audit log still records each one.
             opened.gate.set_policy(Policy::from_json(ALLOW_ALL)?);
         }
-        let queue = Arc::new(
-            ApprovalQueue::open(state_dir.join("approvals.sqlite"))
-                .context("cannot open the approval queue")?,
-        );
         let approver = Arc::new(CliApprover::new(
-            queue,
+            state_dir.join("approvals.sqlite"),
             out.clone(),
             global.approval_timeout.is_some(),
         ));
