@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use nanokvm_sim::{Simulator, TimeScale};
+use nanokvm_sim::{MachineConfig, Simulator, TimeScale};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -41,6 +41,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .authentication(false)
         .resolution(1920, 1080)
         .time_scale(TimeScale::REAL)
+        .machine(MachineConfig::new().logged_in(true))
         .start()
         .await?;
     println!(
@@ -49,14 +50,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("(\"served\" counts parts each client read in full off its socket)");
     println!();
 
-    // Put a realistic console on screen: a command line and its output.
+    // Put a realistic console on screen: commands and their output.
     let mut ws = connect_ws(sim.addr()).await?;
-    type_text(
-        &mut ws,
-        "uname -a\nLinux target 6.8.0 x86_64 GNU/Linux\nls /data\n",
-    )
-    .await?;
-    sim.wait_for(|m| m.screen_text().ends_with("/data\n")).await;
+    type_text(&mut ws, "uname -a\nls /\ncat /etc/os-release\n").await?;
+    sim.wait_for(|m| {
+        m.screen_text()
+            .ends_with("(preinstalled)\"\nuser@target:~$ ")
+    })
+    .await;
     let t = Instant::now();
     let shot = sim.screenshot();
     println!(

@@ -534,7 +534,7 @@ impl MachineState {
 
     /// Shows a prompt on a new line and waits for input.
     fn ask(&mut self, prompt: &str, echo: bool) {
-        self.lines.push(prompt.to_owned());
+        self.print(prompt);
         self.prompt = Some(Prompt {
             len: prompt.chars().count(),
             echo,
