@@ -155,6 +155,7 @@ fn schema_with<T: JsonSchema>(settings: SchemaSettings) -> Value {
         .with(|s| s.inline_subschemas = true)
         .into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
+    strip_number_formats(&mut schema);
     if let Some(object) = schema.as_object_mut() {
         for keyword in ["$schema", "title", "description"] {
             object.remove(keyword);
@@ -165,6 +166,26 @@ fn schema_with<T: JsonSchema>(settings: SchemaSettings) -> Value {
             .or_insert_with(|| Value::Object(Map::new()));
     }
     schema
+}
+
+/// Removes the integer `format`s schemars writes (`uint32`, `int64`, ...): they are not
+/// JSON Schema formats, validators warn about them, and `minimum`/`maximum` already say
+/// the range.
+fn strip_number_formats(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            if object
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.starts_with("int") || f.starts_with("uint") || f == "double")
+            {
+                object.remove("format");
+            }
+            object.values_mut().for_each(strip_number_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_number_formats),
+        _ => {}
+    }
 }
 
 /// Declares the tools: generates [`DeviceAction`], [`TOOLS`] and the per-tool dispatch.

@@ -278,6 +278,30 @@ fn recommended_policy_limits() {
         (Verdict::Deny, Some("/tools/nanokvm_power/limits/0"))
     );
     assert_eq!(d.retry_after_s, Some(40 * 60));
+    // Image downloads and uploads share four an hour per device; the policy can be
+    // asked about freely.
+    let e = load("nanokvm-recommended.json");
+    let download = json!({"url": "https://releases.example.org/debian.iso"});
+    let upload = json!({"path": "debian.iso"});
+    for (minute, (tool, args)) in [
+        ("nanokvm_download_iso", &download),
+        ("nanokvm_upload_iso", &upload),
+        ("nanokvm_download_iso", &download),
+        ("nanokvm_upload_iso", &upload),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let now = at(&format!("2026-03-03T10:{minute:02}:00Z"));
+        assert_eq!(run(&e, tool, args, now).verdict, Verdict::Allow, "{tool}");
+    }
+    let d = run(&e, "nanokvm_upload_iso", &upload, at("2026-03-03T10:30:00Z"));
+    assert_eq!(
+        summary(&d),
+        (Verdict::Deny, Some("/tools/nanokvm_upload_iso/limits/0"))
+    );
+    let explain = run(&e, "nanokvm_policy_explain", &json!({}), at("2026-03-03T10:30:00Z"));
+    assert_eq!(explain.verdict, Verdict::Allow);
     // The 120 calls a minute across all tools.
     let e = load("nanokvm-recommended.json");
     let now = at("2026-03-03T10:00:00Z");
