@@ -86,8 +86,14 @@ fn run(cli: &Cli, out: &Output) -> Result<Exit> {
         }
         let session = Session::open(&cli.global, out).await?;
         let result = actions::execute(&session, &cli.command, out).await;
+        // The result first: stopping an embedded simulator must not delay it.
+        let emitted = match &result {
+            Ok(report) => out.emit(report).context("cannot write the result"),
+            Err(_) => Ok(()),
+        };
         session.close().await;
-        out.emit(&result?).context("cannot write the result")?;
+        result?;
+        emitted?;
         Ok(Exit::Success)
     });
     // A prompt still reading the terminal must not keep the process alive.

@@ -213,7 +213,12 @@ impl Session {
 
     /// Stops the embedded simulator, if any.
     pub async fn close(self) {
-        if let Some(sim) = self.simulator {
+        let Self {
+            gate, simulator, ..
+        } = self;
+        // The gate's connections close first, so the simulator has none to wait for.
+        drop(gate);
+        if let Some(sim) = simulator {
             let _ = sim.shutdown().await;
         }
     }

@@ -492,3 +492,19 @@ fn images_download_from_allowed_hosts_and_upload_from_the_upload_directory() {
     assert_ne!(r.code, 0, "nothing from outside the upload directory");
     assert!(!sim.sim.data_dir().join("outside.iso").exists());
 }
+
+#[test]
+fn a_command_the_firmware_lacks_exits_6_and_says_so() {
+    let firmware = "2.3.1"
+        .parse::<nanokvm_sim::FirmwareVersion>()
+        .expect("version");
+    let sim = Sim::with(Simulator::builder().firmware(firmware));
+    let env = Env::new();
+    let r = run(env.at(&sim), &["hid", "leds"], None);
+    r.code(6);
+    assert!(
+        r.stderr.contains("2.3.1") && r.stderr.contains("nanokvm info"),
+        "{}",
+        r.stderr
+    );
+}
