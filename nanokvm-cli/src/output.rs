@@ -6,7 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::cli::Global;
@@ -95,6 +95,8 @@ pub struct Output {
     quiet: bool,
     terminal: bool,
     colour: bool,
+    /// Where bars go while a script's own bar is shown, so they do not fight over a line.
+    multi: Option<MultiProgress>,
 }
 
 /// Whether `NO_COLOR` asks for no colour (set and not empty, as no-color.org says).
@@ -112,6 +114,29 @@ impl Output {
             quiet: global.quiet,
             terminal,
             colour: terminal && !no_color(),
+            multi: None,
+        }
+    }
+
+    /// The same output, with every bar drawn below the ones of `multi`.
+    #[must_use]
+    pub fn with_multi(&self, multi: MultiProgress) -> Self {
+        Self {
+            multi: Some(multi),
+            ..self.clone()
+        }
+    }
+
+    /// Bars drawn together, for a script's bar and the bars of its steps.
+    #[must_use]
+    pub fn multi(&self) -> MultiProgress {
+        MultiProgress::with_draw_target(self.target())
+    }
+
+    fn adopt(&self, bar: ProgressBar) -> ProgressBar {
+        match &self.multi {
+            Some(multi) => multi.add(bar),
+            None => bar,
         }
     }
 
@@ -217,6 +242,7 @@ impl Output {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_message(label.to_owned());
+        let bar = self.adopt(bar);
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     }
@@ -239,7 +265,7 @@ impl Output {
                 .progress_chars("=> "),
         );
         bar.set_message(label.to_owned());
-        bar
+        self.adopt(bar)
     }
 
     fn target(&self) -> ProgressDrawTarget {

@@ -209,6 +209,9 @@ struct Tally {
 pub async fn run(session: &Session, script: &Script, out: &Output) -> Result<Exit> {
     let started = Instant::now();
     let total = u64::try_from(script.lines.len()).unwrap_or(u64::MAX);
+    // The script's bar on top, each step's own progress below it.
+    let multi = out.multi();
+    let out = &out.with_multi(multi.clone());
     let bar = out.bar(total, "script");
     let mut tally = Tally::default();
     for line in &script.lines {
@@ -227,12 +230,12 @@ pub async fn run(session: &Session, script: &Script, out: &Output) -> Result<Exi
         match result {
             Ok(report) => {
                 tally.ok += 1;
-                bar.suspend(|| print_step(out, line, report.as_ref()))?;
+                multi.suspend(|| print_step(out, line, report.as_ref()))?;
             }
             Err(error) => {
                 let exit = exit_of(&error);
                 let message = format!("{error:#}");
-                bar.suspend(|| print_failure(out, line, exit, &message, carry_on))?;
+                multi.suspend(|| print_failure(out, line, exit, &message, carry_on))?;
                 tally.failed.push((line.number, exit, message));
                 if !carry_on {
                     bar.finish_and_clear();
