@@ -230,7 +230,7 @@ fn wait_args(w: &WaitScreenArgs) -> Value {
 pub async fn execute(session: &Session, command: &Command, out: &Output) -> Result<Report> {
     match command {
         Command::Type(args) => type_text(session, args, out).await,
-        Command::Secret(args) => secret(session, args.enter, &args.prompt, out).await,
+        Command::Secret(args) => secret(session, args.enter, &args.prompt).await,
         Command::Power(PowerCommand::Status {
             wait: Some(state),
             timeout,
@@ -447,7 +447,7 @@ fn pieces(text: &str, max: usize) -> Vec<String> {
 
 /// `secret`: read without echo (or from stdin), typed with `nanokvm_type_text`; the
 /// secret never appears in output, errors or logs (the audit log keeps a digest).
-async fn secret(session: &Session, enter: bool, prompt: &str, out: &Output) -> Result<Report> {
+async fn secret(session: &Session, enter: bool, prompt: &str) -> Result<Report> {
     let mut text = crate::session::read_secret(prompt)?;
     if text.is_empty() {
         return Err(UsageError::new("the secret is empty").into());
@@ -460,13 +460,10 @@ async fn secret(session: &Session, enter: bool, prompt: &str, out: &Output) -> R
     let result = session.call("nanokvm_type_text", &args).await;
     drop(args);
     match result {
-        Ok(_) => {
-            out.note("typed the secret");
-            Ok(Report::new(
-                json!({"typed_secret": true}),
-                "typed the secret".to_owned(),
-            ))
-        }
+        Ok(_) => Ok(Report::new(
+            json!({"typed_secret": true}),
+            "typed the secret".to_owned(),
+        )),
         // Errors about typing may quote the text: keep only what kind of failure it was.
         Err(e) => Err(crate::exit::redact_typing_error(&e, length)),
     }
