@@ -13,7 +13,7 @@
 //!   ([`http::Tokens`]) whose names are the policy's grants, with `Host`, `Origin` and
 //!   body-size checks.
 //!
-//! - [`reference`]: the tool reference `docs/mcp.md`, rendered from the same
+//! - [`reference`](mod@reference): the tool reference `docs/mcp.md`, rendered from the same
 //!   definitions.
 //!
 //! This crate is the only one in the workspace that knows MCP.

@@ -7,7 +7,11 @@
 //! `prev`, the lowercase hex SHA-256 of the previous record's exact line bytes without
 //! its newline (64 zeros before the first record), followed by the fields of the
 //! [`AuditEvent`]. [`AuditLog::append`] writes the line and syncs the file before it
-//! returns, so an acknowledged record survives a crash. A crash in the middle of a write
+//! returns, so an acknowledged record survives a crash. [`AuditLog::append_deferred`]
+//! (the gate uses it for allowed calls that only read) writes the line without a sync
+//! of its own and leaves the head where it is; the next [`AuditLog::append`],
+//! [`AuditLog::sync`] or closing the log syncs it and moves the head, so a machine crash
+//! can lose such records only as head lag. A crash in the middle of a write
 //! leaves at most one torn line without its newline; [`AuditLog::open`] cuts it off and
 //! says so ([`AuditLog::torn_tail`]).
 //!
@@ -704,6 +708,19 @@ struct Writer {
     broken: Option<String>,
     /// The bytes of the head, kept between appends so that writing one allocates nothing.
     head_buf: Vec<u8>,
+    /// Records written by [`AuditLog::append_deferred`] since the last sync: the file
+    /// holds them, the disk may not yet, and the head does not name them.
+    deferred: bool,
+}
+
+impl Drop for AuditLog {
+    /// Syncs what [`AuditLog::append_deferred`] left, so that a log closed in order
+    /// ends with its head on its last record.
+    fn drop(&mut self) {
+        if let Err(e) = self.sync() {
+            tracing::warn!(error = %e, "the audit log could not be synced when closed");
+        }
+    }
 }
 
 /// An append-only, hash-chained audit log in one file (plus its rotated predecessors),
@@ -832,6 +849,7 @@ impl AuditLog {
                 file_first_seq,
                 broken: None,
                 head_buf,
+                deferred: false,
             }),
             path,
         })
@@ -950,6 +968,44 @@ impl AuditLog {
     /// append carries on after it), but until a later head is written it is protected by
     /// the chain alone.
     pub fn append(&self, event: &AuditEvent) -> Result<u64, Error> {
+        self.write_record(event, true)
+    }
+
+    /// Appends `event` like [`AuditLog::append`], but leaves syncing the file and moving
+    /// the head to the next [`AuditLog::append`] (or [`AuditLog::sync`], or dropping the
+    /// log): for records of calls that only read, where a sync per record would cost
+    /// more than the call. The record is in the file when this returns; a crash of the
+    /// machine (not of the process) before the next sync can lose it, which the head,
+    /// naming only synced records, shows as lag, never as tampering.
+    ///
+    /// # Errors
+    ///
+    /// As [`AuditLog::append`].
+    pub fn append_deferred(&self, event: &AuditEvent) -> Result<u64, Error> {
+        self.write_record(event, false)
+    }
+
+    /// Syncs records [`AuditLog::append_deferred`] wrote and moves the head to the last.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Audit`] when the file cannot be synced or the head written.
+    pub fn sync(&self) -> Result<(), Error> {
+        let mut w = self.lock();
+        if !w.deferred {
+            return Ok(());
+        }
+        w.file
+            .sync_data()
+            .map_err(|e| audit_error("sync", &self.path, e))?;
+        w.deferred = false;
+        let (seq, prev) = (w.seq, w.prev.clone());
+        self.anchor
+            .write(&mut w.head_buf, seq, &prev)
+            .map_err(|e| audit_error("sync", &self.path, e))
+    }
+
+    fn write_record(&self, event: &AuditEvent, durable: bool) -> Result<u64, Error> {
         let mut w = self.lock();
         if let Some(reason) = &w.broken {
             return Err(audit_error("append to", &self.path, reason));
@@ -977,7 +1033,10 @@ impl AuditLog {
             serde_json::to_vec(&record).map_err(|e| audit_error("append to", &self.path, e))?;
         let hash = sha256_hex(&line);
         line.push(b'\n');
-        let written = w.file.write_all(&line).and_then(|()| w.file.sync_data());
+        let written = w
+            .file
+            .write_all(&line)
+            .and_then(|()| if durable { w.file.sync_data() } else { Ok(()) });
         if let Err(e) = written {
             let len = w.len;
             if let Err(undo) = w.file.set_len(len).and_then(|()| w.file.sync_data()) {
@@ -990,6 +1049,13 @@ impl AuditLog {
         w.len += line.len() as u64;
         w.seq = seq;
         w.file_first_seq.get_or_insert(seq);
+        if !durable {
+            // The head names synced records only.
+            w.deferred = true;
+            w.prev = hash;
+            return Ok(seq);
+        }
+        w.deferred = false;
         let headed = self.anchor.write(&mut w.head_buf, seq, &hash);
         w.prev = hash;
         headed.map_err(|e| {

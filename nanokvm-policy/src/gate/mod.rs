@@ -881,9 +881,17 @@ impl<S: CounterStore> Gate<S> {
     }
 
     fn append(&self, event: &AuditEvent) -> Result<(), Error> {
-        match &self.inner.audit {
-            Some(log) => log.append(event).map(|_| ()),
-            None => Ok(()),
+        let Some(log) = &self.inner.audit else {
+            return Ok(());
+        };
+        // An allowed read is recorded without a sync of its own: the next record of an
+        // action (or closing the log) syncs it. Actions and denials are synced at once.
+        let read = event.verdict == Verdict::Allow.as_str()
+            && crate::catalogue::tool_info(&event.tool).is_some_and(|t| t.hints.read_only);
+        if read {
+            log.append_deferred(event).map(|_| ())
+        } else {
+            log.append(event).map(|_| ())
         }
     }
 

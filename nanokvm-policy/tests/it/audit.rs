@@ -878,3 +878,35 @@ fn a_torn_tail_behind_the_head_is_repaired_and_still_anchored() {
     assert_eq!(append(&log, 4), 4);
     assert_eq!(anchored(&path), (4, Some(4)));
 }
+
+#[test]
+fn deferred_records_are_chained_and_anchored_at_the_next_sync() {
+    let dir = tempdir();
+    let path = dir.path().join("audit.jsonl");
+    let key = AuditKey::from_bytes(KEY);
+    let log = open(&path);
+    append(&log, 1);
+    for i in 2..=4 {
+        let seq = log
+            .append_deferred(&event(i))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(seq, i);
+    }
+    // In the file and in the chain, but the head still names the last synced record.
+    let report = AuditLog::verify_with_key(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.last_seq, report.anchored_seq), (4, Some(1)));
+    // The next durable append anchors everything before it.
+    append(&log, 5);
+    let report = AuditLog::verify_with_key(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.last_seq, report.anchored_seq), (5, Some(5)));
+    // Closing the log anchors what is left.
+    log.append_deferred(&event(6))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(log);
+    let report = AuditLog::verify_with_key(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.last_seq, report.anchored_seq), (6, Some(6)));
+    // A reopened log carries on after the deferred records.
+    let log = open(&path);
+    assert_eq!(append(&log, 7), 7);
+    log.sync().unwrap_or_else(|e| panic!("{e}"));
+}

@@ -295,12 +295,22 @@ fn recommended_policy_limits() {
         let now = at(&format!("2026-03-03T10:{minute:02}:00Z"));
         assert_eq!(run(&e, tool, args, now).verdict, Verdict::Allow, "{tool}");
     }
-    let d = run(&e, "nanokvm_upload_iso", &upload, at("2026-03-03T10:30:00Z"));
+    let d = run(
+        &e,
+        "nanokvm_upload_iso",
+        &upload,
+        at("2026-03-03T10:30:00Z"),
+    );
     assert_eq!(
         summary(&d),
         (Verdict::Deny, Some("/tools/nanokvm_upload_iso/limits/0"))
     );
-    let explain = run(&e, "nanokvm_policy_explain", &json!({}), at("2026-03-03T10:30:00Z"));
+    let explain = run(
+        &e,
+        "nanokvm_policy_explain",
+        &json!({}),
+        at("2026-03-03T10:30:00Z"),
+    );
     assert_eq!(explain.verdict, Verdict::Allow);
     // The 120 calls a minute across all tools.
     let e = load("nanokvm-recommended.json");
