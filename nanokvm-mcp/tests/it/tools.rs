@@ -638,3 +638,48 @@ async fn an_operator_approves_from_another_terminal_while_the_call_waits() {
         .await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
 }
+
+#[tokio::test]
+async fn a_cancelled_call_stops_typing_and_releases_every_key() {
+    use rmcp::model::{CallToolRequest, ClientRequest};
+    use rmcp::service::PeerRequestOptions;
+
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    let long = "abcdefghij".repeat(40);
+    let args = json!({"text": long, "delay_ms": 25});
+    let Value::Object(args) = args else {
+        unreachable!()
+    };
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(
+        rmcp::model::CallToolRequestParams::new("nanokvm_type_text").with_arguments(args),
+    ));
+    let handle = rig
+        .client
+        .peer()
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await
+        .expect("sent");
+    wait_for(&rig, "typing to start", |m| m.input_line().len() >= 5).await;
+    handle
+        .cancel(Some("the test changed its mind".into()))
+        .await
+        .expect("cancelled");
+    // Typing stops, with nothing held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let typed = rig.sim.machine().input_line().len();
+    assert!(typed < long.len(), "typing went on to the end");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rig.sim.machine().input_line().len(),
+        typed,
+        "typing went on"
+    );
+    assert_eq!(
+        rig.sim.machine().keys_held(),
+        nanokvm_hid::KeyboardReport::RELEASE
+    );
+    // The device is free for the next call.
+    let r = rig.call("nanokvm_send_key", json!({"key": "ctrl+u"})).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    wait_for(&rig, "ctrl+u", |m| m.input_line().is_empty()).await;
+}

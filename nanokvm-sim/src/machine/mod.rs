@@ -408,6 +408,12 @@ impl MachineState {
         self.buttons
     }
 
+    /// The last keyboard report the target received: the keys held now.
+    #[must_use]
+    pub fn keys_held(&self) -> KeyboardReport {
+        self.previous_keys
+    }
+
     /// Every button press seen, oldest first.
     #[must_use]
     pub fn clicks(&self) -> &[Click] {
