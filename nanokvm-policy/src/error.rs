@@ -70,6 +70,14 @@ pub enum Error {
         #[source]
         source: Box<nanokvm_client::Error>,
     },
+    /// The gate was built without a device ([`crate::gate::Gate::without_device`], for
+    /// the MCP gateway), so it decides calls but runs no device tool. Nothing was
+    /// decided, counted or sent.
+    #[error("`{tool}` needs a NanoKVM and this gate has none")]
+    NoDevice {
+        /// The tool asked for.
+        tool: String,
+    },
     /// A timestamp could not be parsed as RFC 3339.
     #[error("invalid RFC 3339 timestamp `{input}`: {message}")]
     Timestamp {

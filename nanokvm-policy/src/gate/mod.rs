@@ -4,7 +4,8 @@
 //! A [`Gate`] owns the [`nanokvm_client::Client`] it was built with and never hands it
 //! out, so a frontend holding a gate cannot act on the device around the policy. The
 //! same gate decides calls it does not run ([`Gate::check`]), for the gateway in front
-//! of another MCP server.
+//! of another MCP server; such a gate is built with [`Gate::without_device`] and holds
+//! no client at all, so its device tools are refused ([`Error::NoDevice`]).
 //!
 //! Order of one call ([`Gate::call`]):
 //! 1. parse the tool and arguments into a [`DeviceAction`] (bad input is refused before
@@ -158,7 +159,7 @@ type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Builds a [`Gate`].
 pub struct GateBuilder<S: CounterStore> {
-    client: Client,
+    client: Option<Client>,
     store: S,
     policy: Option<Policy>,
     policy_file: Option<PolicyFile>,
@@ -344,7 +345,8 @@ impl<S: CounterStore> std::fmt::Debug for Gate<S> {
 }
 
 struct Inner<S: CounterStore> {
-    client: Client,
+    /// `None` for a gate that only decides ([`Gate::without_device`]).
+    client: Option<Client>,
     engine: Engine<S>,
     device: String,
     keymap: Keymap,
@@ -375,6 +377,19 @@ impl<S: CounterStore> Gate<S> {
     /// A builder for a gate over `client` with counters in `store`. With neither
     /// [`GateBuilder::policy`] nor [`GateBuilder::policy_file`], every call is denied.
     pub fn builder(client: Client, store: S) -> GateBuilder<S> {
+        Self::builder_inner(Some(client), store)
+    }
+
+    /// A builder for a gate with no device: it decides, approves, counts and audits
+    /// calls that something else runs ([`Gate::check`], for the gateway in front of
+    /// another MCP server), and refuses to run the device tools of [`Gate::call`] with
+    /// [`Error::NoDevice`] before deciding anything. The device name
+    /// ([`GateBuilder::device`]) still keys `device`-scoped counters and approvals.
+    pub fn without_device(store: S) -> GateBuilder<S> {
+        Self::builder_inner(None, store)
+    }
+
+    fn builder_inner(client: Option<Client>, store: S) -> GateBuilder<S> {
         GateBuilder {
             client,
             store,
@@ -511,6 +526,13 @@ impl<S: CounterStore> Gate<S> {
         let keys = action.typed_keys(self.inner.keymap)?;
         let frame = self.screen_of(ctx);
         action.check_frame(frame)?;
+        // A gate without a device refuses its device tools before deciding anything.
+        let client = self.inner.client.as_ref();
+        if client.is_none() && !matches!(action, DeviceAction::PolicyExplain(_)) {
+            return Err(Error::NoDevice {
+                tool: tool.to_owned(),
+            });
+        }
         let upload = self.check_media(ctx, action, &args)?;
         // Typing calls run one at a time from decision to settlement, so that each
         // builds on the line the one before left on the target.
@@ -540,8 +562,14 @@ impl<S: CounterStore> Gate<S> {
                 verdict: permit.verdict,
             });
         }
+        let Some(client) = client else {
+            permit.finish_inner(Err((true, "no device".to_owned())), started.elapsed())?;
+            return Err(Error::NoDevice {
+                tool: tool.to_owned(),
+            });
+        };
         let device = exec::Device {
-            client: &self.inner.client,
+            client,
             ws: &self.inner.ws,
             captured: &self.inner.captured,
             last_ws_input: &self.inner.last_ws_input,
@@ -1022,6 +1050,18 @@ impl<S: CounterStore> Permit<S> {
     pub fn finish(mut self, outcome: Result<(), String>) -> Result<(), Error> {
         let elapsed = self.started.elapsed();
         self.finish_inner(outcome.map_err(|m| (true, m)), elapsed)
+    }
+
+    /// Reports a call that failed in a way that may have acted (a timeout, a broken
+    /// connection, an upstream that went away mid-call): its counters stay counted, and
+    /// the failure is audited with `message`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Audit`] or the store's error.
+    pub fn finish_uncertain(mut self, message: impl Into<String>) -> Result<(), Error> {
+        let elapsed = self.started.elapsed();
+        self.finish_inner(Err((false, message.into())), elapsed)
     }
 
     /// `Err((did_nothing, message))`: roll back only when the call certainly did nothing.

@@ -754,3 +754,58 @@ async fn nothing_runs_when_the_audit_log_cannot_be_written() {
     assert_eq!(gate.engine().store().usage(&key, now).expect("usage"), 0);
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_gate_without_a_device_decides_upstream_calls_and_runs_no_device_tool() {
+    let gate = Gate::without_device(MemoryStore::new())
+        .device("upstream")
+        .policy(policy(json!({
+            "version": "1", "default": "deny",
+            "tools": {
+                "MountIso": {"limits": [{"counter": "m", "window": "minute", "max": 1, "scope": "grant"}]},
+                "nanokvm_info": {},
+                "nanokvm_policy_explain": {}
+            }
+        })))
+        .build();
+    let args = json!({"path": "/data/a.iso"});
+    gate.check(&ctx(), "MountIso", &args, None)
+        .await
+        .expect("allowed")
+        .finish(Ok(()))
+        .expect("committed");
+    let d = denial(
+        gate.check(&ctx(), "MountIso", &args, None)
+            .await
+            .expect_err("the limit is reached"),
+    );
+    assert_eq!(d.rule.as_deref(), Some("/tools/MountIso/limits/0"));
+    // A failure that may have acted stays counted; one that certainly did not is given
+    // back.
+    let other = CallContext::new("other", "s");
+    gate.check(&other, "MountIso", &args, None)
+        .await
+        .expect("allowed")
+        .finish_uncertain("the upstream went away")
+        .expect("counted");
+    assert!(gate.check(&other, "MountIso", &args, None).await.is_err());
+    let third = CallContext::new("third", "s");
+    gate.check(&third, "MountIso", &args, None)
+        .await
+        .expect("allowed")
+        .finish(Err("refused before it ran".to_owned()))
+        .expect("rolled back");
+    assert!(gate.check(&third, "MountIso", &args, None).await.is_ok());
+    // A device tool is refused before anything is decided: nothing to run it on.
+    let err = gate
+        .call(&ctx(), "nanokvm_info", &json!({}))
+        .await
+        .expect_err("no device");
+    assert!(matches!(&err, Error::NoDevice { tool } if tool == "nanokvm_info"), "{err}");
+    // Explaining the policy needs no device.
+    let out = gate
+        .call(&ctx(), "nanokvm_policy_explain", &json!({}))
+        .await
+        .expect("explained");
+    assert_eq!(out.json["device"], "upstream");
+}
