@@ -64,6 +64,13 @@ pub use secrecy::SecretString;
 pub use tls::{CertificateFingerprint, TlsTrust, fetch_fingerprint};
 pub use ws::WsSession;
 
+// The `nanokvm-hid` types that appear in this crate's API, so a program needs no direct
+// dependency on `nanokvm-hid` to type text in a layout, press a chord or click.
+pub use nanokvm_hid::{
+    AbsolutePosition, AbsoluteReport, Chord, Error as HidError, KeySequence, KeyboardReport,
+    Keycode, Keymap, Layout, Modifiers, MouseButtons, RelativeReport, Stroke, TargetOs,
+};
+
 /// Compiles the code in the crate's README, so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -10,4 +10,5 @@ mod screenshot;
 mod secrets;
 mod support;
 mod tls;
+mod tour;
 mod ws;
