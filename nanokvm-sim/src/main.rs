@@ -1,8 +1,10 @@
 //! `nanokvm-sim`: serves a simulated NanoKVM until interrupted.
 //!
 //! A thin command line over the library: clap parses the flags into a
-//! [`SimulatorBuilder`], the simulator runs until Ctrl-C. Exit codes: 0 after a clean
-//! stop (or after `--help`, `--version` and `--completions`), 1 when the simulator cannot
+//! [`SimulatorBuilder`], the simulator runs until Ctrl-C (SIGINT) or SIGTERM (what
+//! `kill`, systemd and container runtimes send), then shuts down: connections are
+//! closed and a temporary data directory is removed. Exit codes: 0 after a clean stop
+//! (or after `--help`, `--version` and `--completions`), 1 when the simulator cannot
 //! start or stop cleanly, 2 for a bad command line.
 // A command-line program reports on its terminal; that is its whole interface.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -208,6 +210,47 @@ fn chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
+/// The signals that stop the simulator, registered up front.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the first stop signal and names it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Without a handler Ctrl-C would end the process; if the handler cannot be
+            // installed, stopping now is the only clean choice.
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -228,6 +271,16 @@ async fn main() -> ExitCode {
                 .exit();
         }
     };
+    // Listening for the signals before the URL is printed: whoever reads the URL may
+    // signal at once, and a signal that arrives before its handler kills the process
+    // without a clean shutdown.
+    let mut stop = match StopSignals::listen() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("nanokvm-sim: cannot listen for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let sim = match builder.start().await {
         Ok(sim) => sim,
         Err(e) => {
@@ -237,13 +290,14 @@ async fn main() -> ExitCode {
     };
     println!("{}", sim.url());
     eprintln!(
-        "nanokvm-sim: firmware {} on {} hardware, data directory {}; target login {} ; Ctrl-C to stop",
+        "nanokvm-sim: firmware {} on {} hardware, data directory {}; target login {}; Ctrl-C to stop",
         sim.firmware(),
         sim.hardware(),
         sim.data_dir().display(),
         args.target_user,
     );
-    let _ = tokio::signal::ctrl_c().await;
+    let signal = stop.recv().await;
+    eprintln!("nanokvm-sim: {signal}, stopping");
     match sim.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

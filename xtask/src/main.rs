@@ -29,8 +29,8 @@ Usage: cargo xtask <task>
 Tasks:
   ci      run every check CI runs, stopping at the first failure:
           fmt --check, clippy, tests (tidy checks included), docs,
-          the fuzz targets, and a publish dry run of nanokvm-hid
-          and nanokvm-client
+          the fuzz targets, and a publish dry run of nanokvm-hid,
+          nanokvm-client and nanokvm-sim
   fmt     format the workspace (cargo fmt --all)
   docs    write the generated docs: docs/mcp.md (nanokvm-mcp reference);
           docs/tools.md is rewritten by nanokvm-policy's tests
@@ -259,10 +259,13 @@ fn ci_steps(root: &Path) -> Vec<Step> {
             "--allow-dirty",
             "-p",
             "nanokvm-hid",
-            // Published together, so the client's dependency on nanokvm-hid resolves to
-            // the package beside it rather than to crates.io.
+            // Published together, so the client's and the simulator's dependency on
+            // nanokvm-hid (and the client's dev-dependency on the simulator) resolve to
+            // the packages beside them rather than to crates.io.
             "-p",
             "nanokvm-client",
+            "-p",
+            "nanokvm-sim",
         ],
     ));
     steps

@@ -4,6 +4,8 @@
 mod application;
 mod auth;
 mod bad_input;
+#[cfg(unix)]
+mod binary;
 mod capture;
 mod conformance;
 mod download;
