@@ -55,9 +55,25 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
+use rmcp::ServerHandler;
+
 use self::guard::Refusal;
 pub use self::tokens::Tokens;
 use crate::server::NanoKvmServer;
+
+/// A server that can be served to many callers: one per HTTP session, or per token for
+/// stateless requests. The device server and the gateway are both.
+pub trait Session: ServerHandler + Clone {
+    /// The same server, calling as the principal `grant` in `session`.
+    #[must_use]
+    fn with_caller(&self, grant: &str, session: String) -> Self;
+}
+
+impl Session for NanoKvmServer {
+    fn with_caller(&self, grant: &str, session: String) -> Self {
+        NanoKvmServer::with_caller(self, grant, session)
+    }
+}
 
 /// The path MCP is served on.
 pub const ENDPOINT: &str = "/mcp";
@@ -101,19 +117,19 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr> {
     }
 }
 
-/// The HTTP front of a [`NanoKvmServer`]: built with [`HttpServer::new`], run with
-/// [`HttpServer::serve`].
+/// The HTTP front of a [`NanoKvmServer`] (or of the gateway, any [`Session`]): built
+/// with [`HttpServer::new`], run with [`HttpServer::serve`].
 #[derive(Debug)]
-pub struct HttpServer {
-    server: NanoKvmServer,
+pub struct HttpServer<S = NanoKvmServer> {
+    server: S,
     tokens: Tokens,
     max_body_bytes: usize,
 }
 
-impl HttpServer {
-    /// Serves `server`'s devices to the holders of `tokens`.
+impl<S: Session> HttpServer<S> {
+    /// Serves `server` to the holders of `tokens`.
     #[must_use]
-    pub fn new(server: NanoKvmServer, tokens: Tokens) -> Self {
+    pub fn new(server: S, tokens: Tokens) -> Self {
         Self {
             server,
             tokens,
@@ -153,7 +169,11 @@ impl HttpServer {
             .map(|name| {
                 let principal = Principal {
                     sessions: Arc::new(LocalSessionManager::default()),
-                    stateless: self.server.with_caller(name, format!("{name}/stateless")),
+                    stateless: Session::with_caller(
+                        &self.server,
+                        name,
+                        format!("{name}/stateless"),
+                    ),
                 };
                 (name.to_owned(), principal)
             })
@@ -166,7 +186,7 @@ impl HttpServer {
             config,
         };
         let router = Router::new()
-            .route(ENDPOINT, any(endpoint))
+            .route(ENDPOINT, any(endpoint::<S>))
             .fallback(not_found)
             .with_state(Arc::new(app));
         let stopping = stop.clone();
@@ -197,27 +217,27 @@ impl HttpServer {
 }
 
 /// What every request is served with.
-struct App {
+struct App<S> {
     /// The address the server listens on, for the `Host` check.
     bound: IpAddr,
     tokens: Tokens,
     /// By token name.
-    principals: HashMap<String, Principal>,
+    principals: HashMap<String, Principal<S>>,
     /// The server new sessions are made from.
-    base: NanoKvmServer,
+    base: S,
     config: StreamableHttpServerConfig,
 }
 
 /// One token's MCP state.
-struct Principal {
+struct Principal<S> {
     /// The sessions opened with this token.
     sessions: Arc<LocalSessionManager>,
     /// The server its stateless requests share.
-    stateless: NanoKvmServer,
+    stateless: S,
 }
 
-async fn endpoint(
-    State(app): State<Arc<App>>,
+async fn endpoint<S: Session>(
+    State(app): State<Arc<App<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
@@ -244,7 +264,7 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-impl App {
+impl<S: Session> App<S> {
     async fn handle(&self, request: Request) -> Result<Response, Refusal> {
         let (parts, body) = request.into_parts();
         let host = guard::check_host(&parts.headers, self.bound)?;
@@ -260,7 +280,7 @@ impl App {
         // session will get; any other request is served by the token's stateless server.
         let id = new_session_id();
         let server = if starts_session(&body) {
-            self.base.with_caller(name, id.to_string())
+            Session::with_caller(&self.base, name, id.to_string())
         } else {
             principal.stateless.clone()
         };

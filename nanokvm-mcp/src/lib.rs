@@ -13,11 +13,16 @@
 //!   ([`http::Tokens`]) whose names are the policy's grants, with `Host`, `Origin` and
 //!   body-size checks.
 //!
+//! - [`gateway`]: `nanokvm-mcp gateway`, the same policy, approvals, limits and audit
+//!   log in front of any other MCP server (over stdio or Streamable HTTP), with
+//!   tool-definition pinning.
+//!
 //! - [`reference`](mod@reference): the tool reference `docs/mcp.md`, rendered from the same
 //!   definitions.
 //!
 //! This crate is the only one in the workspace that knows MCP.
 
+pub mod gateway;
 pub mod http;
 pub mod reference;
 pub mod server;

@@ -273,23 +273,7 @@ impl NanoKvmServer {
                 }
                 None => CallToolResult::structured(out.json),
             },
-            Err(PolicyError::Denied(denial)) => {
-                let json = denial.to_json();
-                let (retry, needs_approval) =
-                    (denial.retry_after_s, denial.approval_binding.is_some());
-                // The policy error's own text: `[POLICY DENIED] reason (rule ...)`.
-                let mut text = PolicyError::Denied(denial).to_string();
-                if let Some(s) = retry {
-                    text.push_str(&format!("; retry after {s} s"));
-                }
-                if needs_approval && self.inner.queue.is_some() {
-                    text.push_str(
-                        "; an operator can still approve it with `nanokvm-mcp approvals \
-                         list` and `approve ID`, and the identical call then runs once",
-                    );
-                }
-                tool_error(text, Some(json))
-            }
+            Err(PolicyError::Denied(denial)) => denial_result(denial, self.inner.queue.is_some()),
             Err(PolicyError::UnknownTool { .. }) => return Err(unknown()),
             Err(e) => tool_error(error_chain(&e), None),
         }))
@@ -500,8 +484,31 @@ fn visible_on(device: &Device, tool: &str) -> bool {
     device.gate.visible_tools().iter().any(|t| t.name == tool)
 }
 
+/// The tool result of a denial: `[POLICY DENIED] reason (rule ...)` with the retry-after
+/// and, when an operator can still approve it (`queued`), how; the decision as
+/// structured content. The device server and the gateway answer denials alike.
+pub(crate) fn denial_result(
+    denial: Box<nanokvm_policy::gate::Denial>,
+    queued: bool,
+) -> CallToolResult {
+    let json = denial.to_json();
+    let (retry, needs_approval) = (denial.retry_after_s, denial.approval_binding.is_some());
+    // The policy error's own text: `[POLICY DENIED] reason (rule ...)`.
+    let mut text = PolicyError::Denied(denial).to_string();
+    if let Some(s) = retry {
+        text.push_str(&format!("; retry after {s} s"));
+    }
+    if needs_approval && queued {
+        text.push_str(
+            "; an operator can still approve it with `nanokvm-mcp approvals \
+             list` and `approve ID`, and the identical call then runs once",
+        );
+    }
+    tool_error(text, Some(json))
+}
+
 /// A tool result that reports an error to the model.
-fn tool_error(text: String, structured: Option<Value>) -> CallToolResult {
+pub(crate) fn tool_error(text: String, structured: Option<Value>) -> CallToolResult {
     let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
     result.structured_content = structured;
     result
@@ -639,8 +646,8 @@ rmcp::elicit_safe!(Approval);
 
 /// Asks the human behind a client, through elicitation.
 /// The gate bounds the wait with its approval timeout (`--approval-timeout`).
-struct ElicitationApprover {
-    peer: Peer<RoleServer>,
+pub(crate) struct ElicitationApprover {
+    pub(crate) peer: Peer<RoleServer>,
 }
 
 impl Approver for ElicitationApprover {
@@ -672,9 +679,9 @@ impl Approver for ElicitationApprover {
 
 /// Asks the client's human (when the client can) and the operators' queue at once; the
 /// first answer decides.
-struct FirstAnswer {
-    elicitation: Option<ElicitationApprover>,
-    queue: Option<Arc<ApprovalQueue>>,
+pub(crate) struct FirstAnswer {
+    pub(crate) elicitation: Option<ElicitationApprover>,
+    pub(crate) queue: Option<Arc<ApprovalQueue>>,
 }
 
 impl Approver for FirstAnswer {
@@ -700,12 +707,12 @@ impl Approver for FirstAnswer {
     }
 }
 
-/// What the human reads: the tool, the device, the arguments as they will run (typed
-/// text masked) and why approval is asked.
+/// What the human reads: the tool, the device (or the gateway's upstream server), the
+/// arguments as they will run (typed text masked) and why approval is asked.
 fn approval_message(request: &ApprovalRequest) -> String {
     let args = masked_args(&request.tool, &request.args);
     format!(
-        "An AI agent ({}) wants to run {} on NanoKVM `{}` with {}. {}. Approve this call?",
+        "An AI agent ({}) wants to run {} on `{}` with {}. {}. Approve this call?",
         request.principal, request.tool, request.device, args, request.message
     )
 }

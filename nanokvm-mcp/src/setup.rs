@@ -297,3 +297,58 @@ pub async fn setup_with(
         state_dir,
     })
 }
+
+/// What [`gateway_setup`] built: a gate without a device, and where state lives.
+pub struct GatewaySetup {
+    /// The gate deciding the upstream's calls (counters, audit log, policy file).
+    pub gate: nanokvm_policy::gate::Gate<nanokvm_policy::SqliteStore>,
+    /// The queue operators answer approvals in (`approvals.sqlite`).
+    pub approvals: Arc<ApprovalQueue>,
+    /// Where state lives.
+    pub state_dir: PathBuf,
+}
+
+/// The gate of `nanokvm-mcp gateway`: the policy file (required: there is no
+/// recommended policy for a server nobody here knows), the SQLite counters and the
+/// approval queue of the state directory, and the audit log (`audit-gateway-NAME.jsonl`
+/// there, or `--audit`). `name` is the upstream's name in counters, approvals and the
+/// audit log.
+///
+/// # Errors
+///
+/// No policy given, a policy that does not load, or state that cannot be opened.
+pub fn gateway_setup(policy: &PolicyArgs, name: &str) -> Result<GatewaySetup> {
+    use nanokvm_policy::{AuditKey, AuditLog};
+    let Some(path) = policy.policy.as_deref() else {
+        bail!(
+            "the gateway needs a policy: pass --policy FILE (for example one with \
+             \"default\": \"allow\" and the tools to limit under \"tools\")"
+        );
+    };
+    let state_dir = policy.state_dir.clone().unwrap_or_else(default_state_dir);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    let approvals = Arc::new(
+        ApprovalQueue::open(state_dir.join("approvals.sqlite"))
+            .context("cannot open the approval queue")?,
+    );
+    let store = nanokvm_policy::SqliteStore::open(state_dir.join("counters.sqlite"))?;
+    let audit_path = policy
+        .audit
+        .clone()
+        .unwrap_or_else(|| state_dir.join(format!("audit-gateway-{name}.jsonl")));
+    let key = AuditKey::load_or_create(nanokvm_policy::devices::audit_key_path(&audit_path))?;
+    let audit = AuditLog::open(&audit_path, key)?;
+    let file = nanokvm_policy::PolicyFile::open(path)?;
+    let gate = nanokvm_policy::gate::Gate::without_device(store)
+        .device(name)
+        .audit(audit)
+        .approval_timeout(Duration::from_secs(policy.approval_timeout))
+        .policy_file(file, Duration::from_secs(2))
+        .build();
+    Ok(GatewaySetup {
+        gate,
+        approvals,
+        state_dir,
+    })
+}

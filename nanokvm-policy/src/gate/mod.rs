@@ -624,6 +624,58 @@ impl<S: CounterStore> Gate<S> {
         self.admit(ctx, tool, args, risk, None, None).await
     }
 
+    /// Decides a call this gate does not run, like [`Gate::check`], asking `approver`
+    /// instead of the gate's own when the policy wants a human's approval (the gateway
+    /// asks the human behind the calling client).
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::check`].
+    pub async fn check_approved_by(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        risk: Option<RiskClass>,
+        approver: Arc<dyn Approver>,
+    ) -> Result<Permit<S>, Error> {
+        self.admit(ctx, tool, args, risk, None, Some(approver))
+            .await
+    }
+
+    /// Appends a decision made outside the policy to the audit log, with the policy's
+    /// hash: the gateway refusing a tool whose definition drifted from its pin, or
+    /// noting the drift itself. `outcome` says what became of it (`denied`, `drift`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Audit`] when the record cannot be written.
+    pub fn audit_outside(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+        decision: &Denial,
+        outcome: &str,
+    ) -> Result<(), Error> {
+        if self.inner.audit.is_none() {
+            return Ok(());
+        }
+        let hash = self
+            .inner
+            .engine
+            .policy()
+            .map(|p| p.hash_hex())
+            .unwrap_or_default();
+        let mut event = self.event(ctx, tool, args, AuditKind::Outcome);
+        event.verdict = decision.verdict.as_str().to_owned();
+        event.rule.clone_from(&decision.rule);
+        event.message = Some(decision.message.clone());
+        event.policy_hash = Some(hash);
+        event.outcome = Some(outcome.to_owned());
+        self.append(&event)
+    }
+
     /// The operator's limits on images: a download only from an allowed host, an upload
     /// only from the upload directory (whose real path is returned). A refusal is a
     /// denial, audited, before the policy is asked.

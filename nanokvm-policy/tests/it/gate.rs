@@ -801,7 +801,10 @@ async fn a_gate_without_a_device_decides_upstream_calls_and_runs_no_device_tool(
         .call(&ctx(), "nanokvm_info", &json!({}))
         .await
         .expect_err("no device");
-    assert!(matches!(&err, Error::NoDevice { tool } if tool == "nanokvm_info"), "{err}");
+    assert!(
+        matches!(&err, Error::NoDevice { tool } if tool == "nanokvm_info"),
+        "{err}"
+    );
     // Explaining the policy needs no device.
     let out = gate
         .call(&ctx(), "nanokvm_policy_explain", &json!({}))
