@@ -5,8 +5,10 @@
 //! Every device operation is an action named like the MCP tool that does it
 //! (`nanokvm_power`, `nanokvm_send_text`, `nanokvm_mount_iso`, ...) with its arguments as
 //! JSON. A policy document says which actions may run, on which arguments, how often, and
-//! which need a human's approval. The language is PolicyLayer's JSON dialect plus the
-//! extensions of this project's `policy-language.md`; YAML with the same fields works too.
+//! which need a human's approval. The language is PolicyLayer's JSON dialect plus this
+//! project's extensions, described field by field in `docs/policy-language.md` at the
+//! repository's root (with a JSON Schema for editors in `policy.schema.json` beside this
+//! crate's manifest); YAML with the same fields works too.
 //!
 //! - [`Policy`]: a validated document. Loading refuses unknown fields, bad regexes, unknown
 //!   operators and wrong types with an [`Error::Invalid`] naming the JSON Pointer of the

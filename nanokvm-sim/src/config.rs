@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::error::Error;
 
 /// A firmware release the simulator can play. The API differs between them in the ways
-/// the protocol reference lists (token handling, roles, WebSocket framing, limits).
+/// `docs/protocol.md` lists (token handling, roles, WebSocket framing, limits).
 ///
 /// The Cube and PCIe releases (2.x) are one code base and are ordered by release; the
 /// NanoKVM Pro's 1.2.13 is another code base, and sorts after them only because
@@ -173,8 +173,8 @@ pub enum Hardware {
     Pro,
 }
 
-/// The sysfs GPIO value files a board's firmware drives and reads (protocol reference
-/// section 7.3; the Pro's from its `config/hardware.go`).
+/// The sysfs GPIO value files a board's firmware drives and reads (`docs/protocol.md`,
+/// "Power and LEDs"; the Pro's from its `config/hardware.go`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GpioLines {
     /// The reset button line.

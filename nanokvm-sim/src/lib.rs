@@ -3,7 +3,7 @@
 //!
 //! The simulator plays a chosen firmware version ([`FirmwareVersion`]: 2.5.1, 2.5.0 or
 //! 2.3.1) on a chosen board ([`Hardware`]: Alpha, Beta, PCIe), or the NanoKVM Pro with
-//! its own firmware (1.2.13), as the protocol reference describes them: the
+//! its own firmware (1.2.13), as `docs/protocol.md` describes them: the
 //! `{code, msg, data}` envelope, the login with its delays, session cookies and JWTs,
 //! roles, the HID WebSocket, paste, storage and Wake-on-LAN. Behind it sits a virtual
 //! machine ([`MachineState`], configured by [`MachineConfig`]) that only changes through

@@ -1,7 +1,7 @@
 //! End to end: the client against a simulated NanoKVM in each firmware version it plays,
 //! checking the effect on the simulated machine rather than the requests sent.
 //!
-//! The simulator is a separate implementation of the protocol reference, started as a
+//! The simulator is a separate implementation of `docs/protocol.md`, started as a
 //! black box on 127.0.0.1; nothing here shares its code.
 
 use std::time::Duration;

@@ -76,7 +76,7 @@ fn de() {
 }
 
 /// The firmware's paste table (`POST /api/hid/paste`): the US map, with the overrides
-/// for `langue` (protocol reference, section 5.2), as `(char, modifiers, usage)`.
+/// for `langue` (docs/protocol.md, "Paste"), as `(char, modifiers, usage)`.
 fn firmware_table(langue: &str) -> Vec<(char, u8, u8)> {
     let mut map: Vec<(char, u8, u8)> = Vec::new();
     let mut set = |c: char, m: u8, u: u8| match map.iter_mut().find(|e| e.0 == c) {

@@ -11,6 +11,7 @@ mod load;
 mod policies;
 mod props;
 mod reload;
+mod schema;
 mod sqlite;
 mod support;
 mod typed;

@@ -1,4 +1,4 @@
-//! Conformance: every route of the protocol reference, driven with raw HTTP/1.1 in every
+//! Conformance: every route of `docs/protocol.md`, driven with raw HTTP/1.1 in every
 //! kind of device (each Cube firmware version on each Cube board, and the NanoKVM Pro),
 //! against the exact answer the firmware gives.
 //!
