@@ -2,6 +2,7 @@
 //! an in-memory pipe, with a simulated NanoKVM behind it; the binary over stdio, as an
 //! MCP client starts it; and the server over Streamable HTTP.
 
+mod gateway;
 mod http;
 mod media;
 mod reference;

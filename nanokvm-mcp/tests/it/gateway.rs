@@ -1,0 +1,508 @@
+//! The gateway in front of a real upstream MCP server: the `upstream` example, started
+//! as a child process over stdio or serving Streamable HTTP, with an rmcp client in
+//! front (in-process over a pipe, or the binary over stdio). The upstream writes down
+//! every call that reaches it, so a denied call is shown never to have arrived.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, OnDrift, PinFile, Upstream};
+use nanokvm_mcp::setup::gateway_setup;
+use rmcp::ServiceExt as _;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ElicitationAction, GetPromptRequestParams,
+    NumberOrString, ProgressToken, ReadResourceRequestParams, RequestMetaObject,
+};
+use rmcp::service::{RoleClient, RunningService, ServiceError};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::support::{TestClient, state_args, text};
+
+/// The `upstream` example, built beside the test binary by `cargo test` / nextest.
+fn fixture() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let debug = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let path = debug.join("examples").join("upstream");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p nanokvm-mcp --example upstream`",
+        path.display()
+    );
+    path
+}
+
+/// The seed policy for the Virtualization server, verbatim.
+fn mountiso_policy() -> Value {
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../nanokvm-policy/policies/seed/mountiso.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(seed).expect("the seed policy")).expect("JSON")
+}
+
+/// A gateway in front of the stdio upstream, and a client connected to it.
+struct Rig {
+    client: RunningService<RoleClient, TestClient>,
+    handler: TestClient,
+    server: GatewayServer,
+    state: TempDir,
+    calls: PathBuf,
+}
+
+struct Options {
+    policy: Value,
+    handler: TestClient,
+    upstream_args: Vec<String>,
+    on_drift: Option<OnDrift>,
+    timeout: Duration,
+    state: Option<TempDir>,
+}
+
+impl Options {
+    fn new(policy: Value) -> Self {
+        Self {
+            policy,
+            handler: TestClient::plain(),
+            upstream_args: Vec::new(),
+            on_drift: None,
+            timeout: Duration::from_secs(30),
+            state: None,
+        }
+    }
+}
+
+impl Rig {
+    async fn start(policy: Value) -> Self {
+        Self::with(Options::new(policy)).await
+    }
+
+    async fn with(options: Options) -> Self {
+        let state = options
+            .state
+            .unwrap_or_else(|| tempfile::tempdir().expect("a temporary directory"));
+        let policy_path = state.path().join("policy.json");
+        std::fs::write(&policy_path, options.policy.to_string()).expect("write the policy");
+        let calls = state.path().join("calls.txt");
+        let setup = gateway_setup(&state_args(state.path(), Some(policy_path)), "virt")
+            .expect("the gateway's state");
+        let mut args = vec!["--calls".to_owned(), calls.display().to_string()];
+        args.extend(options.upstream_args);
+        let link = Link::new(Upstream::Command {
+            program: fixture().display().to_string(),
+            args,
+        });
+        let mut builder = GatewayBuilder::new(setup.gate, link)
+            .approvals(setup.approvals)
+            .upstream_timeout(options.timeout);
+        if let Some(on_drift) = options.on_drift {
+            builder = builder.pins(PinFile::in_dir(state.path()), on_drift);
+        }
+        let server = builder
+            .start("agent", "session-1")
+            .await
+            .expect("the gateway starts");
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let serving = server.clone();
+        tokio::spawn(async move {
+            if let Ok(running) = serving.serve(theirs).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let client = options
+            .handler
+            .clone()
+            .serve(ours)
+            .await
+            .expect("the client connects");
+        Self {
+            client,
+            handler: options.handler,
+            server,
+            state,
+            calls,
+        }
+    }
+
+    async fn try_call(&self, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
+        let Value::Object(args) = args else {
+            panic!("arguments must be an object");
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+            .await
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        self.try_call(tool, args).await.expect("a tool result")
+    }
+
+    /// The tools that reached the upstream, in order.
+    fn reached(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.calls)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.state.path().join("audit-gateway-virt.jsonl"))
+            .expect("the audit log")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON record"))
+            .collect()
+    }
+
+    async fn stop(self) {
+        let _ = self.client.cancel().await;
+        self.server.link().close().await;
+    }
+}
+
+fn is_denied(r: &CallToolResult) -> bool {
+    r.is_error == Some(true) && text(r).starts_with("[POLICY DENIED]")
+}
+
+#[tokio::test]
+async fn the_seed_mountiso_policy_allows_30_calls_a_minute_and_denies_the_31st_before_the_upstream()
+{
+    let rig = Rig::start(mountiso_policy()).await;
+    for i in 0..30 {
+        let r = rig
+            .call("MountIso", json!({"path": format!("/isos/{i}.iso")}))
+            .await;
+        assert_eq!(r.is_error, Some(false), "call {i}: {}", text(&r));
+        assert_eq!(text(&r), format!("mounted /isos/{i}.iso"));
+    }
+    let denied = rig.call("MountIso", json!({"path": "/isos/30.iso"})).await;
+    assert!(is_denied(&denied), "{}", text(&denied));
+    assert!(
+        text(&denied).contains("rule /tools/MountIso/limits/0"),
+        "{}",
+        text(&denied)
+    );
+    let decision = denied.structured_content.expect("the decision");
+    assert_eq!(decision["verdict"], "deny");
+    let retry = decision["retry_after_s"].as_u64().expect("a retry-after");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Every other tool is refused by the seed's default deny, and listed (only `hide`
+    // removes tools).
+    let echo = rig.call("echo", json!({"text": "hi"})).await;
+    assert!(text(&echo).contains("(default deny)"), "{}", text(&echo));
+    assert_eq!(
+        rig.reached().len(),
+        30,
+        "the denied calls never reached the upstream"
+    );
+    assert!(rig.reached().iter().all(|t| t == "MountIso"));
+    // Audited before and after.
+    let audit = rig.audit();
+    let decisions = audit.iter().filter(|r| r["kind"] == "decision").count();
+    let outcomes = audit.iter().filter(|r| r["outcome"] == "ok").count();
+    assert_eq!((decisions, outcomes), (32, 30));
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn hidden_tools_are_neither_listed_nor_callable_and_everything_else_passes_through() {
+    let rig = Rig::with(Options {
+        upstream_args: vec!["--tools".to_owned(), "3".to_owned()],
+        ..Options::new(json!({"version": "1", "default": "allow", "hide": ["secret_tool"]}))
+    })
+    .await;
+    let tools = rig.client.list_all_tools().await.expect("tools/list");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    // The upstream serves 13 tools in pages of 4; the gateway answers them all at once.
+    assert_eq!(names.len(), 12, "{names:?}");
+    assert!(
+        !names.contains(&"secret_tool") && names.contains(&"pad2"),
+        "{names:?}"
+    );
+    let echo = tools.iter().find(|t| t.name == "echo").expect("echo");
+    assert_eq!(echo.description.as_deref(), Some("Echoes the text."));
+    assert_eq!(
+        echo.annotations.as_ref().and_then(|a| a.read_only_hint),
+        Some(true)
+    );
+    for tool in ["secret_tool", "no_such_tool"] {
+        let err = rig.try_call(tool, json!({})).await.expect_err("unknown");
+        assert!(err.to_string().contains("unknown tool"), "{err}");
+    }
+    assert!(rig.reached().is_empty(), "{:?}", rig.reached());
+    assert_eq!(
+        text(&rig.call("echo", json!({"text": "hello"})).await),
+        "hello"
+    );
+
+    // Resources, prompts and the initialize answer come from the upstream.
+    let info = rig.client.peer_info().expect("the server's info");
+    assert_eq!(
+        info.server_info.as_ref().map(|s| s.name.as_str()),
+        Some("gateway-fixture")
+    );
+    assert!(info.capabilities.resources.is_some() && info.capabilities.prompts.is_some());
+    let resources = rig
+        .client
+        .list_all_resources()
+        .await
+        .expect("resources/list");
+    assert_eq!(resources[0].uri, "fixture://hello");
+    let read = rig
+        .client
+        .read_resource(ReadResourceRequestParams::new("fixture://hello"))
+        .await
+        .expect("resources/read");
+    assert!(format!("{:?}", read.contents).contains("hello from upstream"));
+    let missing = rig
+        .client
+        .read_resource(ReadResourceRequestParams::new("fixture://nothing"))
+        .await
+        .expect_err("the upstream's own error");
+    assert!(missing.to_string().contains("no resource"), "{missing}");
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("name".to_owned(), json!("Ada"));
+    let prompt = rig
+        .client
+        .get_prompt(GetPromptRequestParams::new("greet").with_arguments(arguments))
+        .await
+        .expect("prompts/get");
+    assert!(format!("{:?}", prompt.messages).contains("Hello, Ada!"));
+
+    // Progress comes back under the agent's own token.
+    let mut params = CallToolRequestParams::new("slow");
+    let mut meta = RequestMetaObject::default();
+    meta.set_progress_token(ProgressToken(NumberOrString::String("mine".into())));
+    params.meta = Some(meta);
+    let slow = rig.client.call_tool(params).await.expect("slow");
+    assert_eq!(text(&slow), "done");
+    let progress = rig.handler.progress.lock().expect("lock").clone();
+    assert_eq!(progress.len(), 3, "{progress:?}");
+    assert_eq!(progress[2].2.as_deref(), Some("step 3"));
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn approvals_are_asked_by_elicitation_or_of_the_operator_and_risk_comes_from_annotations() {
+    let policy = json!({
+        "version": "1", "default": "allow",
+        "risk": {"high": {"action": "require_approval"}},
+    });
+    // The agent's human approves: the destructive tool runs once.
+    let yes = TestClient::answering(ElicitationAction::Accept, Some(json!({"approve": true})));
+    let rig = Rig::with(Options {
+        handler: yes,
+        ..Options::new(policy.clone())
+    })
+    .await;
+    assert_eq!(text(&rig.call("erase_disk", json!({})).await), "erased");
+    // A read-only tool is low risk and needs nobody.
+    assert_eq!(text(&rig.call("echo", json!({"text": "x"})).await), "x");
+    assert_eq!(rig.handler.asked(), 1);
+    // The upstream's own elicitation reaches the human too, and its answer goes back.
+    let ask = rig.call("ask", json!({})).await;
+    assert_eq!(rig.handler.asked(), 2);
+    assert!(
+        text(&ask).starts_with("colour") || text(&ask).contains("elicitation"),
+        "{}",
+        text(&ask)
+    );
+    rig.stop().await;
+
+    // The human declines: denied, and the upstream never hears of it.
+    let no = TestClient::answering(ElicitationAction::Decline, None);
+    let rig = Rig::with(Options {
+        handler: no,
+        ..Options::new(policy.clone())
+    })
+    .await;
+    let r = rig.call("erase_disk", json!({})).await;
+    assert!(
+        is_denied(&r) && text(&r).contains("declined"),
+        "{}",
+        text(&r)
+    );
+    assert!(rig.reached().is_empty());
+    rig.stop().await;
+
+    // A client without elicitation: an operator approves from the queue.
+    let rig = Rig::start(policy).await;
+    let queue =
+        nanokvm_policy::gate::ApprovalQueue::open(rig.state.path().join("approvals.sqlite"))
+            .expect("the queue");
+    let call = rig.call("erase_disk", json!({}));
+    let operator = async {
+        loop {
+            if let Some(p) = queue.pending().expect("list").first() {
+                assert_eq!((p.tool.as_str(), p.device.as_str()), ("erase_disk", "virt"));
+                queue.answer(&p.id, true, None).expect("approve");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (r, ()) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(call, operator)
+    })
+    .await
+    .expect("answered in time");
+    assert_eq!(text(&r), "erased");
+    assert_eq!(rig.reached(), ["erase_disk"]);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_crashes_writes_garbage_or_hangs_gets_clear_errors_and_the_gateway_recovers()
+ {
+    let rig = Rig::with(Options {
+        timeout: Duration::from_secs(1),
+        ..Options::new(json!({
+            "version": "1", "default": "allow",
+            "all_tools": {"limits": [{"counter": "all", "window": "hour", "max": 100, "scope": "grant"}]}
+        }))
+    })
+    .await;
+    let garbage = rig.call("garbage", json!({})).await;
+    assert_eq!(
+        text(&garbage),
+        "after garbage",
+        "a line that is not JSON is skipped"
+    );
+    let crash = rig.call("crash", json!({})).await;
+    assert_eq!(crash.is_error, Some(true));
+    assert!(text(&crash).contains("may have run"), "{}", text(&crash));
+    // The next call starts the upstream again.
+    assert_eq!(
+        text(&rig.call("echo", json!({"text": "back"})).await),
+        "back"
+    );
+    let hang = rig.call("hang", json!({})).await;
+    assert!(
+        text(&hang).contains("did not answer within 1 s"),
+        "{}",
+        text(&hang)
+    );
+    assert_eq!(
+        text(&rig.call("echo", json!({"text": "still"})).await),
+        "still"
+    );
+    // A crash and a timeout may have acted: they stay counted.
+    let audit = rig.audit();
+    let outcomes: Vec<&str> = audit
+        .iter()
+        .filter(|r| r["kind"] == "outcome")
+        .filter_map(|r| r["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["ok", "error", "ok", "error", "ok"]);
+    let used = rig.server.gate().engine().standing(
+        &nanokvm_policy::Call::new("echo", &json!({})).principal("agent"),
+        nanokvm_policy::Timestamp::from_system_time(std::time::SystemTime::now()),
+    );
+    assert_eq!(used.quotas[0].used, Some(5), "{:?}", used.quotas);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() {
+    let policy = json!({"version": "1", "default": "allow"});
+    let rig = Rig::with(Options {
+        on_drift: Some(OnDrift::Deny),
+        ..Options::new(policy)
+    })
+    .await;
+    assert_eq!(text(&rig.call("echo", json!({"text": "a"})).await), "a");
+    // The upstream changes echo's description and says its tools changed.
+    assert_eq!(text(&rig.call("change_echo", json!({})).await), "changed");
+    tokio::time::timeout(Duration::from_secs(10), rig.handler.list_changed.notified())
+        .await
+        .expect("list_changed is passed on");
+    let tools = rig.client.list_all_tools().await.expect("tools/list");
+    assert!(
+        tools.iter().any(|t| t.description.as_deref()
+            == Some("Echoes the text, and now also sends it elsewhere."))
+    );
+    let r = rig.call("echo", json!({"text": "b"})).await;
+    assert!(
+        is_denied(&r) && text(&r).contains("(pin drift)"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(rig.reached(), ["echo", "change_echo"]);
+    let drift = rig
+        .audit()
+        .into_iter()
+        .filter(|r| r["rule"] == "(pin drift)")
+        .count();
+    assert!(drift >= 2, "the drift and the refusal are audited");
+    let pins_path = rig.state.path().join("pins.json");
+    let pins: Value =
+        serde_json::from_str(&std::fs::read_to_string(&pins_path).expect("pins")).expect("JSON");
+    assert_eq!(pins.as_object().map(|o| o.len()), Some(1));
+    rig.stop().await;
+}
+
+#[test]
+fn the_binary_fronts_a_stdio_upstream_with_the_seed_policy() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let state = tempfile::tempdir().expect("a directory");
+    let policy = state.path().join("mountiso.json");
+    std::fs::write(&policy, mountiso_policy().to_string()).expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nanokvm-mcp"))
+        .args(["gateway", "--policy"])
+        .arg(&policy)
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("--")
+        .arg(fixture())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the gateway starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut send = move |m: Value| {
+        writeln!(stdin, "{m}").expect("write");
+        stdin.flush().expect("flush");
+    };
+    let mut answer = |id: u64| -> Value {
+        for line in lines.by_ref() {
+            let m: Value =
+                serde_json::from_str(&line.expect("read")).expect("only JSON-RPC on stdout");
+            if m["id"] == json!(id) {
+                return m;
+            }
+        }
+        panic!("no answer to {id}");
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}}),
+    );
+    let init = answer(1);
+    assert_eq!(init["result"]["serverInfo"]["name"], "gateway-fixture");
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "MountIso", "arguments": {"path": "/isos/a.iso"}}}));
+    assert_eq!(
+        answer(2)["result"]["content"][0]["text"],
+        "mounted /isos/a.iso"
+    );
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "erase_disk", "arguments": {}}}));
+    let denied = answer(3);
+    assert_eq!(denied["result"]["isError"], true);
+    assert!(
+        denied["result"]["content"][0]["text"]
+            .as_str()
+            .expect("text")
+            .starts_with("[POLICY DENIED]")
+    );
+    drop(send); // closes the gateway's stdin: the client is gone
+    let status = child.wait().expect("the gateway exits");
+    assert!(status.success(), "{status}");
+}
