@@ -16,7 +16,8 @@
 //! `hang` (never answers). A resource `fixture://hello`, a prompt `greet`, logging.
 //!
 //! `--calls FILE` appends the name of every tool call that reaches the server, one a
-//! line, so a test can prove a denied call never arrived. `--echo-description TEXT`
+//! line, so a test can prove a denied call never arrived (over HTTP, also every
+//! `Authorization` and `X-...` header that arrived, as `header NAME: VALUE`). `--echo-description TEXT`
 //! starts with another definition of `echo`. `--tools N` pads the tool list with `padN`
 //! tools, served in pages of 4.
 //!
@@ -352,6 +353,7 @@ fn main() -> anyhow::Result<()> {
                 running.waiting().await?;
             }
             Some(addr) => {
+                let calls = fixture.calls.clone();
                 use rmcp::transport::StreamableHttpService;
                 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
                 let config = rmcp::transport::StreamableHttpServerConfig::default()
@@ -365,7 +367,35 @@ fn main() -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(&addr).await?;
                 println!("listening on http://{}/mcp", listener.local_addr()?);
                 std::io::stdout().flush()?;
-                let router = axum::Router::new().nest_service("/mcp", service);
+                // Every credential header that arrives is written down, so a test can
+                // show which reached the upstream.
+                let calls = calls.clone();
+                let router = axum::Router::new().nest_service("/mcp", service).layer(
+                    axum::middleware::from_fn(
+                        move |request: axum::extract::Request, next: axum::middleware::Next| {
+                            let calls = calls.clone();
+                            async move {
+                                if let Some(path) = &calls {
+                                    let mut file = std::fs::OpenOptions::new()
+                                        .create(true)
+                                        .append(true)
+                                        .open(path)
+                                        .expect("the calls file opens");
+                                    for (name, value) in request.headers() {
+                                        if name == "authorization"
+                                            || name.as_str().starts_with("x-")
+                                        {
+                                            let value = String::from_utf8_lossy(value.as_bytes());
+                                            writeln!(file, "header {name}: {value}")
+                                                .expect("written");
+                                        }
+                                    }
+                                }
+                                next.run(request).await
+                            }
+                        },
+                    ),
+                );
                 axum::serve(listener, router).await?;
             }
         }

@@ -109,6 +109,9 @@ impl Upstream {
                 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
                 let config = StreamableHttpClientTransportConfig::with_uri(url.clone())
                     .custom_headers(headers.iter().cloned().collect());
+                // reqwest is built without a TLS provider of its own; rustls's ring is
+                // the one the workspace uses (installing it twice is harmless).
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let transport = StreamableHttpClientTransport::from_config(config);
                 handler.serve(transport).await.with_context(|| {
                     format!("the upstream {url} did not complete the MCP handshake")

@@ -506,3 +506,107 @@ fn the_binary_fronts_a_stdio_upstream_with_the_seed_policy() {
     let status = child.wait().expect("the gateway exits");
     assert!(status.success(), "{status}");
 }
+
+/// The upstream example serving Streamable HTTP on a free port, and its URL.
+struct HttpUpstream {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HttpUpstream {
+    fn start(calls: &Path) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(fixture())
+            .args(["--http", "127.0.0.1:0", "--calls"])
+            .arg(calls)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the upstream starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the upstream says where it listens");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening on URL")
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for HttpUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn over_http_both_ways_the_agents_token_stays_with_the_gateway() {
+    use nanokvm_mcp::http::{HttpServer, Tokens};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let state = tempfile::tempdir().expect("a directory");
+    let calls = state.path().join("calls.txt");
+    let upstream = HttpUpstream::start(&calls);
+    let policy_path = state.path().join("policy.json");
+    std::fs::write(&policy_path, mountiso_policy().to_string()).expect("write");
+    let setup = gateway_setup(&state_args(state.path(), Some(policy_path)), "virt").expect("state");
+    let link = Link::new(Upstream::Http {
+        url: upstream.url.clone(),
+        headers: vec![Upstream::parse_header("X-Upstream-Key: upstream-secret").expect("a header")],
+    });
+    let server = GatewayBuilder::new(setup.gate, link.clone())
+        .start("nobody", "none")
+        .await
+        .expect("the gateway reaches the upstream");
+    let tokens = Tokens::from_toml("agent = \"agent-secret-token-0123456789\"\n").expect("tokens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("the address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(HttpServer::new(server, tokens).serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+        .auth_header("agent-secret-token-0123456789");
+    let client = TestClient::plain()
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .expect("the agent connects");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.iter().any(|t| t.name == "MountIso"));
+    let Value::Object(args) = json!({"path": "/isos/a.iso"}) else {
+        unreachable!()
+    };
+    let r = client
+        .call_tool(CallToolRequestParams::new("MountIso").with_arguments(args))
+        .await
+        .expect("a result");
+    assert_eq!(text(&r), "mounted /isos/a.iso");
+    let r = client
+        .call_tool(CallToolRequestParams::new("erase_disk"))
+        .await
+        .expect("a result");
+    assert!(is_denied(&r), "{}", text(&r));
+
+    let seen = std::fs::read_to_string(&calls).expect("the upstream's record");
+    let reached: Vec<&str> = seen.lines().filter(|l| !l.starts_with("header ")).collect();
+    assert_eq!(reached, ["MountIso"]);
+    assert!(
+        seen.contains("header x-upstream-key: upstream-secret"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("agent-secret"),
+        "the agent's token reached the upstream: {seen}"
+    );
+    let _ = client.cancel().await;
+    let _ = stop.send(());
+    let _ = serving.await;
+    link.close().await;
+}
