@@ -17,9 +17,10 @@
 //!
 //! `--calls FILE` appends the name of every tool call that reaches the server, one a
 //! line, so a test can prove a denied call never arrived (over HTTP, also every
-//! `Authorization` and `X-...` header that arrived, as `header NAME: VALUE`). `--echo-description TEXT`
-//! starts with another definition of `echo`. `--tools N` pads the tool list with `padN`
-//! tools, served in pages of 4.
+//! `Authorization` and `X-...` header that arrived, as `header NAME: VALUE`).
+//! `--echo-file FILE` takes `echo`'s description from FILE when it exists, so the same
+//! command line can start a server whose definition changed. `--tools N` pads the tool
+//! list with `padN` tools, served in pages of 4.
 //!
 //! Over stdio, stdout carries only the protocol; with `--http 127.0.0.1:0` the server
 //! prints `listening on http://ADDR/mcp` on stdout, then serves there.
@@ -337,7 +338,11 @@ fn main() -> anyhow::Result<()> {
         };
         match arg.as_str() {
             "--calls" => fixture.calls = Some(value()?.into()),
-            "--echo-description" => *fixture.echo_description.lock().expect("lock") = value()?,
+            "--echo-file" => {
+                if let Ok(text) = std::fs::read_to_string(value()?) {
+                    *fixture.echo_description.lock().expect("lock") = text.trim().to_owned();
+                }
+            }
             "--tools" => fixture.padding = value()?.parse()?,
             "--http" => http = Some(value()?),
             other => anyhow::bail!("unknown argument {other}"),

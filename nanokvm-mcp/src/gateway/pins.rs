@@ -245,7 +245,7 @@ mod tests {
         let b: Tool = serde_json::from_value(reordered).expect("a tool");
         assert_eq!(digest(&a), digest(&b));
         assert_ne!(digest(&a), digest(&tool("does another thing")));
-        let pins = UpstreamPins::of_tools(&[a.clone()]);
+        let pins = UpstreamPins::of_tools(std::slice::from_ref(&a));
         assert_eq!(pins.drift(&a), None);
         assert!(matches!(
             pins.drift(&tool("x")),

@@ -89,7 +89,13 @@ impl Rig {
         let calls = state.path().join("calls.txt");
         let setup = gateway_setup(&state_args(state.path(), Some(policy_path)), "virt")
             .expect("the gateway's state");
-        let mut args = vec!["--calls".to_owned(), calls.display().to_string()];
+        let echo = state.path().join("echo.txt");
+        let mut args = vec![
+            "--calls".to_owned(),
+            calls.display().to_string(),
+            "--echo-file".to_owned(),
+            echo.display().to_string(),
+        ];
         args.extend(options.upstream_args);
         let link = Link::new(Upstream::Command {
             program: fixture().display().to_string(),
@@ -160,6 +166,13 @@ impl Rig {
     async fn stop(self) {
         let _ = self.client.cancel().await;
         self.server.link().close().await;
+    }
+
+    /// Stops, keeping the state directory for the next gateway.
+    async fn stop_keeping_state(self) -> TempDir {
+        let _ = self.client.cancel().await;
+        self.server.link().close().await;
+        self.state
     }
 }
 
@@ -410,7 +423,7 @@ async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() 
     let policy = json!({"version": "1", "default": "allow"});
     let rig = Rig::with(Options {
         on_drift: Some(OnDrift::Deny),
-        ..Options::new(policy)
+        ..Options::new(policy.clone())
     })
     .await;
     assert_eq!(text(&rig.call("echo", json!({"text": "a"})).await), "a");
@@ -441,6 +454,39 @@ async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() 
     let pins: Value =
         serde_json::from_str(&std::fs::read_to_string(&pins_path).expect("pins")).expect("JSON");
     assert_eq!(pins.as_object().map(|o| o.len()), Some(1));
+    let state = rig.stop_keeping_state().await;
+
+    // An upstream that starts with another definition than its pins: drift is known
+    // before the first call. With `warn` the call runs and the drift is audited.
+    std::fs::write(state.path().join("echo.txt"), "Echoes, differently.").expect("write");
+    let rig = Rig::with(Options {
+        on_drift: Some(OnDrift::Warn),
+        state: Some(state),
+        ..Options::new(policy.clone())
+    })
+    .await;
+    assert_eq!(text(&rig.call("echo", json!({"text": "c"})).await), "c");
+    let warned = rig
+        .audit()
+        .into_iter()
+        .filter(|r| {
+            r["rule"] == "(pin drift)" && r["outcome"] == "drift" && r["verdict"] == "allow"
+        })
+        .count();
+    assert!(warned >= 1, "the drift is audited");
+    let state = rig.stop_keeping_state().await;
+
+    // With `approve`, each call of the drifted tool asks the human.
+    let rig = Rig::with(Options {
+        on_drift: Some(OnDrift::Approve),
+        state: Some(state),
+        handler: TestClient::answering(ElicitationAction::Accept, Some(json!({"approve": true}))),
+        ..Options::new(policy)
+    })
+    .await;
+    assert_eq!(text(&rig.call("echo", json!({"text": "d"})).await), "d");
+    assert_eq!(text(&rig.call("erase_disk", json!({})).await), "erased");
+    assert_eq!(rig.handler.asked(), 1, "only the drifted tool asked");
     rig.stop().await;
 }
 
