@@ -321,10 +321,18 @@ impl GatewayServer {
         }
     }
 
-    /// The drift of `tool`, when pinning is on and it drifted.
+    /// The drift of `tool`, when pinning is on and it drifted. A drifted tool is checked
+    /// again against the pin file, so that `gateway pins accept` takes effect on a
+    /// running gateway.
     fn drift_of(&self, tool: &Tool) -> Option<(OnDrift, Drift)> {
         let pinning = self.shared.pins.as_ref()?;
-        let pins = lock(&pinning.pins);
+        let mut pins = lock(&pinning.pins);
+        pins.as_ref()?.drift(tool)?;
+        match pinning.file.of(&self.shared.link.upstream().key()) {
+            Ok(Some(fresh)) => *pins = Some(fresh),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot reread the pins"),
+        }
         pins.as_ref()?.drift(tool).map(|d| (pinning.on_drift, d))
     }
 

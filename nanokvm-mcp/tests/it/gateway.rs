@@ -454,6 +454,15 @@ async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() 
     let pins: Value =
         serde_json::from_str(&std::fs::read_to_string(&pins_path).expect("pins")).expect("JSON");
     assert_eq!(pins.as_object().map(|o| o.len()), Some(1));
+    // An operator accepts the change (as `gateway pins accept echo` does), and the
+    // running gateway lets the tool through again.
+    let file = PinFile::in_dir(rig.state.path());
+    let key = rig.server.link().upstream().key();
+    let mut accepted = file.of(&key).expect("read").expect("pinned");
+    let echo = tools.iter().find(|t| t.name == "echo").expect("echo");
+    accepted.accept(echo);
+    file.store(&key, accepted).expect("stored");
+    assert_eq!(text(&rig.call("echo", json!({"text": "e"})).await), "e");
     let state = rig.stop_keeping_state().await;
 
     // An upstream that starts with another definition than its pins: drift is known
