@@ -22,7 +22,7 @@ use base64::Engine as _;
 use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
 use nanokvm_policy::gate::{
     ApprovalAnswer, ApprovalQueue, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
-    Progress, ProgressSink, ScreenSize, masked_args,
+    Progress, ProgressSink, Region, ScreenSize, View, masked_args,
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore, error_chain};
 use rmcp::model::{
@@ -43,7 +43,8 @@ These tools operate a remote computer through a NanoKVM: its screen (screenshots
 keyboard, mouse, power and reset buttons, and virtual CD/USB media. Take a screenshot \
 before acting and after each step to see what happened. Pointer positions are \
 pixels of the last screenshot you took (x from the left edge, y from the top; a \
-screenshot scaled down by max_width/max_height is fine, pixels are mapped back). Firmware \
+screenshot scaled down by max_width/max_height or cut out with crop is fine, pixels are \
+mapped back; crop also reads small text closer). Firmware \
 setup screens and boot menus often ignore absolute positions: use the arrow keys or \
 nanokvm_move_relative there. nanokvm_type_text types in any of 19 keyboard layouts (the \
 target's layout by default); nanokvm_send_text uses the NanoKVM's own paste, which only \
@@ -76,9 +77,9 @@ struct Inner {
     devices: Vec<Device>,
     grant: String,
     session: String,
-    /// Per device, the size of the last screenshot this session was shown: the frame
-    /// its pixel coordinates refer to.
-    seen: Mutex<HashMap<String, ScreenSize>>,
+    /// Per device, the size of the last screenshot this session was shown and the part
+    /// of the screen it showed: the frame its pixel coordinates refer to.
+    seen: Mutex<HashMap<String, (ScreenSize, View)>>,
     /// Where an operator can answer approvals from another terminal.
     queue: Option<Arc<ApprovalQueue>>,
     /// Approvals asked of stateless clients (`input_required`), by request state.
@@ -219,7 +220,9 @@ impl NanoKvmServer {
             return Err(unknown());
         }
         let seen = self.seen(&device.name);
-        let mut ctx = CallContext::new(&self.inner.grant, &self.inner.session).with_screen(seen);
+        let mut ctx = CallContext::new(&self.inner.grant, &self.inner.session)
+            .with_screen(seen.map(|(size, _)| size))
+            .with_view(seen.map(|(_, view)| view));
         if let Some(sink) = progress {
             ctx = ctx.with_progress(sink);
         }
@@ -422,17 +425,45 @@ impl Approver for Refuse {
 }
 
 impl NanoKvmServer {
-    /// The size of the last screenshot this session saw of `device`.
-    fn seen(&self, device: &str) -> Option<ScreenSize> {
+    /// The size of the last screenshot this session saw of `device`, and what it showed.
+    fn seen(&self, device: &str) -> Option<(ScreenSize, View)> {
         lock(&self.inner.seen).get(device).copied()
     }
 
-    /// Remembers the size of a screenshot result, so that the pixels of later calls are
-    /// read in the frame the agent saw.
+    /// Remembers the size of a screenshot result and the region of the screen it
+    /// showed, so that the pixels of later calls are read in the frame the agent saw.
     fn remember_screen(&self, device: &str, json: &Value) {
-        let side = |key: &str| json[key].as_u64().and_then(|n| u32::try_from(n).ok());
-        if let (Some(width), Some(height)) = (side("width"), side("height")) {
-            lock(&self.inner.seen).insert(device.to_owned(), ScreenSize { width, height });
+        let side = |v: &Value, key: &str| v[key].as_u64().and_then(|n| u32::try_from(n).ok());
+        let region = &json["region"];
+        let parts = (
+            side(json, "width"),
+            side(json, "height"),
+            side(json, "source_width"),
+            side(json, "source_height"),
+            side(region, "x"),
+            side(region, "y"),
+            side(region, "width"),
+            side(region, "height"),
+        );
+        if let (Some(w), Some(h), Some(sw), Some(sh), Some(x), Some(y), Some(rw), Some(rh)) = parts
+        {
+            let view = View {
+                region: Region {
+                    x,
+                    y,
+                    width: rw,
+                    height: rh,
+                },
+                source: ScreenSize {
+                    width: sw,
+                    height: sh,
+                },
+            };
+            let size = ScreenSize {
+                width: w,
+                height: h,
+            };
+            lock(&self.inner.seen).insert(device.to_owned(), (size, view));
         }
     }
 }

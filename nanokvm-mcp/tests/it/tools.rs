@@ -683,3 +683,60 @@ async fn a_cancelled_call_stops_typing_and_releases_every_key() {
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
     wait_for(&rig, "ctrl+u", |m| m.input_line().is_empty()).await;
 }
+
+#[tokio::test]
+async fn a_pixel_of_a_cropped_screenshot_is_where_the_agent_saw_it() {
+    let rig = Rig::start(Some(allow_all()), TestClient::plain()).await;
+    let (w, h) = {
+        let shot = rig.sim.screenshot();
+        (shot.width(), shot.height())
+    };
+    // The agent sees the screen at half size, then crops the lower right quarter of
+    // what it saw.
+    let half = rig
+        .call(
+            "nanokvm_screenshot",
+            json!({"max_width": w / 2, "max_height": h / 2}),
+        )
+        .await;
+    assert_ne!(half.is_error, Some(true), "{}", text(&half));
+    let crop = json!({"x": w / 4, "y": h / 4, "width": w / 4, "height": h / 4});
+    let r = rig.call("nanokvm_screenshot", json!({"crop": crop})).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    let meta = r.structured_content.expect("metadata");
+    assert_eq!(
+        meta["region"],
+        json!({"x": w / 2, "y": h / 2, "width": w / 2, "height": h / 2})
+    );
+    assert_eq!(
+        (meta["width"].as_u64(), meta["height"].as_u64()),
+        (Some(u64::from(w / 2)), Some(u64::from(h / 2)))
+    );
+    // The centre of the cropped image is three quarters across the screen.
+    let r = rig
+        .call("nanokvm_move", json!({"x": w / 4, "y": h / 4}))
+        .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    wait_for(&rig, "pointer", |m| {
+        let (x, y) = m.pointer();
+        x.abs_diff(w * 3 / 4) <= 4 && y.abs_diff(h * 3 / 4) <= 4
+    })
+    .await;
+    // Pixels beyond the cropped image are refused, naming its size.
+    let r = rig.call("nanokvm_move", json!({"x": w / 2, "y": 0})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("off the screen"), "{}", text(&r));
+    // Crops compose, and one past the edge of the screen is cut at the edge: 10 pixels
+    // left of the cropped image's right edge is 10 pixels left of the screen's.
+    let r = rig
+        .call(
+            "nanokvm_screenshot",
+            json!({"crop": {"x": w / 2 - 10, "y": 0, "width": 100, "height": 100}}),
+        )
+        .await;
+    let meta = r.structured_content.expect("metadata");
+    assert_eq!(
+        meta["region"],
+        json!({"x": w - 10, "y": h / 2, "width": 10, "height": 100})
+    );
+}

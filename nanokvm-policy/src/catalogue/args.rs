@@ -127,7 +127,29 @@ pub struct ScreenshotArgs {
     #[serde(default = "default_quality")]
     #[schemars(default = "default_quality")]
     pub quality: JpegQuality,
+    /// Only this rectangle of the screen, to read small text or look closer: in pixels
+    /// of the last screenshot, like pointer positions. Pointer positions of later calls
+    /// are then pixels of the cropped image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<Crop>,
 }
+
+/// A rectangle of the screen as the last screenshot showed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Crop {
+    /// Pixels from the left edge.
+    pub x: Pixel,
+    /// Pixels from the top edge.
+    pub y: Pixel,
+    /// Width in pixels.
+    pub width: CropSide,
+    /// Height in pixels.
+    pub height: CropSide,
+}
+
+/// The side of a crop rectangle.
+pub type CropSide = Bounded<1, MAX_PIXEL>;
 
 fn default_width() -> ScreenshotSide {
     bounded(DEFAULT_SCREENSHOT.0)
@@ -147,6 +169,7 @@ impl Default for ScreenshotArgs {
             max_width: default_width(),
             max_height: default_height(),
             quality: default_quality(),
+            crop: None,
         }
     }
 }

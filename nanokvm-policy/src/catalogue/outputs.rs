@@ -92,6 +92,22 @@ pub struct ScreenshotOutput {
     pub scale: f64,
     /// The JPEG's size in bytes.
     pub bytes: usize,
+    /// The part of the captured screen the image shows, in the screen's pixels (the
+    /// whole screen unless `crop` was given).
+    pub region: RegionOutput,
+}
+
+/// A rectangle of the captured screen, in its pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct RegionOutput {
+    /// Pixels from the left edge.
+    pub x: u32,
+    /// Pixels from the top edge.
+    pub y: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
 }
 
 /// `nanokvm_wait_for_screen`: the screenshot it stopped on, and how the wait went.

@@ -18,9 +18,9 @@ use crate::catalogue::outputs::{
     ClickOutput, DeleteOutput, DownloadOutput, DragOutput, FrameOutput, HardwareOutput, HdmiOutput,
     HdmiSwitchOutput, ImagesOutput, InfoOutput, InterfaceOutput, KeyboardLedsOutput, KeysOutput,
     LedOutput, MountOutput, MountedOutput, MoveOutput, MoveRelativeOutput, PasteOutput,
-    PowerCycleOutput, PowerEnsureOutput, PowerOutput, ResetOutput, ScreenshotOutput, ScrollOutput,
-    SkippedOutput, TapOutput, TypeOutput, UnmountOutput, UploadOutput, WaitForScreenOutput,
-    WakeOutput,
+    PowerCycleOutput, PowerEnsureOutput, PowerOutput, RegionOutput, ResetOutput, ScreenshotOutput,
+    ScrollOutput, SkippedOutput, TapOutput, TypeOutput, UnmountOutput, UploadOutput,
+    WaitForScreenOutput, WakeOutput,
 };
 use crate::catalogue::values::PowerPress;
 use crate::catalogue::{DeviceAction, TypedKeys};
@@ -79,6 +79,8 @@ pub(crate) struct Device<'a> {
     pub(crate) frame: ScreenSize,
     /// Where a long action reports how far it has got.
     pub(crate) progress: Option<&'a ProgressSink>,
+    /// What the caller's last screenshot showed, when known.
+    pub(crate) view: Option<screen::View>,
     /// The real path of the file `nanokvm_upload_iso` sends, checked by the gate.
     pub(crate) upload: Option<&'a std::path::Path>,
 }
@@ -113,7 +115,7 @@ async fn run_inner(
     keys: Option<&TypedKeys>,
 ) -> Result<Output, ClientError> {
     let (client, ws, frame) = (device.client, device.ws, device.frame);
-    let position = |p: Point| position(p, frame);
+    let position = |p: Point| position(p, frame, device.view);
     match (action, keys) {
         (DeviceAction::Info(_), _) => {
             let info = client.device().info().await?;
@@ -162,7 +164,28 @@ async fn run_inner(
                 height: side(a.max_height.get()),
             };
             let quality = u8::try_from(a.quality.get()).unwrap_or(80);
-            let shot = screen::fit(jpeg, max, quality).map_err(frame_error)?;
+            let crop = match a.crop {
+                None => None,
+                Some(c) => {
+                    let source = screen::jpeg_size(&jpeg).map_err(frame_error)?;
+                    // The caller's pixels: of its last screenshot, or of the whole screen.
+                    let view = device.view.unwrap_or(screen::View {
+                        region: screen::Region::whole(source),
+                        source,
+                    });
+                    let side = |n: i64| u32::try_from(n).unwrap_or(0);
+                    Some(view.region_to_source(
+                        (
+                            side(c.x.get()),
+                            side(c.y.get()),
+                            side(c.width.get()),
+                            side(c.height.get()),
+                        ),
+                        frame,
+                    ))
+                }
+            };
+            let shot = screen::fit_region(jpeg, crop, max, quality).map_err(frame_error)?;
             let (shot, jpeg) = deliver(device, shot);
             Ok((to_json(&shot), Some(jpeg)))
         }
@@ -530,7 +553,8 @@ async fn run_inner(
                 }
             };
             let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let shot = screen::fit(last, ScreenSize::DEFAULT, 80).map_err(frame_error)?;
+            let shot =
+                screen::fit_region(last, None, ScreenSize::DEFAULT, 80).map_err(frame_error)?;
             let (shot, jpeg) = deliver(device, shot);
             let out = WaitForScreenOutput {
                 shot,
@@ -686,7 +710,7 @@ fn deliver(device: &Device<'_>, shot: screen::Shot) -> (ScreenshotOutput, Vec<u8
         .captured
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shot.source);
-    let scale = f64::from(shot.size.width) / f64::from(shot.source.width);
+    let scale = f64::from(shot.size.width) / f64::from(shot.region.width);
     let out = ScreenshotOutput {
         format: "jpeg".to_owned(),
         width: shot.size.width,
@@ -695,6 +719,12 @@ fn deliver(device: &Device<'_>, shot: screen::Shot) -> (ScreenshotOutput, Vec<u8
         source_height: shot.source.height,
         scale: (scale * 1e4).round() / 1e4,
         bytes: shot.jpeg.len(),
+        region: RegionOutput {
+            x: shot.region.x,
+            y: shot.region.y,
+            width: shot.region.width,
+            height: shot.region.height,
+        },
     };
     (out, shot.jpeg)
 }
@@ -740,15 +770,22 @@ fn mickeys(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
 }
 
-/// A pixel of `frame` as an absolute pointer position.
-fn position(p: Point, frame: ScreenSize) -> Result<AbsolutePosition, ClientError> {
+/// A pixel of `frame` (a screenshot showing `view`, or the whole screen) as an absolute
+/// pointer position.
+fn position(
+    p: Point,
+    frame: ScreenSize,
+    view: Option<screen::View>,
+) -> Result<AbsolutePosition, ClientError> {
     let pixel = |n: i64| u32::try_from(n).unwrap_or(0);
-    Ok(AbsolutePosition::from_pixels(
-        pixel(p.x.get()),
-        pixel(p.y.get()),
-        frame.width,
-        frame.height,
-    )?)
+    let (x, y) = (pixel(p.x.get()), pixel(p.y.get()));
+    Ok(match view {
+        Some(view) => {
+            let (sx, sy) = view.to_source(x, y, frame);
+            AbsolutePosition::from_pixels(sx, sy, view.source.width, view.source.height)?
+        }
+        None => AbsolutePosition::from_pixels(x, y, frame.width, frame.height)?,
+    })
 }
 
 /// A checked screenshot side as a pixel count.

@@ -42,7 +42,7 @@ pub use crate::catalogue::{
 };
 pub use approval::{ApprovalAnswer, ApprovalRequest, Approver, BoxFuture, binding};
 pub use queue::{ApprovalQueue, PendingApproval, masked_args};
-pub use screen::ScreenSize;
+pub use screen::{Region, ScreenSize, View};
 
 use crate::audit::{AuditEvent, AuditKind, AuditLog};
 use crate::catalogue::args::PolicyExplainArgs;
@@ -115,6 +115,9 @@ pub struct CallContext {
     pub screen: Option<ScreenSize>,
     /// Where a long call reports how far it has got.
     pub progress: Option<ProgressSink>,
+    /// The part of the screen the caller's last screenshot showed, when it was cropped
+    /// or the screen's size is known: pixel coordinates map onto it.
+    pub view: Option<View>,
 }
 
 impl CallContext {
@@ -126,7 +129,16 @@ impl CallContext {
             session: session.into(),
             screen: None,
             progress: None,
+            view: None,
         }
+    }
+
+    /// The same context, with pixel coordinates read in `view` (the region of the
+    /// screen the caller's last screenshot showed).
+    #[must_use]
+    pub fn with_view(mut self, view: Option<View>) -> Self {
+        self.view = view;
+        self
     }
 
     /// The same context, reporting progress to `sink`.
@@ -575,6 +587,7 @@ impl<S: CounterStore> Gate<S> {
             last_ws_input: &self.inner.last_ws_input,
             frame,
             progress: ctx.progress.as_ref(),
+            view: ctx.view,
             upload: upload.as_deref(),
         };
         let result = exec::run(&device, action, keys.as_ref()).await;

@@ -15,7 +15,7 @@
 //! [`CallContext::screen`]: super::CallContext::screen
 
 use fast_image_resize::images::Image;
-use fast_image_resize::{PixelType, Resizer};
+use fast_image_resize::{PixelType, ResizeOptions, Resizer};
 use jpeg_decoder::{Decoder, PixelFormat};
 use serde::Serialize;
 
@@ -36,6 +36,99 @@ impl ScreenSize {
     };
 }
 
+/// A rectangle of the captured screen, in its pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Region {
+    /// Pixels from the left edge.
+    pub x: u32,
+    /// Pixels from the top edge.
+    pub y: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Region {
+    /// The whole of a screen of `size`.
+    #[must_use]
+    pub fn whole(size: ScreenSize) -> Self {
+        Self {
+            x: 0,
+            y: 0,
+            width: size.width,
+            height: size.height,
+        }
+    }
+}
+
+/// What a caller's last screenshot showed: a region of a captured screen. Pixels of
+/// the screenshot map onto the region, not onto the whole screen, when it was cropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct View {
+    /// The part of the screen the screenshot showed.
+    pub region: Region,
+    /// The captured screen's size.
+    pub source: ScreenSize,
+}
+
+impl View {
+    /// The screen rectangle under the rectangle (`x`, `y`, `width`, `height`) of a
+    /// screenshot of `frame` size showing this view.
+    #[must_use]
+    pub fn region_to_source(
+        &self,
+        (x, y, width, height): (u32, u32, u32, u32),
+        frame: ScreenSize,
+    ) -> Region {
+        let map = |p: u64, from: u32, offset: u32, span: u32| {
+            u64::from(offset) + p * u64::from(span) / u64::from(from.max(1))
+        };
+        let x0 = map(u64::from(x), frame.width, self.region.x, self.region.width);
+        let y0 = map(
+            u64::from(y),
+            frame.height,
+            self.region.y,
+            self.region.height,
+        );
+        let x1 = map(
+            u64::from(x) + u64::from(width),
+            frame.width,
+            self.region.x,
+            self.region.width,
+        );
+        let y1 = map(
+            u64::from(y) + u64::from(height),
+            frame.height,
+            self.region.y,
+            self.region.height,
+        );
+        let side = |a: u64, b: u64| u32::try_from(b.saturating_sub(a).max(1)).unwrap_or(u32::MAX);
+        Region {
+            x: u32::try_from(x0).unwrap_or(u32::MAX),
+            y: u32::try_from(y0).unwrap_or(u32::MAX),
+            width: side(x0, x1),
+            height: side(y0, y1),
+        }
+    }
+
+    /// The screen pixel under pixel (`x`, `y`) of a screenshot of `frame` size showing
+    /// this view.
+    #[must_use]
+    pub fn to_source(&self, x: u32, y: u32, frame: ScreenSize) -> (u32, u32) {
+        let map = |p: u32, from: u32, offset: u32, span: u32| {
+            let scaled = u64::from(p) * u64::from(span) / u64::from(from.max(1));
+            offset.saturating_add(u32::try_from(scaled).unwrap_or(u32::MAX))
+        };
+        (
+            map(x, frame.width, self.region.x, self.region.width)
+                .min(self.source.width.saturating_sub(1)),
+            map(y, frame.height, self.region.y, self.region.height)
+                .min(self.source.height.saturating_sub(1)),
+        )
+    }
+}
+
 /// A screenshot as returned to the caller.
 #[derive(Debug)]
 pub(crate) struct Shot {
@@ -44,6 +137,8 @@ pub(crate) struct Shot {
     pub(crate) size: ScreenSize,
     /// The size the device captured.
     pub(crate) source: ScreenSize,
+    /// The part of the captured screen the image shows.
+    pub(crate) region: Region,
 }
 
 /// The size of a JPEG image, from its header.
@@ -79,20 +174,46 @@ fn fitted(source: ScreenSize, max: ScreenSize) -> ScreenSize {
 }
 
 /// `jpeg` scaled down to fit `max`, at `quality` when it had to be encoded again.
+#[cfg(test)]
 pub(crate) fn fit(jpeg: Vec<u8>, max: ScreenSize, quality: u8) -> Result<Shot, String> {
+    fit_region(jpeg, None, max, quality)
+}
+
+/// The `crop` region of `jpeg` (the whole image when `None`; clamped to the image),
+/// scaled down to fit `max`, at `quality` when it had to be encoded again.
+pub(crate) fn fit_region(
+    jpeg: Vec<u8>,
+    crop: Option<Region>,
+    max: ScreenSize,
+    quality: u8,
+) -> Result<Shot, String> {
     let source = jpeg_size(&jpeg)?;
-    let size = fitted(source, max);
-    if size == source {
-        return Ok(Shot { jpeg, size, source });
+    let region = clamp(crop.unwrap_or(Region::whole(source)), source);
+    let shown = ScreenSize {
+        width: region.width,
+        height: region.height,
+    };
+    let size = fitted(shown, max);
+    if region == Region::whole(source) && size == source {
+        return Ok(Shot {
+            jpeg,
+            size,
+            source,
+            region,
+        });
     }
     let too_big = |_| "the screen is larger than a JPEG can be".to_owned();
     let mut decoder = Decoder::new(jpeg.as_slice());
-    // DCT scaling: decode at the smallest of 1/8, 1/4, 1/2 or 1 that is still large
-    // enough, which is most of the work saved.
+    // DCT scaling: decode at the smallest of 1/8, 1/4, 1/2 or 1 that still gives the
+    // region enough pixels, which is most of the work saved.
+    let wanted = |out: u32, part: u32, whole: u32| {
+        let n = u64::from(out) * u64::from(whole) / u64::from(part.max(1));
+        u16::try_from(n.max(1)).map_err(too_big)
+    };
     let (w, h) = decoder
         .scale(
-            u16::try_from(size.width).map_err(too_big)?,
-            u16::try_from(size.height).map_err(too_big)?,
+            wanted(size.width, region.width, source.width)?,
+            wanted(size.height, region.height, source.height)?,
         )
         .map_err(|e| e.to_string())?;
     let pixels = decoder.decode().map_err(|e| e.to_string())?;
@@ -105,8 +226,18 @@ pub(crate) fn fit(jpeg: Vec<u8>, max: ScreenSize, quality: u8) -> Result<Shot, S
     let src = Image::from_vec_u8(u32::from(w), u32::from(h), pixels, pixel_type)
         .map_err(|e| e.to_string())?;
     let mut dst = Image::new(size.width, size.height, pixel_type);
+    let (fx, fy) = (
+        f64::from(w) / f64::from(source.width),
+        f64::from(h) / f64::from(source.height),
+    );
+    let options = ResizeOptions::new().crop(
+        f64::from(region.x) * fx,
+        f64::from(region.y) * fy,
+        f64::from(region.width) * fx,
+        f64::from(region.height) * fy,
+    );
     Resizer::new()
-        .resize(&src, &mut dst, None)
+        .resize(&src, &mut dst, &options)
         .map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(jpeg.len() / 2);
     jpeg_encoder::Encoder::new(&mut out, quality)
@@ -121,7 +252,20 @@ pub(crate) fn fit(jpeg: Vec<u8>, max: ScreenSize, quality: u8) -> Result<Shot, S
         jpeg: out,
         size,
         source,
+        region,
     })
+}
+
+/// `region` cut to the screen, at least one pixel each way.
+fn clamp(region: Region, screen: ScreenSize) -> Region {
+    let x = region.x.min(screen.width.saturating_sub(1));
+    let y = region.y.min(screen.height.saturating_sub(1));
+    Region {
+        x,
+        y,
+        width: region.width.clamp(1, screen.width - x),
+        height: region.height.clamp(1, screen.height - y),
+    }
 }
 
 /// A small greyscale image of a frame, for telling whether the screen changed.
@@ -223,6 +367,46 @@ mod tests {
         assert_eq!(shot.size, size(200, 125));
         assert_eq!(shot.source, size(640, 400));
         assert_eq!(jpeg_size(&shot.jpeg), Ok(size(200, 125)));
+    }
+
+    #[test]
+    fn a_region_is_cut_out_and_scaled_and_maps_back() {
+        let region = Region {
+            x: 320,
+            y: 200,
+            width: 320,
+            height: 200,
+        };
+        let shot = fit_region(jpeg(640, 400), Some(region), size(1920, 1080), 80).expect("crops");
+        assert_eq!((shot.size, shot.region), (size(320, 200), region));
+        assert_eq!(jpeg_size(&shot.jpeg), Ok(size(320, 200)));
+        let small =
+            fit_region(jpeg(640, 400), Some(region), size(160, 160), 80).expect("crops and scales");
+        assert_eq!(small.size, size(160, 100));
+        // Pixel (80, 50) of the 160x100 image is the region's centre.
+        let view = View {
+            region,
+            source: size(640, 400),
+        };
+        assert_eq!(view.to_source(80, 50, small.size), (480, 300));
+        assert_eq!(view.to_source(0, 0, small.size), (320, 200));
+        // A region past the edge is cut to the screen.
+        let edge = Region {
+            x: 600,
+            y: 390,
+            width: 100,
+            height: 100,
+        };
+        let cut = fit_region(jpeg(640, 400), Some(edge), size(1920, 1080), 80).expect("cut");
+        assert_eq!(
+            cut.region,
+            Region {
+                x: 600,
+                y: 390,
+                width: 40,
+                height: 10
+            }
+        );
     }
 
     #[test]

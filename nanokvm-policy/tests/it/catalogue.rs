@@ -29,7 +29,12 @@ fn full_args(tool: &str) -> Value {
         "nanokvm_wake_on_lan" => json!({"mac": "aa:bb:cc:dd:ee:ff"}),
         "nanokvm_power" => json!({"action": "reset"}),
         "nanokvm_power_cycle" => json!({"off_duration_ms": 1000}),
-        "nanokvm_screenshot" => json!({"max_width": 1280, "max_height": 720, "quality": 70}),
+        "nanokvm_screenshot" => json!({
+            "max_width": 1280,
+            "max_height": 720,
+            "quality": 70,
+            "crop": {"x": 10, "y": 20, "width": 300, "height": 200}
+        }),
         "nanokvm_send_keys" => json!({"keys": "ctrl+a ctrl+c"}),
         "nanokvm_power_ensure" => json!({"state": "off", "timeout_ms": 5000}),
         "nanokvm_wait_for_screen" => {
@@ -81,6 +86,7 @@ fn every_tool_declares_the_object_its_result_is() {
             "bytes",
             "format",
             "height",
+            "region",
             "scale",
             "source_height",
             "source_width",
