@@ -156,7 +156,10 @@ pub async fn fetch_fingerprint(
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::config(format!("tls: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate { provider }))
+        .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+            fingerprint: None,
+            provider,
+        }))
         .with_no_client_auth();
     let name = ServerName::try_from(host.clone()).map_err(|e| connection(Box::new(e)))?;
     let handshake = async {
@@ -180,60 +183,6 @@ pub async fn fetch_fingerprint(
         .and_then(<[_]>::first)
         .map(|der| CertificateFingerprint::of_der(der))
         .ok_or_else(|| connection("the device presented no certificate".into()))
-}
-
-/// Accepts any certificate, checking only that the server holds its key: for
-/// [`fetch_fingerprint`], which trusts nothing it learns.
-#[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 /// Reads every certificate from PEM text.
@@ -278,7 +227,7 @@ pub(crate) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>> {
         TlsTrust::Pinned(fingerprint) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                fingerprint: *fingerprint,
+                fingerprint: Some(*fingerprint),
                 provider,
             }))
             .with_no_client_auth(),
@@ -287,10 +236,11 @@ pub(crate) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>> {
 }
 
 /// Accepts exactly one certificate, by fingerprint, and still checks that the server
-/// holds its private key.
+/// holds its private key. Without a fingerprint it accepts any certificate, for
+/// [`fetch_fingerprint`], which trusts nothing it learns.
 #[derive(Debug)]
 struct PinnedVerifier {
-    fingerprint: CertificateFingerprint,
+    fingerprint: Option<CertificateFingerprint>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -304,15 +254,11 @@ impl ServerCertVerifier for PinnedVerifier {
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
         let presented = CertificateFingerprint::of_der(end_entity);
-        if presented == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                OtherError(Arc::new(PinMismatch {
-                    presented,
-                    pinned: self.fingerprint,
-                })),
-            )))
+        match self.fingerprint {
+            Some(pinned) if pinned != presented => Err(rustls::Error::InvalidCertificate(
+                CertificateError::Other(OtherError(Arc::new(PinMismatch { presented, pinned }))),
+            )),
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
