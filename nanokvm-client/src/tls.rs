@@ -371,7 +371,7 @@ mod tests {
         let der = CertificateDer::from(vec![1u8, 2, 3]);
         let other = CertificateDer::from(vec![4u8]);
         let verifier = PinnedVerifier {
-            fingerprint: CertificateFingerprint::of_der(&der),
+            fingerprint: Some(CertificateFingerprint::of_der(&der)),
             provider: provider(),
         };
         let name = ServerName::try_from("nanokvm.local").unwrap();
