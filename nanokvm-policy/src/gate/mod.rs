@@ -674,12 +674,7 @@ impl<S: CounterStore> Gate<S> {
         if self.inner.audit.is_none() {
             return Ok(());
         }
-        let hash = self
-            .inner
-            .engine
-            .policy()
-            .map(|p| p.hash_hex())
-            .unwrap_or_default();
+        let hash = self.policy_hash();
         let mut event = self.event(ctx, tool, args, AuditKind::Outcome);
         event.verdict = decision.verdict.as_str().to_owned();
         event.rule.clone_from(&decision.rule);
@@ -717,13 +712,7 @@ impl<S: CounterStore> Gate<S> {
                 retry_after_s: None,
                 approval_binding: None,
             };
-            let hash = self
-                .inner
-                .engine
-                .policy()
-                .map(|p| p.hash_hex())
-                .unwrap_or_default();
-            self.audit_denial(ctx, action.tool(), args, &denial, &hash, "denied")?;
+            self.audit_outside(ctx, action.tool(), args, &denial, "denied")?;
             Err(Error::Denied(Box::new(denial)))
         })
     }
@@ -806,6 +795,16 @@ impl<S: CounterStore> Gate<S> {
         serde_json::to_value(&out).unwrap_or_default()
     }
 
+    /// The SHA-256 of the policy in force, as audit records and approvals name it;
+    /// empty without one.
+    fn policy_hash(&self) -> String {
+        self.inner
+            .engine
+            .policy()
+            .map(|p| p.hash_hex())
+            .unwrap_or_default()
+    }
+
     fn now(&self) -> Timestamp {
         (self.inner.clock)()
     }
@@ -847,7 +846,7 @@ impl<S: CounterStore> Gate<S> {
         self.maybe_reload();
         let engine = &self.inner.engine;
         let device = self.inner.device.as_str();
-        let policy_hash = engine.policy().map(|p| p.hash_hex()).unwrap_or_default();
+        let policy_hash = self.policy_hash();
         let mut call = Call::new(tool, args)
             .principal(&ctx.principal)
             .session(&ctx.session)
@@ -876,7 +875,7 @@ impl<S: CounterStore> Gate<S> {
             match self.obtain_approval(&request, approver).await {
                 Ok(()) => {
                     // The answer holds only for the policy it was given under.
-                    let now_hash = engine.policy().map(|p| p.hash_hex()).unwrap_or_default();
+                    let now_hash = self.policy_hash();
                     if now_hash != policy_hash {
                         let denial = Denial {
                             verdict: Verdict::Deny,
