@@ -9,7 +9,7 @@
 //! (reqwest) and the WebSocket.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -56,18 +56,23 @@ impl CertificateFingerprint {
     }
 
     /// Parses 64 hexadecimal digits, optionally separated by `:` or spaces, as
-    /// `openssl x509 -fingerprint -sha256` prints them.
+    /// `openssl x509 -fingerprint -sha256` prints them (its `sha256 Fingerprint=` label
+    /// included), optionally after a `sha256:` prefix as config files write them.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] when the text is not 32 bytes of hexadecimal.
     pub fn parse(text: &str) -> Result<Self> {
-        let hex: String = text
-            .trim()
-            .trim_start_matches("sha256 Fingerprint=")
-            .chars()
-            .filter(|c| !matches!(c, ':' | ' '))
-            .collect();
+        let text = text.trim();
+        let text = ["sha256 Fingerprint=", "sha256:"]
+            .iter()
+            .find_map(|prefix| {
+                text.get(..prefix.len())
+                    .filter(|head| head.eq_ignore_ascii_case(prefix))
+                    .map(|_| &text[prefix.len()..])
+            })
+            .unwrap_or(text);
+        let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::config(
                 "a SHA-256 fingerprint is 64 hexadecimal digits (colons allowed)",
@@ -207,14 +212,13 @@ pub(crate) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>> {
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::config(format!("tls: {e}")))?;
     let config = match trust {
-        TlsTrust::SystemRoots => {
-            let verifier = rustls_platform_verifier::Verifier::new(provider)
-                .map_err(|e| Error::config(format!("tls: system roots unavailable: {e}")))?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verifier))
-                .with_no_client_auth()
-        }
+        TlsTrust::SystemRoots => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SystemVerifier {
+                verifier: OnceLock::new(),
+                provider,
+            }))
+            .with_no_client_auth(),
         TlsTrust::CustomCa(certs) => {
             let mut roots = RootCertStore::empty();
             for cert in certs {
@@ -233,6 +237,69 @@ pub(crate) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>> {
             .with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// The platform's verifier, made at the first handshake: reading the system's trust
+/// store costs tens of milliseconds, which a client of an `http://` device, the common
+/// case, should not pay at start. A system without roots fails that handshake (and every
+/// later one) with the reason, instead of failing [`ClientBuilder::build`].
+///
+/// [`ClientBuilder::build`]: crate::ClientBuilder::build
+#[derive(Debug)]
+struct SystemVerifier {
+    verifier: OnceLock<std::result::Result<rustls_platform_verifier::Verifier, String>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl SystemVerifier {
+    fn get(&self) -> std::result::Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new(self.provider.clone())
+                    .map_err(|e| format!("the system's trusted certificates are unavailable: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| rustls::Error::General(e.clone()))
+    }
+}
+
+impl ServerCertVerifier for SystemVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.get()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        // What the platform verifier answers too, without loading the trust store.
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Accepts exactly one certificate, by fingerprint, and still checks that the server
@@ -362,6 +429,11 @@ mod tests {
         assert_eq!(fp.to_string(), colons);
         let plain = colons.replace(':', "").to_lowercase();
         assert_eq!(CertificateFingerprint::parse(&plain).unwrap(), fp);
+        let prefixed = format!("sha256:{colons}");
+        assert_eq!(CertificateFingerprint::parse(&prefixed).unwrap(), fp);
+        let upper = format!("SHA256:{plain}");
+        assert_eq!(CertificateFingerprint::parse(&upper).unwrap(), fp);
+        assert!(CertificateFingerprint::parse("sha256:AB:CD").is_err());
         assert!(CertificateFingerprint::parse("AB:CD").is_err());
         assert!(CertificateFingerprint::parse(&"zz".repeat(32)).is_err());
     }
