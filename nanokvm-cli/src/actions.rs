@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{
-    Button, Command, HdmiCommand, HidCommand, IsoCommand, MouseCommand, PowerCommand, PowerState,
-    ScreenshotArgs, TypeArgs, Until, Via, WaitScreenArgs,
+    Button, Command, HdmiCommand, HidCommand, HidMode, IsoCommand, MouseCommand, PowerCommand,
+    PowerState, ScreenshotArgs, TypeArgs, Until, Via, WaitScreenArgs,
 };
 use crate::exit::UsageError;
 use crate::output::{Output, Report};
@@ -179,10 +179,18 @@ pub fn call_of(command: &Command) -> Option<ToolCall> {
             HdmiCommand::On => "nanokvm_hdmi_enable",
             HdmiCommand::Off => "nanokvm_hdmi_disable",
         }),
-        Command::Hid(h) => none(match h {
-            HidCommand::Reset => "nanokvm_reset_hid",
-            HidCommand::Leds => "nanokvm_keyboard_leds",
-        }),
+        Command::Hid(h) => match h {
+            HidCommand::Reset => none("nanokvm_reset_hid"),
+            HidCommand::Leds => none("nanokvm_keyboard_leds"),
+            HidCommand::Mode { mode: None } => none("nanokvm_hid_mode"),
+            HidCommand::Mode { mode: Some(mode) } => call(
+                "nanokvm_set_hid_mode",
+                json!({"mode": match mode {
+                    HidMode::Normal => "normal",
+                    HidMode::HidOnly => "hid_only",
+                }}),
+            ),
+        },
         Command::Type(_)
         | Command::Secret(_)
         | Command::Run(_)
@@ -338,6 +346,18 @@ fn shape(command: &Command, json: Value, image: Option<Vec<u8>>) -> Result<Repor
                 )
             } else {
                 format!("{state} already; nothing pressed")
+            };
+            Ok(Report::new(json, text))
+        }
+        Command::Hid(HidCommand::Mode { mode: Some(_) }) => {
+            let mode = json["mode"].as_str().unwrap_or("?");
+            let text = if json["rebooting"] == json!(true) {
+                format!(
+                    "switched to {mode}: the NanoKVM is rebooting and answers again in about \
+                     a minute"
+                )
+            } else {
+                format!("{mode} already; nothing changed")
             };
             Ok(Report::new(json, text))
         }

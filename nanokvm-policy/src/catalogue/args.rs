@@ -198,6 +198,38 @@ pub enum PowerState {
     Off,
 }
 
+/// The NanoKVM's USB gadget mode, for `nanokvm_set_hid_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HidModeName {
+    /// Keyboard, mouse, touchpad and the virtual CD-ROM and disk.
+    Normal,
+    /// Keyboard and mouse only, for firmware setups (BIOS, UEFI) that reject the
+    /// composite device; no virtual media.
+    #[serde(alias = "hid-only")]
+    HidOnly,
+}
+
+impl HidModeName {
+    /// The argument value: `normal` or `hid_only`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::HidOnly => "hid_only",
+        }
+    }
+}
+
+/// `nanokvm_set_hid_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetHidModeArgs {
+    /// The mode wanted. Switching reboots the NanoKVM (not the target machine); asking
+    /// for the mode it is already in changes nothing.
+    pub mode: HidModeName,
+}
+
 /// The longest wait of `nanokvm_power_ensure` and `nanokvm_wait_for_screen`, in
 /// milliseconds.
 pub const MAX_WAIT_MS: i64 = 600_000;

@@ -37,8 +37,8 @@ use crate::policy::RiskClass;
 use args::{
     ClickArgs, DeleteIsoArgs, DownloadIsoArgs, DragArgs, MountIsoArgs, MoveRelativeArgs, NoArgs,
     Point, PolicyExplainArgs, PowerArgs, PowerCycleArgs, PowerEnsureArgs, ScreenshotArgs,
-    ScrollArgs, SendKeyArgs, SendKeysArgs, SendTextArgs, TypeTextArgs, UploadIsoArgs,
-    WaitForScreenArgs, WakeOnLanArgs,
+    ScrollArgs, SendKeyArgs, SendKeysArgs, SendTextArgs, SetHidModeArgs, TypeTextArgs,
+    UploadIsoArgs, WaitForScreenArgs, WakeOnLanArgs,
 };
 pub use keys::{MAX_CHORDS, TypedKeys};
 pub use values::MAX_TEXT_CHARS;
@@ -445,6 +445,18 @@ catalogue! {
         title: "Explain the policy",
         description: "Says what the policy in force lets you do: per tool whether it is allowed, needs approval or is refused, with what is left of each limit; given a tool and arguments, what that call would get, without running it.",
         risk: Low, hints: READ, types: false,
+    },
+    HidMode(NoArgs) = "nanokvm_hid_mode" {
+        output: HidModeOutput,
+        title: "USB gadget mode",
+        description: "The NanoKVM's USB mode: normal (keyboard, mouse and virtual media) or hid_only (keyboard and mouse only, for picky BIOSes).",
+        risk: Low, hints: READ, types: false,
+    },
+    SetHidMode(SetHidModeArgs) = "nanokvm_set_hid_mode" {
+        output: SetHidModeOutput,
+        title: "Set the USB gadget mode",
+        description: "Switches the NanoKVM between normal USB mode (keyboard, mouse, virtual media) and hid_only (keyboard and mouse only, for BIOSes that reject the composite device). Switching reboots the NanoKVM, which is unreachable for about a minute; the target machine keeps running.",
+        risk: High, hints: SETTING, types: false,
     },
     ResetHid(NoArgs) = "nanokvm_reset_hid" {
         output: ResetOutput,

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::args::{OffDurationMs, Point, PowerState, ScreenWait};
+use super::args::{HidModeName, OffDurationMs, Point, PowerState, ScreenWait};
 use super::values::{ImageUrl, MouseButton, PowerPress};
 
 /// A result that says only that the action was done (`{"reset": true}`).
@@ -14,6 +14,25 @@ use super::values::{ImageUrl, MouseButton, PowerPress};
 pub struct ResetOutput {
     /// Always true: the reset was done.
     pub reset: bool,
+}
+
+/// `nanokvm_hid_mode`.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct HidModeOutput {
+    /// The USB gadget mode the NanoKVM is in.
+    pub mode: HidModeName,
+}
+
+/// `nanokvm_set_hid_mode`.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct SetHidModeOutput {
+    /// The mode asked for, which the NanoKVM is in or is rebooting into.
+    pub mode: HidModeName,
+    /// The mode before the call.
+    pub previous: HidModeName,
+    /// Whether the NanoKVM is rebooting into the new mode (false when it already was
+    /// in it). It answers again after about a minute.
+    pub rebooting: bool,
 }
 
 /// `nanokvm_info`.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use nanokvm_client::api::hid::HidMode;
 use nanokvm_client::api::power::PowerCycle;
 use nanokvm_client::api::storage::{DownloadStatus, MountMode};
 use nanokvm_client::{Client, Error as ClientError, WsSession};
@@ -13,14 +14,14 @@ use serde_json::Value;
 use super::ProgressSink;
 use super::screen::{self, ScreenSize};
 use crate::catalogue::args::Point;
-use crate::catalogue::args::{DownloadIsoArgs, PowerState, ScreenWait};
+use crate::catalogue::args::{DownloadIsoArgs, HidModeName, PowerState, ScreenWait};
 use crate::catalogue::outputs::{
     ClickOutput, DeleteOutput, DownloadOutput, DragOutput, FrameOutput, HardwareOutput, HdmiOutput,
-    HdmiSwitchOutput, ImagesOutput, InfoOutput, InterfaceOutput, KeyboardLedsOutput, KeysOutput,
-    LedOutput, MountOutput, MountedOutput, MoveOutput, MoveRelativeOutput, PasteOutput,
+    HdmiSwitchOutput, HidModeOutput, ImagesOutput, InfoOutput, InterfaceOutput, KeyboardLedsOutput,
+    KeysOutput, LedOutput, MountOutput, MountedOutput, MoveOutput, MoveRelativeOutput, PasteOutput,
     PowerCycleOutput, PowerEnsureOutput, PowerOutput, RegionOutput, ResetOutput, ScreenshotOutput,
-    ScrollOutput, SkippedOutput, TapOutput, TypeOutput, UnmountOutput, UploadOutput,
-    WaitForScreenOutput, WakeOutput,
+    ScrollOutput, SetHidModeOutput, SkippedOutput, TapOutput, TypeOutput, UnmountOutput,
+    UploadOutput, WaitForScreenOutput, WakeOutput,
 };
 use crate::catalogue::values::PowerPress;
 use crate::catalogue::{DeviceAction, TypedKeys};
@@ -564,6 +565,30 @@ async fn run_inner(
             };
             Ok((to_json(&out), Some(jpeg)))
         }
+        (DeviceAction::HidMode(_), _) => {
+            let mode = client.hid().mode().await?;
+            done(HidModeOutput {
+                mode: mode_name(mode),
+            })
+        }
+        (DeviceAction::SetHidMode(a), _) => {
+            // The firmware reboots only when the mode changes; reading first says which
+            // of the two the caller gets, and spares a needless request.
+            let previous = mode_name(client.hid().mode().await?);
+            let wanted = a.mode;
+            if previous != wanted {
+                let mode = match wanted {
+                    HidModeName::Normal => HidMode::Normal,
+                    HidModeName::HidOnly => HidMode::HidOnly,
+                };
+                client.hid().set_mode(mode).await?;
+            }
+            done(SetHidModeOutput {
+                mode: wanted,
+                previous,
+                rebooting: previous != wanted,
+            })
+        }
         (DeviceAction::ResetHid(_), _) => client
             .hid()
             .reset()
@@ -831,4 +856,11 @@ async fn ws_session<'a>(
         slot,
         session: Some(session),
     })
+}
+
+fn mode_name(mode: HidMode) -> HidModeName {
+    match mode {
+        HidMode::Normal => HidModeName::Normal,
+        HidMode::HidOnly => HidModeName::HidOnly,
+    }
 }

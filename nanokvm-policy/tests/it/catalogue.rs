@@ -26,6 +26,7 @@ fn full_args(tool: &str) -> Value {
         "nanokvm_scroll" => json!({"amount": -2}),
         "nanokvm_mount_iso" => json!({"file": "/data/a.iso", "as_cdrom": false}),
         "nanokvm_delete_iso" => json!({"file": "/data/a.iso"}),
+        "nanokvm_set_hid_mode" => json!({"mode": "hid_only"}),
         "nanokvm_wake_on_lan" => json!({"mac": "aa:bb:cc:dd:ee:ff"}),
         "nanokvm_power" => json!({"action": "reset"}),
         "nanokvm_power_cycle" => json!({"off_duration_ms": 1000}),

@@ -76,6 +76,7 @@ fn every_catalogue_tool_parses_and_round_trips_its_canonical_arguments() {
         ("nanokvm_scroll", json!({"amount": -3})),
         ("nanokvm_mount_iso", json!({"file": "/data/a.iso"})),
         ("nanokvm_delete_iso", json!({"file": "/data/a.iso"})),
+        ("nanokvm_set_hid_mode", json!({"mode": "hid-only"})),
         ("nanokvm_wake_on_lan", json!({"mac": "aa-bb-cc-dd-ee-ff"})),
         ("nanokvm_power", json!({"action": "power_long"})),
         ("nanokvm_power_cycle", json!({"off_duration_ms": 2000})),
