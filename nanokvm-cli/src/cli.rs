@@ -92,6 +92,19 @@ pub struct Global {
         value_name = "FP"
     )]
     pub tls_fingerprint: Option<String>,
+    /// `false` trusts the certificate an https device presents now and prints its
+    /// fingerprint, to pin with --tls-fingerprint
+    #[arg(
+        long,
+        global = true,
+        env = "NANOKVM_VERIFY_SSL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL",
+        hide_default_value = true
+    )]
+    pub verify_ssl: bool,
     /// Trust certificates signed by the CA in this PEM file.
     #[arg(
         long,
@@ -488,6 +501,27 @@ pub enum HidCommand {
     Reset,
     /// Caps, Num and Scroll Lock as the target set them.
     Leds,
+    /// Shows the USB mode, or switches it (which reboots the NanoKVM, not the target).
+    #[command(
+        after_help = "Examples:\n  nanokvm hid mode\n  nanokvm hid mode hid-only   \
+# keyboard and mouse only, for a BIOS that rejects the composite device\n  nanokvm hid \
+mode normal     # keyboard, mouse and virtual media again"
+    )]
+    Mode {
+        /// The mode to switch to; without it, shows the current one.
+        #[arg(value_enum)]
+        mode: Option<HidMode>,
+    },
+}
+
+/// A USB gadget mode of the NanoKVM.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HidMode {
+    /// Keyboard, mouse, touchpad and virtual media.
+    Normal,
+    /// Keyboard and mouse only.
+    #[value(alias = "hid_only")]
+    HidOnly,
 }
 
 /// `nanokvm run`.

@@ -100,7 +100,9 @@ impl Session {
         if let Some(dir) = &global.upload_dir {
             device.upload_dir = Some(dir.clone());
         }
-        warn_about_verify_ssl(&device, out);
+        if !global.verify_ssl {
+            trust_presented_certificate(&mut device, out).await?;
+        }
         let state_dir = state_dir(global);
         std::fs::create_dir_all(&state_dir).with_context(|| {
             format!("cannot create the state directory {}", state_dir.display())
@@ -369,22 +371,25 @@ fn seed_simulator(sim: &Simulator) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The Python server's `NANOKVM_VERIFY_SSL=false` turned verification off; this client
-/// never does. Say so when it matters, and what to do instead.
-fn warn_about_verify_ssl(device: &DeviceConfig, out: &Output) {
-    let off = std::env::var("NANOKVM_VERIFY_SSL").is_ok_and(|v| {
-        matches!(
-            v.to_ascii_lowercase().as_str(),
-            "0" | "false" | "no" | "off"
-        )
-    });
-    if off && device.url.starts_with("https://") && device.tls.is_none() {
-        out.warn(
-            "NANOKVM_VERIFY_SSL is off, but nanokvm always verifies certificates: pin the \
-             device's self-signed certificate with --tls-fingerprint sha256:... (or \
-             tls_fingerprint in the config)",
-        );
+/// `--verify-ssl false` (the Python server's `NANOKVM_VERIFY_SSL=false`): pins, for this
+/// command only, the certificate an `https://` device presents now, and says which one,
+/// so that the operator can check it and pin it for good. A device with a pin or a CA
+/// already keeps it.
+async fn trust_presented_certificate(device: &mut DeviceConfig, out: &Output) -> Result<()> {
+    if !device.url.starts_with("https://") || device.tls.is_some() {
+        return Ok(());
     }
+    let fingerprint = nanokvm_client::fetch_fingerprint(&device.url, Duration::from_secs(10))
+        .await
+        .with_context(|| format!("cannot read the certificate of {}", device.url))?;
+    out.warn(&format!(
+        "certificate verification is off: trusting the certificate {} presents now, \
+         sha256:{fingerprint}; check it against the device and pin it with \
+         --tls-fingerprint sha256:{fingerprint} (or tls_fingerprint in the config)",
+        device.url
+    ));
+    device.tls = Some(TlsConfig::Fingerprint(fingerprint.to_string()));
+    Ok(())
 }
 
 /// Takes the audit log's lock file, waiting for another `nanokvm` that holds it.

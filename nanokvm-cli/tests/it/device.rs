@@ -3,7 +3,7 @@
 use nanokvm_sim::{PowerState, Simulator};
 use serde_json::json;
 
-use crate::support::{Env, Sim, file_contains, policy_denying, run};
+use crate::support::{Env, Sim, TEST_CERT_SHA256, file_contains, policy_denying, run};
 
 #[test]
 fn info_against_the_embedded_simulator_prints_text_or_one_json_document() {
@@ -507,4 +507,79 @@ fn a_command_the_firmware_lacks_exits_6_and_says_so() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn hid_mode_shows_the_usb_mode_and_only_a_change_reboots_the_device() {
+    let sim = Sim::start();
+    let env = Env::new();
+    let r = run(env.at(&sim), &["--json", "hid", "mode"], None);
+    r.code(0);
+    assert_eq!(r.json(), json!({"mode": "normal"}));
+
+    let r = run(env.at(&sim), &["hid", "mode", "normal"], None);
+    r.code(0);
+    assert!(r.stdout.contains("normal already"), "{}", r.stdout);
+    assert_eq!(sim.sim.reboots(), 0, "the same mode changes nothing");
+
+    let r = run(env.at(&sim), &["--json", "hid", "mode", "hid-only"], None);
+    r.code(0);
+    assert_eq!(
+        r.json(),
+        json!({"mode": "hid_only", "previous": "normal", "rebooting": true})
+    );
+    assert_eq!(sim.sim.reboots(), 1, "switching reboots the NanoKVM");
+    let r = run(env.at(&sim), &["--json", "hid", "mode"], None);
+    r.code(0);
+    assert_eq!(r.json(), json!({"mode": "hid_only"}));
+
+    let r = run(env.at(&sim), &["hid", "mode", "usb-only"], None);
+    r.code(2);
+    assert!(r.stderr.contains("hid-only"), "{}", r.stderr);
+}
+
+#[test]
+fn verify_ssl_false_pins_the_presented_certificate_for_the_command_and_prints_it() {
+    let sim = Sim::start();
+    let url = sim.tls_front();
+    let env = Env::new();
+    let https = |extra: &[&str]| {
+        let mut cmd = env.cmd();
+        cmd.args([
+            "--host",
+            &url,
+            "--password-env",
+            crate::support::PASSWORD_VAR,
+        ])
+        .env(crate::support::PASSWORD_VAR, "admin");
+        cmd.args(extra);
+        cmd
+    };
+    // The system's roots do not know the self-signed certificate.
+    let r = run(https(&[]), &["--json", "info"], None);
+    assert_ne!(r.code, 0, "refused without a pin: {}", r.stderr);
+
+    let expected = TEST_CERT_SHA256
+        .trim()
+        .trim_start_matches("sha256 Fingerprint=");
+    let mut cmd = https(&[]);
+    cmd.env("NANOKVM_VERIFY_SSL", "false");
+    let r = run(cmd, &["--json", "info"], None);
+    r.code(0);
+    assert!(r.json()["application"].is_string(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("sha256:{expected}")),
+        "the fingerprint is shown: {}",
+        r.stderr
+    );
+
+    // The printed pin works as it is printed.
+    let pin = format!("sha256:{expected}");
+    let r = run(
+        https(&["--tls-fingerprint", &pin]),
+        &["--json", "info"],
+        None,
+    );
+    r.code(0);
+    assert!(!r.stderr.contains("verification is off"), "{}", r.stderr);
 }

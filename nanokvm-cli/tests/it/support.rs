@@ -5,6 +5,13 @@ use std::process::{Command, Output, Stdio};
 
 use nanokvm_sim::{Simulator, SimulatorBuilder, TimeScale};
 
+/// The client tests' self-signed certificate and key (see their `tls/README.md`).
+const TEST_CERT: &[u8] = include_bytes!("../../../nanokvm-client/tests/it/tls/server.pem");
+const TEST_KEY: &[u8] = include_bytes!("../../../nanokvm-client/tests/it/tls/server.key");
+/// `openssl x509 -noout -fingerprint -sha256` of [`TEST_CERT`].
+pub const TEST_CERT_SHA256: &str =
+    include_str!("../../../nanokvm-client/tests/it/tls/server.sha256");
+
 /// The password of the test simulators, passed through this variable.
 pub const PASSWORD_VAR: &str = "NANOKVM_TEST_PASSWORD";
 
@@ -66,6 +73,48 @@ impl Sim {
             }
         });
         addr
+    }
+
+    /// A TLS front on 127.0.0.1 before the simulator, presenting the client tests'
+    /// self-signed certificate (whose fingerprint is [`TEST_CERT_SHA256`]); returns its
+    /// `https://` URL.
+    pub fn tls_front(&self) -> String {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(TEST_CERT)
+            .collect::<Result<_, _>>()
+            .expect("the test certificate parses");
+        let key = PrivateKeyDer::from_pem_slice(TEST_KEY).expect("the test key parses");
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a server configuration");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!("https://{}", listener.local_addr().expect("address"));
+        let upstream = self.sim.addr();
+        self.runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+        url
     }
 
     /// Puts an image file on the device.
