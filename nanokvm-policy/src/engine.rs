@@ -510,7 +510,8 @@ impl<S: CounterStore> Engine<S> {
             };
         };
         let rule = policy.tools.get(tool).or_else(|| {
-            call.risk
+            policy
+                .risk_of(tool, call.risk)
                 .and_then(|class| policy.risk[class as usize].as_ref())
         });
         let access = if policy.is_hidden(tool) {
@@ -573,7 +574,8 @@ impl<S: CounterStore> Engine<S> {
             );
         }
         let rule = policy.tools.get(tool).or_else(|| {
-            call.risk
+            policy
+                .risk_of(tool, call.risk)
                 .and_then(|class| policy.risk[class as usize].as_ref())
         });
         let mode = rule.and_then(|r| r.mode).unwrap_or(policy.mode);

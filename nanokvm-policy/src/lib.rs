@@ -112,7 +112,8 @@ pub use engine::{
 pub use error::{Error, error_chain};
 pub use nanokvm_hid::{Keymap, Layout, TargetOs};
 pub use policy::{
-    Action, Keystrokes, Limit, Mode, Policy, Posture, Predicate, RiskClass, Scope, ToolRule, Window,
+    Action, Drift, Keystrokes, Limit, Mode, Policy, Posture, Predicate, RiskClass, Scope, ToolRule,
+    Window,
 };
 pub use reload::{PolicyFile, Reload};
 pub use sqlite::SqliteStore;

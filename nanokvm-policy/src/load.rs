@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::policy::{
-    Action, Keystrokes, Limit, Mode, Op, Policy, Posture, Predicate, RiskClass, Scope, ToolRule,
-    Weight, Window,
+    Action, Drift, Keystrokes, Limit, Mode, Op, Policy, Posture, Predicate, RiskClass, Scope,
+    ToolRule, Weight, Window,
 };
 
 /// The most a compiled regex may take, so that a hostile document cannot exhaust memory.
@@ -29,6 +29,8 @@ const TOP_FIELDS: &[&str] = &[
     "all_tools",
     "tools",
     "risk",
+    "tool_risk",
+    "drift",
     "keystrokes",
 ];
 const TOOL_FIELDS: &[&str] = &[
@@ -536,6 +538,38 @@ pub(crate) fn policy(value: &Value) -> Result<Policy, Error> {
             risk[class as usize] = Some(tool_rule(rule, &child("/risk", name))?);
         }
     }
+    let mut tool_risk = HashMap::new();
+    if let Some(v) = map.get("tool_risk") {
+        let block = v
+            .as_object()
+            .ok_or_else(|| wrong_type("/tool_risk", "an object", v))?;
+        for (name, class) in block {
+            let pointer = child("/tool_risk", name);
+            if name.is_empty() {
+                return Err(Error::invalid("/tool_risk/", "tool name is empty"));
+            }
+            let class = string(class, &pointer)?;
+            let class = class.parse::<RiskClass>().map_err(|_| {
+                Error::invalid(
+                    &pointer,
+                    format!("unknown risk class `{class}` (expected low, medium or high)"),
+                )
+            })?;
+            tool_risk.insert(name.clone(), class);
+        }
+    }
+    let drift = match map.get("drift") {
+        None => Drift::default(),
+        Some(v) => {
+            let name = string(v, "/drift")?;
+            name.parse::<Drift>().map_err(|_| {
+                Error::invalid(
+                    "/drift",
+                    format!("unknown drift action `{name}` (expected deny, approve or warn)"),
+                )
+            })?
+        }
+    };
     let keystrokes = map
         .get("keystrokes")
         .map(|v| keystrokes(v, "/keystrokes"))
@@ -548,6 +582,8 @@ pub(crate) fn policy(value: &Value) -> Result<Policy, Error> {
         all_tools,
         tools,
         risk,
+        tool_risk,
+        drift,
         keystrokes,
         hash: crate::strict::canonical_hash(value),
     })

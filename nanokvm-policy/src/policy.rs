@@ -27,6 +27,8 @@ pub struct Policy {
     pub(crate) all_tools: Vec<Limit>,
     pub(crate) tools: HashMap<String, ToolRule>,
     pub(crate) risk: [Option<ToolRule>; 3],
+    pub(crate) tool_risk: HashMap<String, RiskClass>,
+    pub(crate) drift: Drift,
     pub(crate) keystrokes: Option<Keystrokes>,
     pub(crate) hash: [u8; 32],
 }
@@ -111,6 +113,21 @@ impl Policy {
         self.risk[class as usize].as_ref()
     }
 
+    /// The risk class `tool` is treated as: the document's `tool_risk` entry for it,
+    /// else `declared` (what the tool declares: its catalogue entry, or a foreign MCP
+    /// server's annotations).
+    #[must_use]
+    pub fn risk_of(&self, tool: &str, declared: Option<RiskClass>) -> Option<RiskClass> {
+        self.tool_risk.get(tool).copied().or(declared)
+    }
+
+    /// What a tool whose definition drifted from its pin gets (`drift`; a gateway
+    /// setting, `deny` when the document does not say).
+    #[must_use]
+    pub fn drift(&self) -> Drift {
+        self.drift
+    }
+
     /// The keystroke filter, if the document has one.
     #[must_use]
     pub fn keystrokes(&self) -> Option<&Keystrokes> {
@@ -136,6 +153,47 @@ pub enum Mode {
     /// Every denial becomes [`Verdict::ShadowDeny`](crate::Verdict::ShadowDeny): decided
     /// and reported, never blocking.
     Shadow,
+}
+
+/// `drift`: what the MCP gateway does with a tool whose definition changed since it was
+/// pinned, or that appeared after the upstream was first seen.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Drift {
+    /// Refuse the tool until an operator accepts the change (the default).
+    #[default]
+    Deny,
+    /// Ask a human to approve each call of it.
+    Approve,
+    /// Let calls through; the drift is only audited.
+    Warn,
+}
+
+impl Drift {
+    /// The value's name in documents: `deny`, `approve` or `warn`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Deny => "deny",
+            Self::Approve => "approve",
+            Self::Warn => "warn",
+        }
+    }
+}
+
+impl FromStr for Drift {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "deny" => Ok(Self::Deny),
+            "approve" => Ok(Self::Approve),
+            "warn" => Ok(Self::Warn),
+            _ => Err(Error::invalid(
+                "",
+                format!("unknown drift action `{s}` (expected deny, approve or warn)"),
+            )),
+        }
+    }
 }
 
 /// The risk class a caller declares for a tool, which `risk` rules key on.

@@ -1,7 +1,7 @@
 //! Decisions: every operator, the evaluation order, special rule ids, shadow mode, risk
 //! classes and approvals.
 
-use nanokvm_policy::{Call, Engine, MemoryStore, RiskClass, Verdict};
+use nanokvm_policy::{Call, Engine, MemoryStore, Policy, RiskClass, Verdict};
 use serde_json::{Value, json};
 
 use crate::support::{at, engine, policy, summary};
@@ -361,6 +361,85 @@ fn shadow_mode_reports_every_deny_but_blocks_nothing() {
         d.reservation.is_none(),
         "a shadow-denied call reserves nothing"
     );
+}
+
+#[test]
+fn tool_risk_reclassifies_a_tool_for_the_risk_rules_whatever_it_declares() {
+    let e = engine(
+        r#"{"version": "1", "default": "deny",
+            "tool_risk": {"wipe": "high", "list": "low", "unknown_elsewhere": "medium"},
+            "risk": {
+                "low": {},
+                "high": {"action": "require_approval"}
+            }}"#,
+    );
+    let now = at("2026-01-01T00:00:00Z");
+    let args = json!({});
+    let decide = |tool, risk: Option<RiskClass>| {
+        let mut call = Call::new(tool, &args).principal("p");
+        call.risk = risk;
+        let d = e.decide(&call, now);
+        (d.verdict, d.rule)
+    };
+    // Declared low (a read-only hint, say), classified high by the document.
+    assert_eq!(
+        decide("wipe", Some(RiskClass::Low)),
+        (Verdict::ApprovalRequired, Some("/risk/high/action".into()))
+    );
+    // A tool that declares nothing gets the document's class.
+    assert_eq!(decide("list", None), (Verdict::Allow, None));
+    assert_eq!(
+        decide("list", Some(RiskClass::High)),
+        (Verdict::Allow, None)
+    );
+    // Other tools keep what they declare.
+    assert_eq!(
+        decide("other", Some(RiskClass::High)),
+        (Verdict::ApprovalRequired, Some("/risk/high/action".into()))
+    );
+    // medium has no rule: the default applies.
+    assert_eq!(
+        decide("unknown_elsewhere", Some(RiskClass::Low)),
+        (Verdict::Deny, Some("(default deny)".into()))
+    );
+    let policy =
+        Policy::from_json(r#"{"version": "1", "default": "deny", "tool_risk": {"wipe": "high"}}"#)
+            .unwrap();
+    assert_eq!(
+        policy.risk_of("wipe", Some(RiskClass::Low)),
+        Some(RiskClass::High)
+    );
+    assert_eq!(policy.risk_of("other", None), None);
+    assert_eq!(
+        policy.drift(),
+        nanokvm_policy::Drift::Deny,
+        "deny unless said"
+    );
+    for (text, pointer) in [
+        (
+            r#"{"version": "1", "default": "deny", "tool_risk": {"t": "severe"}}"#,
+            "/tool_risk/t",
+        ),
+        (
+            r#"{"version": "1", "default": "deny", "tool_risk": []}"#,
+            "/tool_risk",
+        ),
+        (
+            r#"{"version": "1", "default": "deny", "drift": "ignore"}"#,
+            "/drift",
+        ),
+    ] {
+        let error = Policy::from_json(text).unwrap_err().to_string();
+        assert!(error.contains(pointer), "{error}");
+    }
+    for (name, drift) in [
+        ("deny", nanokvm_policy::Drift::Deny),
+        ("approve", nanokvm_policy::Drift::Approve),
+        ("warn", nanokvm_policy::Drift::Warn),
+    ] {
+        let text = format!(r#"{{"version": "1", "default": "deny", "drift": "{name}"}}"#);
+        assert_eq!(Policy::from_json(&text).unwrap().drift(), drift);
+    }
 }
 
 #[test]

@@ -198,12 +198,14 @@ fn the_schema_refuses_what_the_loader_refuses() {
             }
         },
         "risk": {"high": {"action": "approve"}},
+        "tool_risk": {"t": "high"},
+        "drift": "approve",
         "keystrokes": {"deny": ["rm"], "commit_keys": ["enter"]}
     });
     assert!(Policy::from_value(&ok).is_ok());
     assert_eq!(validate(&ok), Vec::<String>::new());
 
-    let broken: [(&str, Value); 14] = [
+    let broken: [(&str, Value); 17] = [
         ("/version", json!("2")),
         ("/default", json!("maybe")),
         ("/extra", json!(1)),
@@ -217,6 +219,9 @@ fn the_schema_refuses_what_the_loader_refuses() {
         ("/tools/t/limits/0/max", json!(-1)),
         ("/tools/t/rate_limit/window", json!(0)),
         ("/risk/critical", json!({})),
+        ("/tool_risk/t", json!("critical")),
+        ("/tool_risk/t", json!(2)),
+        ("/drift", json!("ignore")),
         ("/keystrokes/commit_keys", json!([])),
     ];
     for (pointer, value) in broken {
