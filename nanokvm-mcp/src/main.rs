@@ -299,11 +299,6 @@ struct GatewayArgs {
     /// at start.
     #[arg(long, value_name = "FILE", requires = "http")]
     tokens: Option<PathBuf>,
-    /// What a tool whose definition drifted from its pin gets: `deny` (refused until
-    /// `gateway pins accept`), `approve` (each call needs a human's approval) or `warn`
-    /// (audited only).
-    #[arg(long, value_enum, default_value = "deny")]
-    on_drift: nanokvm_mcp::gateway::OnDrift,
     /// Do not pin tool definitions.
     #[arg(long)]
     no_pins: bool,
@@ -423,7 +418,7 @@ fn gateway(args: &GatewayArgs) -> Result<()> {
             .approvals(setup.approvals)
             .upstream_timeout(std::time::Duration::from_secs(args.upstream_timeout));
         if !args.no_pins {
-            builder = builder.pins(PinFile::in_dir(&setup.state_dir), args.on_drift);
+            builder = builder.pins(PinFile::in_dir(&setup.state_dir));
         }
         let served = match http {
             Some((addr, tokens)) => {

@@ -24,8 +24,9 @@
 //!   upstream's); what the upstream sends back is passed on (see [`upstream`]).
 //! - Tool-definition pinning ([`pins`]): at start, on every `tools/list` and on the
 //!   upstream's `list_changed`, the tools are compared with their pins; a drifted tool
-//!   is refused, needs approval, or is only audited, as `--on-drift` says, and every
-//!   drift is an audit record.
+//!   is refused, needs approval, or is only audited, as the policy's `drift` field says
+//!   (read at each call, so a reloaded policy applies at once), and every drift is an
+//!   audit record.
 //!
 //! The agent's credentials never reach the upstream: the gateway is the upstream's only
 //! client, with its own configuration.
@@ -107,7 +108,6 @@ impl std::fmt::Debug for Shared {
 
 struct Pinning {
     file: PinFile,
-    on_drift: OnDrift,
     /// The upstream's pins; `None` until its tools were first learned.
     pins: Mutex<Option<UpstreamPins>>,
     /// Drifts already recorded (tool and digest), so each is audited once.
@@ -120,7 +120,7 @@ pub struct GatewayBuilder {
     gate: Gate<SqliteStore>,
     link: Link,
     queue: Option<Arc<ApprovalQueue>>,
-    pins: Option<(PinFile, OnDrift)>,
+    pins: Option<PinFile>,
     timeout: Duration,
 }
 
@@ -145,10 +145,11 @@ impl GatewayBuilder {
         self
     }
 
-    /// Pins tool definitions in `file`; a drifted tool is treated as `on_drift` says.
+    /// Pins tool definitions in `file`; a drifted tool is treated as the policy's
+    /// `drift` field says (refused unless it says otherwise).
     #[must_use]
-    pub fn pins(mut self, file: PinFile, on_drift: OnDrift) -> Self {
-        self.pins = Some((file, on_drift));
+    pub fn pins(mut self, file: PinFile) -> Self {
+        self.pins = Some(file);
         self
     }
 
@@ -174,11 +175,10 @@ impl GatewayBuilder {
         session: impl Into<String>,
     ) -> anyhow::Result<GatewayServer> {
         let pinning = match self.pins {
-            Some((file, on_drift)) => {
+            Some(file) => {
                 let pins = file.of(&self.link.upstream().key())?;
                 Some(Pinning {
                     file,
-                    on_drift,
                     pins: Mutex::new(pins),
                     reported: Mutex::default(),
                 })
@@ -298,9 +298,10 @@ impl GatewayServer {
                 Drift::Changed { .. } => "changed since it was pinned",
                 Drift::New { .. } => "was not there when the upstream was pinned",
             };
-            tracing::warn!(tool = %tool.name, on_drift = ?pinning.on_drift, "the tool's definition {what}");
+            let on_drift = self.on_drift();
+            tracing::warn!(tool = %tool.name, on_drift = on_drift.name(), "the tool's definition {what}");
             let note = Denial {
-                verdict: if pinning.on_drift == OnDrift::Warn {
+                verdict: if on_drift == OnDrift::Warn {
                     Verdict::Allow
                 } else {
                     Verdict::Deny
@@ -333,7 +334,16 @@ impl GatewayServer {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot reread the pins"),
         }
-        pins.as_ref()?.drift(tool).map(|d| (pinning.on_drift, d))
+        pins.as_ref()?.drift(tool).map(|d| (self.on_drift(), d))
+    }
+
+    /// What the policy in force says drift does.
+    fn on_drift(&self) -> OnDrift {
+        self.shared
+            .gate
+            .engine()
+            .policy()
+            .map_or(OnDrift::Deny, |p| p.drift())
     }
 
     /// The upstream's tools the policy shows.

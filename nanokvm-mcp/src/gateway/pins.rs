@@ -22,17 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-/// What drift does to a call of the drifted tool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnDrift {
-    /// Refuse the tool until someone accepts the change (the default).
-    #[default]
-    Deny,
-    /// Let each call through only with a human's approval.
-    Approve,
-    /// Only record the drift in the audit log.
-    Warn,
-}
+/// What drift does to a call of the drifted tool: the policy's `drift` field.
+pub use nanokvm_policy::Drift as OnDrift;
 
 /// How one tool stands against its pin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, OnDrift, PinFile, Upstream};
+use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, PinFile, Upstream};
 use nanokvm_mcp::setup::gateway_setup;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
@@ -57,7 +57,7 @@ struct Options {
     policy: Value,
     handler: TestClient,
     upstream_args: Vec<String>,
-    on_drift: Option<OnDrift>,
+    pins: bool,
     timeout: Duration,
     state: Option<TempDir>,
 }
@@ -68,7 +68,7 @@ impl Options {
             policy,
             handler: TestClient::plain(),
             upstream_args: Vec::new(),
-            on_drift: None,
+            pins: false,
             timeout: Duration::from_secs(30),
             state: None,
         }
@@ -104,8 +104,8 @@ impl Rig {
         let mut builder = GatewayBuilder::new(setup.gate, link)
             .approvals(setup.approvals)
             .upstream_timeout(options.timeout);
-        if let Some(on_drift) = options.on_drift {
-            builder = builder.pins(PinFile::in_dir(state.path()), on_drift);
+        if options.pins {
+            builder = builder.pins(PinFile::in_dir(state.path()));
         }
         let server = builder
             .start("agent", "session-1")
@@ -420,10 +420,11 @@ async fn an_upstream_that_crashes_writes_garbage_or_hangs_gets_clear_errors_and_
 
 #[tokio::test]
 async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() {
+    // No `drift` field: a drifted tool is refused.
     let policy = json!({"version": "1", "default": "allow"});
     let rig = Rig::with(Options {
-        on_drift: Some(OnDrift::Deny),
-        ..Options::new(policy.clone())
+        pins: true,
+        ..Options::new(policy)
     })
     .await;
     assert_eq!(text(&rig.call("echo", json!({"text": "a"})).await), "a");
@@ -469,9 +470,9 @@ async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() 
     // before the first call. With `warn` the call runs and the drift is audited.
     std::fs::write(state.path().join("echo.txt"), "Echoes, differently.").expect("write");
     let rig = Rig::with(Options {
-        on_drift: Some(OnDrift::Warn),
+        pins: true,
         state: Some(state),
-        ..Options::new(policy.clone())
+        ..Options::new(json!({"version": "1", "default": "allow", "drift": "warn"}))
     })
     .await;
     assert_eq!(text(&rig.call("echo", json!({"text": "c"})).await), "c");
@@ -487,10 +488,10 @@ async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() 
 
     // With `approve`, each call of the drifted tool asks the human.
     let rig = Rig::with(Options {
-        on_drift: Some(OnDrift::Approve),
+        pins: true,
         state: Some(state),
         handler: TestClient::answering(ElicitationAction::Accept, Some(json!({"approve": true}))),
-        ..Options::new(policy)
+        ..Options::new(json!({"version": "1", "default": "allow", "drift": "approve"}))
     })
     .await;
     assert_eq!(text(&rig.call("echo", json!({"text": "d"})).await), "d");
