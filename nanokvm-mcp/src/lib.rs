@@ -22,6 +22,7 @@
 //!
 //! This crate is the only one in the workspace that knows MCP.
 
+mod asking;
 pub mod gateway;
 pub mod http;
 pub mod reference;

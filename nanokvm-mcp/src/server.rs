@@ -21,20 +21,18 @@ use std::time::Duration;
 use base64::Engine as _;
 use nanokvm_policy::catalogue::{TOOLS, ToolInfo, tool_info};
 use nanokvm_policy::gate::{
-    ApprovalAnswer, ApprovalQueue, ApprovalRequest, Approver, BoxFuture, CallContext, Gate,
-    Progress, ProgressSink, Region, ScreenSize, View, masked_args,
+    ApprovalQueue, CallContext, Gate, Progress, ProgressSink, Region, ScreenSize, View,
 };
 use nanokvm_policy::{Error as PolicyError, SqliteStore, error_chain};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest,
-    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema, Implementation,
-    InputRequest, InputRequests, InputRequiredResult, InputResponses, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
     ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
-use rmcp::service::{ElicitationError, NotificationContext, Peer, RequestContext, RoleServer};
+use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
-use serde::Deserialize;
+
+use crate::asking::{Asking, Deferred, StatelessAsks};
 use serde_json::{Value, json};
 
 /// What the model is told about the server when it connects.
@@ -83,16 +81,7 @@ struct Inner {
     /// Where an operator can answer approvals from another terminal.
     queue: Option<Arc<ApprovalQueue>>,
     /// Approvals asked of stateless clients (`input_required`), by request state.
-    asked: Arc<Mutex<HashMap<String, AskedApproval>>>,
-}
-
-/// An approval a stateless client was asked for: the call it binds and when the
-/// question lapses.
-#[derive(Debug)]
-struct AskedApproval {
-    device: String,
-    binding: String,
-    expires: std::time::Instant,
+    asked: Arc<StatelessAsks>,
 }
 
 impl NanoKvmServer {
@@ -228,20 +217,7 @@ impl NanoKvmServer {
         }
         let args = Value::Object(args);
         let deferred = Arc::new(Deferred::default());
-        let approver: Option<Arc<dyn Approver>> = match asking {
-            Asking::Elicit(peer) => Some(Arc::new(FirstAnswer {
-                elicitation: Some(ElicitationApprover { peer }),
-                queue: self.inner.queue.clone(),
-            })),
-            Asking::Operator => self.inner.queue.clone().map(|queue| {
-                Arc::new(FirstAnswer {
-                    elicitation: None,
-                    queue: Some(queue),
-                }) as Arc<dyn Approver>
-            }),
-            Asking::InputRequired => Some(Arc::clone(&deferred) as Arc<dyn Approver>),
-            Asking::Answered(reason) => Some(Arc::new(Refuse(reason))),
-        };
+        let approver = asking.approver(self.inner.queue.as_ref(), &deferred);
         let outcome = match approver {
             Some(approver) => {
                 device
@@ -261,7 +237,7 @@ impl NanoKvmServer {
             && let Some(binding) = &denial.approval_binding
             && let Some(request) = deferred.take()
         {
-            return Ok(self.input_required(&device.name, binding, &request).into());
+            return Ok(self.inner.asked.ask(&device.name, binding, &request).into());
         }
         Ok(CallToolResponse::from(match outcome {
             Ok(out) => match out.image {
@@ -280,147 +256,6 @@ impl NanoKvmServer {
             Err(PolicyError::UnknownTool { .. }) => return Err(unknown()),
             Err(e) => tool_error(error_chain(&e), None),
         }))
-    }
-
-    /// Asks a stateless client for an approval: an elicitation form in an
-    /// `input_required` result, whose request state names the call it binds.
-    fn input_required(
-        &self,
-        device: &str,
-        binding: &str,
-        request: &ApprovalRequest,
-    ) -> InputRequiredResult {
-        let state = random_state();
-        let now = std::time::Instant::now();
-        {
-            let mut asked = lock(&self.inner.asked);
-            asked.retain(|_, a| a.expires > now);
-            asked.insert(
-                state.clone(),
-                AskedApproval {
-                    device: device.to_owned(),
-                    binding: binding.to_owned(),
-                    expires: now + ASKED_TTL,
-                },
-            );
-        }
-        let schema = ElicitationSchema::from_type::<Approval>()
-            .unwrap_or_else(|_| ElicitationSchema::builder().build_unchecked());
-        let form = ElicitRequestParams::FormElicitationParams {
-            meta: None,
-            message: approval_message(request),
-            requested_schema: schema,
-        };
-        let mut requests = InputRequests::new();
-        requests.insert(
-            APPROVAL_INPUT.to_owned(),
-            InputRequest::Elicitation(ElicitRequest::new(form)),
-        );
-        InputRequiredResult::new(Some(requests), Some(state))
-    }
-
-    /// Reads a stateless client's answer to an approval it was asked for: grants the
-    /// call once when the human approved, else says why not.
-    fn answered(&self, state: &str, responses: Option<&InputResponses>) -> Asking {
-        let asked = {
-            let mut asked = lock(&self.inner.asked);
-            asked.remove(state)
-        };
-        let Some(asked) = asked.filter(|a| a.expires > std::time::Instant::now()) else {
-            return Asking::Answered(
-                "the approval question this answers is unknown or has lapsed".to_owned(),
-            );
-        };
-        let answer = responses
-            .and_then(|r| r.get(APPROVAL_INPUT))
-            .and_then(|v| serde_json::from_value::<ElicitResult>(v.clone()).ok());
-        let approved = answer.as_ref().is_some_and(|a| {
-            a.action == ElicitationAction::Accept
-                && a.content
-                    .as_ref()
-                    .and_then(|c| c.get("approve"))
-                    .and_then(Value::as_bool)
-                    == Some(true)
-        });
-        if approved && let Some(device) = self.inner.devices.iter().find(|d| d.name == asked.device)
-        {
-            device.gate.grant_approval(&asked.binding);
-            // The grant lets the identical call through once; nothing else is asked.
-            return Asking::Answered(
-                "the approval given was for another call: the arguments differ".to_owned(),
-            );
-        }
-        Asking::Answered(match answer.map(|a| a.action) {
-            Some(ElicitationAction::Decline) => "the human declined".to_owned(),
-            Some(ElicitationAction::Cancel) => "the human dismissed the request".to_owned(),
-            Some(ElicitationAction::Accept) => "the human did not tick approve".to_owned(),
-            _ => "the client sent no answer to the approval question".to_owned(),
-        })
-    }
-}
-
-/// How a call's approval is asked for, when the policy wants one.
-enum Asking {
-    /// Of the human behind a client with form elicitation, raced with the operators'
-    /// queue.
-    Elicit(Peer<RoleServer>),
-    /// Of the operators' queue alone (a client without elicitation).
-    Operator,
-    /// Of a stateless client, in an `input_required` result.
-    InputRequired,
-    /// Already answered by a stateless client; a call that still needs approval is
-    /// refused for this reason.
-    Answered(String),
-}
-
-/// The key of the approval question in an `input_required` result.
-const APPROVAL_INPUT: &str = "approval";
-/// How long a stateless client has to answer an approval question.
-const ASKED_TTL: Duration = Duration::from_secs(600);
-
-/// 128 random bits, hex: an approval question's request state.
-fn random_state() -> String {
-    use std::fmt::Write as _;
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// Holds the approval request of a call a stateless client must be asked about; the
-/// gate is told no for now.
-#[derive(Default)]
-struct Deferred(Mutex<Option<ApprovalRequest>>);
-
-impl Deferred {
-    fn take(&self) -> Option<ApprovalRequest> {
-        lock(&self.0).take()
-    }
-}
-
-impl Approver for Deferred {
-    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
-        *lock(&self.0) = Some(request.clone());
-        Box::pin(async {
-            ApprovalAnswer::Deny {
-                reason: Some("the client was asked".to_owned()),
-            }
-        })
-    }
-}
-
-/// Refuses every approval, for a reason.
-struct Refuse(String);
-
-impl Approver for Refuse {
-    fn approve<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
-        let reason = self.0.clone();
-        Box::pin(async move {
-            ApprovalAnswer::Deny {
-                reason: Some(reason),
-            }
-        })
     }
 }
 
@@ -609,19 +444,20 @@ impl ServerHandler for NanoKvmServer {
             }
             None => (None, None),
         };
-        let stateless = context
-            .protocol_version()
-            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-        let form = context
-            .client_capabilities()
-            .and_then(|c| c.elicitation)
-            .is_some_and(|e| e.form.is_some() || e.url.is_none());
-        let asking = match (&request.request_state, stateless, form) {
-            (Some(state), true, _) => self.answered(state, request.input_responses.as_ref()),
-            (None, true, true) => Asking::InputRequired,
-            (None, false, true) => Asking::Elicit(context.peer.clone()),
-            _ => Asking::Operator,
-        };
+        let asking = Asking::of(&context, request.request_state.as_deref(), |state| {
+            self.inner.asked.resolve(
+                state,
+                request.input_responses.as_ref(),
+                |device, binding| {
+                    self.inner
+                        .devices
+                        .iter()
+                        .find(|d| d.name == device)
+                        .map(|d| d.gate.grant_approval(binding))
+                        .is_some()
+                },
+            )
+        });
         let call = self.call(&request.name, request.arguments, asking, sink);
         let result = tokio::select! {
             result = call => result,
@@ -663,87 +499,4 @@ fn progress_forwarder(
         let _ = tx.send(p);
     });
     (sink, task)
-}
-
-/// The one field of the approval form.
-#[derive(Deserialize, rmcp::schemars::JsonSchema)]
-#[schemars(crate = "rmcp::schemars")]
-struct Approval {
-    /// Tick to let this exact call run once.
-    approve: bool,
-}
-
-rmcp::elicit_safe!(Approval);
-
-/// Asks the human behind a client, through elicitation.
-/// The gate bounds the wait with its approval timeout (`--approval-timeout`).
-pub(crate) struct ElicitationApprover {
-    pub(crate) peer: Peer<RoleServer>,
-}
-
-impl Approver for ElicitationApprover {
-    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
-        Box::pin(async move {
-            let message = approval_message(request);
-            match self
-                .peer
-                .elicit_with_timeout::<Approval>(message, None)
-                .await
-            {
-                Ok(Some(Approval { approve: true })) => ApprovalAnswer::Approve,
-                Ok(_) => ApprovalAnswer::Deny {
-                    reason: Some("the human did not tick approve".to_owned()),
-                },
-                Err(ElicitationError::UserDeclined) => ApprovalAnswer::Deny {
-                    reason: Some("the human declined".to_owned()),
-                },
-                Err(ElicitationError::UserCancelled) => ApprovalAnswer::Deny {
-                    reason: Some("the human dismissed the request".to_owned()),
-                },
-                Err(e) => ApprovalAnswer::Deny {
-                    reason: Some(format!("the approval request failed: {e}")),
-                },
-            }
-        })
-    }
-}
-
-/// Asks the client's human (when the client can) and the operators' queue at once; the
-/// first answer decides.
-pub(crate) struct FirstAnswer {
-    pub(crate) elicitation: Option<ElicitationApprover>,
-    pub(crate) queue: Option<Arc<ApprovalQueue>>,
-}
-
-impl Approver for FirstAnswer {
-    fn approve<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalAnswer> {
-        Box::pin(async move {
-            let elicit = async {
-                match &self.elicitation {
-                    Some(e) => e.approve(request).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let queued = async {
-                match &self.queue {
-                    Some(q) => q.approve(request).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                answer = elicit => answer,
-                answer = queued => answer,
-            }
-        })
-    }
-}
-
-/// What the human reads: the tool, the device (or the gateway's upstream server), the
-/// arguments as they will run (typed text masked) and why approval is asked.
-fn approval_message(request: &ApprovalRequest) -> String {
-    let args = masked_args(&request.tool, &request.args);
-    format!(
-        "An AI agent ({}) wants to run {} on `{}` with {}. {}. Approve this call?",
-        request.principal, request.tool, request.device, args, request.message
-    )
 }

@@ -65,7 +65,8 @@ use serde_json::Value;
 
 pub use self::pins::{Drift, OnDrift, PinFile, UpstreamPins};
 pub use self::upstream::{Link, Upstream};
-use crate::server::{ElicitationApprover, FirstAnswer, denial_result, tool_error};
+use crate::asking::{Asking, Deferred, ElicitationApprover, FirstAnswer, StatelessAsks};
+use crate::server::{denial_result, tool_error};
 
 /// The rule id of a refusal for a drifted tool definition.
 pub const RULE_PIN_DRIFT: &str = "(pin drift)";
@@ -95,6 +96,8 @@ struct Shared {
     tools: Mutex<Vec<Tool>>,
     /// What the upstream said of itself at the last handshake.
     info: Mutex<Option<ServerPeerInfo>>,
+    /// Approvals asked of stateless agents (`input_required`), by request state.
+    asked: StatelessAsks,
 }
 
 impl std::fmt::Debug for Shared {
@@ -194,6 +197,7 @@ impl GatewayBuilder {
                 timeout: self.timeout,
                 tools: Mutex::default(),
                 info: Mutex::default(),
+                asked: StatelessAsks::default(),
             }),
             grant: grant.into(),
             session: session.into(),
@@ -391,7 +395,18 @@ impl GatewayServer {
         };
         let ctx = self.ctx();
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
-        let approver = self.approver(&context);
+        // The gate's approvals: asked of the agent's human by elicitation, in an
+        // `input_required` result for a stateless agent, or of the operators' queue.
+        let deferred = Arc::new(Deferred::default());
+        let asking = Asking::of(&context, request.request_state.as_deref(), |state| {
+            self.shared
+                .asked
+                .resolve(state, request.input_responses.as_ref(), |_, binding| {
+                    self.shared.gate.grant_approval(binding);
+                    true
+                })
+        });
+        let approver = asking.approver(self.shared.queue.as_ref(), &deferred);
         let mut drift_approved = false;
         if let Some((on_drift, drift)) = self.drift_of(&tool) {
             match on_drift {
@@ -415,7 +430,7 @@ impl GatewayServer {
                 OnDrift::Approve => {
                     let message = format!("the definition of `{name}` {}", drift_text(&drift));
                     match self
-                        .approve_drift(&ctx, &name, &args, &message, approver.clone())
+                        .approve_drift(&ctx, &name, &args, &message, self.approver(&context))
                         .await
                     {
                         Ok(()) => drift_approved = true,
@@ -437,6 +452,17 @@ impl GatewayServer {
         let permit = match checked {
             Ok(permit) => permit,
             Err(PolicyError::Denied(denial)) => {
+                // A stateless agent is asked in the result, and calls again with the
+                // answer.
+                if let Some(binding) = &denial.approval_binding
+                    && let Some(asked) = deferred.take()
+                {
+                    return Ok(self
+                        .shared
+                        .asked
+                        .ask(UPSTREAM_SCOPE, binding, &asked)
+                        .into());
+                }
                 return Ok(denial_result(denial, self.shared.queue.is_some()).into());
             }
             Err(e) => return Ok(tool_error(nanokvm_policy::error_chain(&e), None).into()),
@@ -456,6 +482,9 @@ impl GatewayServer {
         };
         let agent_token = context.meta.get_progress_token();
         let mut params = request;
+        // The approval round's state and answers are the gateway's, not the upstream's.
+        params.request_state = None;
+        params.input_responses = None;
         if let Some(meta) = params.meta.as_mut() {
             meta.remove("progressToken");
         }
@@ -610,8 +639,8 @@ impl GatewayServer {
         Err(denial)
     }
 
-    /// Who is asked when a call needs approval: the agent's human by elicitation (when
-    /// its client has it), raced with the operators' queue.
+    /// Who is asked to let a drifted tool through: the agent's human by elicitation
+    /// (when its client has it on a session), raced with the operators' queue.
     fn approver(&self, context: &RequestContext<RoleServer>) -> Option<Arc<dyn Approver>> {
         let form = context
             .client_capabilities()
@@ -691,6 +720,9 @@ async fn send(
         .map_err(|e| unavailable(anyhow::anyhow!("{e}")))?;
     handle.await_response().await.map_err(upstream_error)
 }
+
+/// The scope of the gateway's `input_required` approval questions (it has one gate).
+const UPSTREAM_SCOPE: &str = "upstream";
 
 /// How long a drifted tool's approval is waited for.
 const APPROVAL_WAIT: Duration = Duration::from_secs(120);

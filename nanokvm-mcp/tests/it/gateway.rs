@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, PinFile, Upstream};
 use nanokvm_mcp::setup::gateway_setup;
-use rmcp::ServiceExt as _;
+use rmcp::{ClientServiceExt as _, ServiceExt as _};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ElicitationAction, GetPromptRequestParams,
-    NumberOrString, ProgressToken, ReadResourceRequestParams, RequestMetaObject,
+    NumberOrString, ProgressToken, ProtocolVersion, ReadResourceRequestParams, RequestMetaObject,
 };
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::service::{ClientLifecycleMode, RoleClient, RunningService, ServiceError};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -118,12 +118,17 @@ impl Rig {
                 let _ = running.waiting().await;
             }
         });
-        let client = options
-            .handler
-            .clone()
-            .serve(ours)
-            .await
-            .expect("the client connects");
+        let handler = options.handler.clone();
+        let client = if handler.protocol.has_initialize() {
+            handler.serve(ours).await
+        } else {
+            // The stateless revision starts with `server/discover`, not `initialize`.
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![handler.protocol.clone()],
+            };
+            handler.serve_with_lifecycle(ours, lifecycle).await
+        }
+        .expect("the client connects");
         Self {
             client,
             handler: options.handler,
@@ -416,6 +421,61 @@ async fn an_upstream_that_crashes_writes_garbage_or_hangs_gets_clear_errors_and_
     );
     assert_eq!(used.quotas[0].used, Some(5), "{:?}", used.quotas);
     rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_stateless_agent_is_asked_in_the_result_and_tool_risk_overrides_the_annotations() {
+    // echo says it is read-only; the policy counts it as high risk all the same.
+    let policy = json!({
+        "version": "1", "default": "allow",
+        "tool_risk": {"echo": "high"},
+        "risk": {"high": {"action": "require_approval"}},
+    });
+    let cases = [
+        (
+            ElicitationAction::Accept,
+            Some(json!({"approve": true})),
+            None,
+        ),
+        (ElicitationAction::Decline, None, Some("the human declined")),
+        (
+            ElicitationAction::Accept,
+            Some(json!({"approve": false})),
+            Some("did not tick approve"),
+        ),
+    ];
+    for (action, content, refused) in cases {
+        let handler = TestClient {
+            protocol: ProtocolVersion::LATEST,
+            ..TestClient::answering(action.clone(), content.clone())
+        };
+        let rig = Rig::with(Options {
+            handler,
+            ..Options::new(policy.clone())
+        })
+        .await;
+        let r = rig.call("echo", json!({"text": "risky"})).await;
+        assert_eq!(
+            rig.handler.asked(),
+            1,
+            "{action:?}: asked once, in the result"
+        );
+        match refused {
+            None => {
+                assert_eq!(text(&r), "risky");
+                assert_eq!(rig.reached(), ["echo"]);
+            }
+            Some(why) => {
+                assert!(
+                    is_denied(&r) && text(&r).contains(why),
+                    "{action:?}: {}",
+                    text(&r)
+                );
+                assert!(rig.reached().is_empty(), "the upstream never heard of it");
+            }
+        }
+        rig.stop().await;
+    }
 }
 
 #[tokio::test]
