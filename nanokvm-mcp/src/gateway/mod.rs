@@ -415,14 +415,26 @@ impl GatewayServer {
             }
         }
         let risk = risk_of(&tool);
-        let checked = match approver {
-            Some(approver) => {
-                self.shared
-                    .gate
-                    .check_approved_by(&ctx, &name, &args, risk, approver)
-                    .await
+        let check = async {
+            match approver {
+                Some(approver) => {
+                    self.shared
+                        .gate
+                        .check_approved_by(&ctx, &name, &args, risk, approver)
+                        .await
+                }
+                None => self.shared.gate.check(&ctx, &name, &args, risk).await,
             }
-            None => self.shared.gate.check(&ctx, &name, &args, risk).await,
+        };
+        // An agent that gives up while a human is still being asked must not have its
+        // call run when the answer comes: nothing is reserved before the approval, so
+        // dropping the check leaves nothing to settle.
+        let checked = tokio::select! {
+            checked = check => checked,
+            () = context.ct.cancelled() => {
+                self.audit_cancelled(&ctx, &name, &args);
+                return Err(cancelled());
+            }
         };
         let permit = match checked {
             Ok(permit) => permit,
@@ -444,6 +456,11 @@ impl GatewayServer {
                 return Ok(tool_error(message, None).into());
             }
         };
+        if context.ct.is_cancelled() {
+            // Cancelled after the decision, before the call left: nothing ran.
+            let _ = permit.finish(Err(CANCELLED_BEFORE.to_owned()));
+            return Err(cancelled());
+        }
         let agent_token = context.meta.get_progress_token();
         let mut params = request;
         if let Some(meta) = params.meta.as_mut() {
@@ -473,15 +490,17 @@ impl GatewayServer {
         let answer = tokio::select! {
             answer = handle.await_response() => answer,
             () = context.ct.cancelled() => {
-                // The agent gave up: tell the upstream; the call may have acted.
+                // The agent gave up: the call may have acted, so it stays counted (settled
+                // first, so that whatever the upstream does next finds it settled); the
+                // upstream is told.
+                let _ = permit.finish_uncertain("cancelled by the agent");
                 let _ = peer
                     .notify_cancelled(CancelledNotificationParam::new(
                         Some(request_id),
                         Some("the agent cancelled the call".to_owned()),
                     ))
                     .await;
-                let _ = permit.finish_uncertain("cancelled by the agent");
-                return Err(McpError::internal_error("the call was cancelled", None));
+                return Err(cancelled());
             }
         };
         let settled = match answer {
@@ -526,6 +545,21 @@ impl GatewayServer {
             }
         };
         settled.or_else(|e| Ok(tool_error(nanokvm_policy::error_chain(&e), None).into()))
+    }
+
+    /// Audits a call the agent cancelled before it was decided: the only wait in a
+    /// decision is for a human's approval.
+    fn audit_cancelled(&self, ctx: &CallContext, tool: &str, args: &Value) {
+        let note = Denial {
+            verdict: Verdict::ApprovalRequired,
+            rule: None,
+            message: "the agent cancelled the call while its approval was pending; it did not \
+                      run"
+            .to_owned(),
+            retry_after_s: None,
+            approval_binding: None,
+        };
+        self.audit_outside(ctx, tool, args, &note, "cancelled");
     }
 
     fn audit_outside(
@@ -708,6 +742,13 @@ pub fn risk_of(tool: &Tool) -> Option<RiskClass> {
     } else {
         RiskClass::Medium
     })
+}
+
+/// Why a call the agent cancelled before it left the gateway did not run.
+const CANCELLED_BEFORE: &str = "the agent cancelled the call before it was forwarded";
+
+fn cancelled() -> McpError {
+    McpError::internal_error("the call was cancelled", None)
 }
 
 fn unavailable(e: anyhow::Error) -> McpError {

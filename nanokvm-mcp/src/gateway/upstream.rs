@@ -377,7 +377,9 @@ impl ClientHandler for UpstreamHandler {
         let capabilities = ClientCapabilities::builder()
             .enable_elicitation()
             .enable_sampling()
+            .enable_sampling_tools()
             .enable_roots()
+            .enable_roots_list_changed()
             .build();
         ClientConfig::new(
             capabilities,
