@@ -22,6 +22,7 @@
 //! - Resources, resource templates, prompts, completions and the logging level are
 //!   passed to the upstream as they come (with their cursors, so pagination is the
 //!   upstream's); what the upstream sends back is passed on (see [`upstream`]).
+//!   Subscriptions and the logging level are set again on a restarted upstream.
 //! - Tool-definition pinning ([`pins`]): at start, on every `tools/list` and on the
 //!   upstream's `list_changed`, the tools are compared with their pins; a drifted tool
 //!   is refused, needs approval, or is only audited, as `--on-drift` says, and every
@@ -902,11 +903,13 @@ impl ServerHandler for GatewayServer {
         request: SubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let uri = request.uri.clone();
         self.forward(ClientRequest::SubscribeRequest(SubscribeRequest::new(
             request,
         )))
-        .await
-        .map(|_| ())
+        .await?;
+        self.shared.link.remember_subscription(&uri, true);
+        Ok(())
     }
 
     async fn unsubscribe(
@@ -914,11 +917,13 @@ impl ServerHandler for GatewayServer {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let uri = request.uri.clone();
         self.forward(ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
             request,
         )))
-        .await
-        .map(|_| ())
+        .await?;
+        self.shared.link.remember_subscription(&uri, false);
+        Ok(())
     }
 
     async fn list_prompts(
@@ -971,11 +976,13 @@ impl ServerHandler for GatewayServer {
         request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let level = request.level;
         self.forward(ClientRequest::SetLevelRequest(SetLevelRequest::new(
             request,
         )))
-        .await
-        .map(|_| ())
+        .await?;
+        self.shared.link.remember_level(level);
+        Ok(())
     }
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {

@@ -1,7 +1,9 @@
 //! What the gateway passes through without deciding it, in both directions, shown by
 //! what the upstream example writes down it was asked or told: completions, logging,
 //! resource subscriptions, paginated resources and prompts, the upstream's sampling and
-//! roots requests, the agent's cancellation, and an HTTP upstream that restarts.
+//! roots requests, the agent's cancellation (of a running call, and of one waiting for
+//! approval), a restarted upstream given the subscriptions and logging level again, and
+//! an HTTP upstream that restarts.
 
 #![allow(
     deprecated,
@@ -10,7 +12,7 @@
 
 use std::time::Duration;
 
-use nanokvm_mcp::gateway::{GatewayBuilder, Link, Upstream};
+use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, Upstream};
 use nanokvm_mcp::setup::gateway_setup;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
@@ -33,9 +35,9 @@ fn counted() -> Value {
     })
 }
 
-/// The calls `rig`'s agent has used of the `all` counter.
-fn used(rig: &Rig) -> Option<u64> {
-    let standing = rig.server.gate().engine().standing(
+/// The calls the agent has used of the `all` counter of `server`'s policy.
+fn used(server: &GatewayServer) -> Option<u64> {
+    let standing = server.gate().engine().standing(
         &nanokvm_policy::Call::new("echo", &json!({})).principal("agent"),
         nanokvm_policy::Timestamp::from_system_time(std::time::SystemTime::now()),
     );
@@ -268,10 +270,10 @@ async fn an_agent_that_cancels_a_running_call_cancels_it_upstream_and_the_call_s
     assert_eq!(settled.len(), 1, "{settled:?}");
     assert_eq!(settled[0]["outcome"], "error");
     assert_eq!(settled[0]["error"], "cancelled by the agent");
-    assert_eq!(used(&rig), Some(1));
+    assert_eq!(used(&rig.server), Some(1));
     // The gateway and the upstream go on.
     assert_eq!(text(&rig.call("echo", json!({"text": "on"})).await), "on");
-    assert_eq!(used(&rig), Some(2));
+    assert_eq!(used(&rig.server), Some(2));
     rig.stop().await;
 }
 
@@ -320,7 +322,11 @@ async fn a_call_cancelled_while_its_approval_is_pending_never_runs_even_if_appro
     assert_eq!(text(&rig.call("echo", json!({"text": "on"})).await), "on");
     assert_eq!(rig.reached(), ["echo"]);
     assert_eq!(outcomes(&rig, "erase_disk").len(), 1);
-    assert_eq!(used(&rig), Some(1), "nothing was reserved for erase_disk");
+    assert_eq!(
+        used(&rig.server),
+        Some(1),
+        "nothing was reserved for erase_disk"
+    );
     rig.stop().await;
 }
 
@@ -370,7 +376,11 @@ async fn an_http_upstream_that_restarts_is_reached_again() {
     drop(upstream);
     let down = echo("down").await.expect("a tool result");
     assert_eq!(down.is_error, Some(true), "{}", text(&down));
-    assert!(text(&down).contains("upstream"), "{}", text(&down));
+    assert!(
+        text(&down).contains("the upstream MCP server failed during the call"),
+        "{}",
+        text(&down)
+    );
 
     // It is back at the same address: the gateway reaches it again.
     let upstream = HttpUpstream::start_at(&calls, &addr);
@@ -387,7 +397,53 @@ async fn an_http_upstream_that_restarts_is_reached_again() {
     };
     assert_eq!(last, "two", "the gateway reached the upstream again");
     assert_eq!(reached(&calls), ["echo", "echo"]);
+    // The call made while the upstream was down failed in sending, which over HTTP may
+    // have been after the request left: it stays counted with the two that ran.
+    assert_eq!(used(&server), Some(3));
     drop(upstream);
     let _ = client.cancel().await;
     link.close().await;
+}
+
+#[tokio::test]
+async fn a_restarted_upstream_is_given_the_agents_subscriptions_and_logging_level_again() {
+    let rig = Rig::start(json!({"version": "1", "default": "allow"})).await;
+    let uri = "fixture://item/3";
+    rig.client
+        .subscribe(SubscribeRequestParams::new(uri))
+        .await
+        .expect("resources/subscribe");
+    rig.client
+        .set_level(SetLevelRequestParams::new(LoggingLevel::Warning))
+        .await
+        .expect("logging/setLevel");
+    rig.client
+        .subscribe(SubscribeRequestParams::new("fixture://item/4"))
+        .await
+        .expect("resources/subscribe");
+    rig.client
+        .unsubscribe(UnsubscribeRequestParams::new("fixture://item/4"))
+        .await
+        .expect("resources/unsubscribe");
+    // The upstream crashes; the next call starts it again, and the new process is told
+    // what the old one had been told (and not what was taken back).
+    let crash = rig.call("crash", json!({})).await;
+    assert_eq!(crash.is_error, Some(true), "{}", text(&crash));
+    let touched = rig.call("touch", json!({"uri": uri})).await;
+    assert_eq!(
+        text(&touched),
+        "notified 1",
+        "the subscription was replayed"
+    );
+    assert_eq!(
+        rig.received("resources/subscribe"),
+        [uri, "fixture://item/4", uri]
+    );
+    assert_eq!(rig.received("logging/setLevel"), ["warning", "warning"]);
+    rig.handler
+        .wait_until("resources/updated", |c| {
+            c.updated.lock().unwrap().iter().any(|u| u == uri)
+        })
+        .await;
+    rig.stop().await;
 }
