@@ -6,7 +6,8 @@
 //! The upstream is this benchmark itself, started again with `--upstream` (one tool,
 //! `echo`, over stdio or, with `--http ADDR`, Streamable HTTP), so its own cost is the
 //! same on both paths. The gateway is the `nanokvm-mcp` binary with an allow-all policy
-//! and one limit on every tool, so that every call reserves and commits a counter. Its
+//! and one limit on every tool, so that every call reserves and commits a counter (and,
+//! over stdio, once more without the limit, to show what the counter store costs). Its
 //! upstream is a child over stdio; toward the agent it serves stdio, or Streamable HTTP
 //! with a bearer token.
 //!
@@ -78,6 +79,8 @@ fn main() {
         upstream::serve(http);
         return;
     }
+    // reqwest is built without a TLS provider of its own; the workspace's is ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -95,7 +98,7 @@ async fn bench() {
     for store in Store::all() {
         println!("counter store: {}", store.name);
         let state = tempfile::tempdir().expect("a temporary directory");
-        let policy = write_policy(state.path());
+        let policy = write_policy(state.path(), true);
 
         // Over stdio.
         let mut upstream = Command::new(&me);
@@ -109,6 +112,25 @@ async fn bench() {
         let gateway_rate = throughput(&gateway).await;
         let _ = gateway.cancel().await;
         print_latency("stdio", &direct_stdio, &gateway_stdio);
+        // The same without the limit: what the counter store's reservation and commit
+        // cost, apart from the decision and the audit log.
+        let unlimited = tempfile::tempdir().expect("a temporary directory");
+        let unlimited_policy = write_policy(unlimited.path(), false);
+        let gateway = stdio_client(gateway_command(
+            &me,
+            &unlimited_policy,
+            unlimited.path(),
+            &store,
+            None,
+        ))
+        .await;
+        let no_limit = latencies(&gateway).await;
+        let _ = gateway.cancel().await;
+        println!(
+            "stdio  gateway without the limit  median {:>7.3}   p99 {:>7.3}",
+            millis(percentile(&no_limit, 0.5)),
+            millis(percentile(&no_limit, 0.99))
+        );
 
         // Over Streamable HTTP: the upstream serving HTTP itself, against the gateway
         // serving HTTP in front of the upstream over stdio.
@@ -141,16 +163,16 @@ async fn bench() {
     }
 }
 
-/// Allow everything; one limit on every tool, high enough never to refuse.
-fn write_policy(dir: &Path) -> PathBuf {
+/// Allow everything; with `limited`, one limit on every tool, high enough never to
+/// refuse.
+fn write_policy(dir: &Path, limited: bool) -> PathBuf {
     let path = dir.join("policy.json");
-    let policy = json!({
-        "version": "1",
-        "default": "allow",
-        "all_tools": {
+    let mut policy = json!({"version": "1", "default": "allow"});
+    if limited {
+        policy["all_tools"] = json!({
             "limits": [{"counter": "bench", "window": "hour", "max": 1_000_000_000, "scope": "grant"}]
-        }
-    });
+        });
+    }
     std::fs::write(&path, policy.to_string()).expect("write the policy");
     path
 }
