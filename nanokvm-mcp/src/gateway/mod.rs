@@ -405,10 +405,17 @@ impl GatewayServer {
                 }
                 OnDrift::Approve => {
                     let message = format!("the definition of `{name}` {}", drift_text(&drift));
-                    match self
-                        .approve_drift(&ctx, &name, &args, &message, approver.clone())
-                        .await
-                    {
+                    let approval =
+                        self.approve_drift(&ctx, &name, &args, &message, approver.clone());
+                    let approved = tokio::select! {
+                        biased;
+                        approved = approval => approved,
+                        () = context.ct.cancelled() => {
+                            self.audit_cancelled(&ctx, &name, &args);
+                            return Err(cancelled());
+                        }
+                    };
+                    match approved {
                         Ok(()) => drift_approved = true,
                         Err(denial) => return Ok(denial_result(Box::new(denial), false).into()),
                     }
@@ -430,7 +437,10 @@ impl GatewayServer {
         // An agent that gives up while a human is still being asked must not have its
         // call run when the answer comes: nothing is reserved before the approval, so
         // dropping the check leaves nothing to settle.
+        // Biased: a decision that needs no one is taken even when the agent has just
+        // cancelled, and then given back below, so the audit log says what happened.
         let checked = tokio::select! {
+            biased;
             checked = check => checked,
             () = context.ct.cancelled() => {
                 self.audit_cancelled(&ctx, &name, &args);

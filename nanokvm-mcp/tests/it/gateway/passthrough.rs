@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, Upstream};
+use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, OnDrift, Upstream};
 use nanokvm_mcp::setup::gateway_setup;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
@@ -277,17 +277,10 @@ async fn an_agent_that_cancels_a_running_call_cancels_it_upstream_and_the_call_s
     rig.stop().await;
 }
 
-#[tokio::test]
-async fn a_call_cancelled_while_its_approval_is_pending_never_runs_even_if_approved_later() {
-    let rig = Rig::with(Options {
-        approval_timeout: 120,
-        ..Options::new(json!({
-            "version": "1", "default": "allow",
-            "risk": {"high": {"action": "require_approval"}},
-            "all_tools": {"limits": [{"counter": "all", "window": "hour", "max": 100, "scope": "grant"}]}
-        }))
-    })
-    .await;
+/// Calls `tool`, waits until the operators are asked to approve it, cancels the call and
+/// only then approves it: the call is audited as cancelled and never reaches the
+/// upstream (the caller checks the upstream's record).
+async fn cancel_while_approval_is_pending_then_approve(rig: &Rig, tool: &str) {
     let queue =
         nanokvm_policy::gate::ApprovalQueue::open(rig.state.path().join("approvals.sqlite"))
             .expect("the queue");
@@ -295,7 +288,7 @@ async fn a_call_cancelled_while_its_approval_is_pending_never_runs_even_if_appro
         .client
         .send_cancellable_request(
             ClientRequest::CallToolRequest(CallToolRequest::new(CallToolRequestParams::new(
-                "erase_disk",
+                tool.to_owned(),
             ))),
             PeerRequestOptions::no_options(),
         )
@@ -311,22 +304,61 @@ async fn a_call_cancelled_while_its_approval_is_pending_never_runs_even_if_appro
         .cancel(Some("no longer needed".to_owned()))
         .await
         .expect("notifications/cancelled sent");
-    eventually("the cancellation to be audited", || {
-        !outcomes(&rig, "erase_disk").is_empty()
-    })
-    .await;
-    let settled = outcomes(&rig, "erase_disk");
-    assert_eq!(settled[0]["outcome"], "cancelled", "{settled:?}");
+    let cancelled = || {
+        outcomes(rig, tool)
+            .iter()
+            .filter(|r| r["outcome"] == "cancelled")
+            .count()
+    };
+    eventually("the cancellation to be audited", || cancelled() == 1).await;
     // The operator approves too late: there is no call left to run.
     queue.answer(&pending[0].id, true, None).expect("approve");
+}
+
+#[tokio::test]
+async fn a_call_cancelled_while_its_approval_is_pending_never_runs_even_if_approved_later() {
+    let rig = Rig::with(Options {
+        approval_timeout: 120,
+        ..Options::new(json!({
+            "version": "1", "default": "allow",
+            "risk": {"high": {"action": "require_approval"}},
+            "all_tools": {"limits": [{"counter": "all", "window": "hour", "max": 100, "scope": "grant"}]}
+        }))
+    })
+    .await;
+    cancel_while_approval_is_pending_then_approve(&rig, "erase_disk").await;
     assert_eq!(text(&rig.call("echo", json!({"text": "on"})).await), "on");
     assert_eq!(rig.reached(), ["echo"]);
-    assert_eq!(outcomes(&rig, "erase_disk").len(), 1);
+    let settled = outcomes(&rig, "erase_disk");
+    assert_eq!(settled.len(), 1, "{settled:?}");
     assert_eq!(
         used(&rig.server),
         Some(1),
         "nothing was reserved for erase_disk"
     );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_drifted_tools_call_cancelled_while_its_approval_is_pending_never_runs() {
+    let policy = json!({"version": "1", "default": "allow"});
+    // Pinned at first sight, then started again with echo's description changed.
+    let rig = Rig::with(Options {
+        on_drift: Some(OnDrift::Approve),
+        ..Options::new(policy.clone())
+    })
+    .await;
+    let state = rig.stop_keeping_state().await;
+    std::fs::write(state.path().join("echo.txt"), "Echoes, differently.").expect("write");
+    let rig = Rig::with(Options {
+        on_drift: Some(OnDrift::Approve),
+        state: Some(state),
+        ..Options::new(policy)
+    })
+    .await;
+    cancel_while_approval_is_pending_then_approve(&rig, "echo").await;
+    assert_eq!(text(&rig.call("erase_disk", json!({})).await), "erased");
+    assert_eq!(rig.reached(), ["erase_disk"]);
     rig.stop().await;
 }
 
