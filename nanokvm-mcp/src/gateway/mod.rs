@@ -18,7 +18,8 @@
 //!   counters are committed when the upstream answered, rolled back when the upstream
 //!   certainly did nothing (it refused the request, or could not be reached), and stay
 //!   counted when it may have acted (a timeout, a connection lost mid-call, a tool
-//!   error).
+//!   error, the agent's cancellation, which is passed on). A call the agent cancels
+//!   before it was forwarded (while its approval is pending) never leaves the gateway.
 //! - Resources, resource templates, prompts, completions and the logging level are
 //!   passed to the upstream as they come (with their cursors, so pagination is the
 //!   upstream's); what the upstream sends back is passed on (see [`upstream`]).
@@ -436,9 +437,9 @@ impl GatewayServer {
         };
         // An agent that gives up while a human is still being asked must not have its
         // call run when the answer comes: nothing is reserved before the approval, so
-        // dropping the check leaves nothing to settle.
-        // Biased: a decision that needs no one is taken even when the agent has just
-        // cancelled, and then given back below, so the audit log says what happened.
+        // dropping the check leaves nothing to settle. The check goes first, so that a
+        // decision that needs no one is still taken when the agent has just cancelled,
+        // and given back below: the audit log says what happened.
         let checked = tokio::select! {
             biased;
             checked = check => checked,
