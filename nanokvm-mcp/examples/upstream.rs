@@ -12,12 +12,22 @@
 //! (read-only), `erase_disk` (destructive), `secret_tool` (for policies to hide), `slow`
 //! (three progress reports), `ask` (asks the client's human by elicitation),
 //! `change_echo` (changes `echo`'s description and says the tool list changed), `garbage`
-//! (writes a line that is not JSON before answering), `crash` (exits mid-call) and
-//! `hang` (never answers). A resource `fixture://hello`, a prompt `greet`, logging.
+//! (writes a line that is not JSON before answering), `crash` (exits mid-call), `hang`
+//! (never answers), `touch` (says a resource was updated, to those subscribed), `sample`
+//! (asks the client for a sampled message), `roots` (asks the client for its roots) and
+//! `wait` (reports progress once, then waits to be cancelled and says so in a log
+//! message).
+//!
+//! Resources `fixture://hello` and `fixture://item/1` to `5`, and prompts `greet` and
+//! `prompt1` to `5`, each listed in pages of 4 with cursors of their own; resource
+//! subscriptions; completions of `greet`'s `name`; logging (a new level is confirmed by a
+//! log message at that level, a change of the client's roots by a log message).
 //!
 //! `--calls FILE` appends the name of every tool call that reaches the server, one a
-//! line, so a test can prove a denied call never arrived (over HTTP, also every
-//! `Authorization` and `X-...` header that arrived, as `header NAME: VALUE`).
+//! line, so a test can prove a denied call never arrived; everything else the server is
+//! asked or told is a line `METHOD: DETAILS` (`resources/list: cursor=resources:4`,
+//! `cancelled: wait`), and over HTTP every `Authorization` and `X-...` header that
+//! arrived is a line `header NAME: VALUE`.
 //! `--echo-file FILE` takes `echo`'s description from FILE when it exists, so the same
 //! command line can start a server whose definition changed. `--tools N` pads the tool
 //! list with `padN` tools, served in pages of 4.
@@ -27,19 +37,22 @@
 
 #![allow(clippy::print_stdout, deprecated)]
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, CreateMessageRequestParams, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult,
     ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams,
     ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, Tool, ToolAnnotations,
+    ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents,
+    ResourceUpdatedNotificationParam, Role, SamplingMessage, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, Tool, ToolAnnotations, UnsubscribeRequestParams,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt as _};
 use serde_json::{Value, json};
 
@@ -49,6 +62,8 @@ struct Fixture {
     calls: Option<PathBuf>,
     echo_description: Arc<Mutex<String>>,
     padding: usize,
+    /// The resources a client subscribed to.
+    subscribed: Arc<Mutex<BTreeSet<String>>>,
 }
 
 /// The answer to the elicitation `ask` sends.
@@ -134,6 +149,30 @@ impl Fixture {
                 (false, false),
             ),
             tool("hang", "Never answers.", json!({}), (true, false)),
+            tool(
+                "touch",
+                "Says the resource `uri` was updated, to those subscribed.",
+                json!({"uri": {"type": "string"}}),
+                (true, false),
+            ),
+            tool(
+                "sample",
+                "Asks the client to sample a message for `text`.",
+                json!({"text": {"type": "string"}}),
+                (true, false),
+            ),
+            tool(
+                "roots",
+                "Asks the client for its roots.",
+                json!({}),
+                (true, false),
+            ),
+            tool(
+                "wait",
+                "Reports progress once, then waits until it is cancelled.",
+                json!({}),
+                (true, false),
+            ),
         ];
         for i in 0..self.padding {
             tools.push(tool(
@@ -144,6 +183,24 @@ impl Fixture {
             ));
         }
         tools
+    }
+
+    fn resources() -> Vec<Resource> {
+        let mut resources = vec![Resource::new("fixture://hello", "hello")];
+        resources.extend(
+            (1..=5).map(|i| Resource::new(format!("fixture://item/{i}"), format!("item {i}"))),
+        );
+        resources
+    }
+
+    fn prompts() -> Vec<Prompt> {
+        let mut prompts = vec![Prompt::new(
+            "greet",
+            Some("Greets someone."),
+            Some(vec![PromptArgument::new("name")]),
+        )];
+        prompts.extend((1..=5).map(|i| Prompt::new(format!("prompt{i}"), Some("Padding."), None)));
+        prompts
     }
 
     fn record(&self, name: &str) {
@@ -160,6 +217,32 @@ impl Fixture {
 
 const PAGE: usize = 4;
 
+/// The page of `items` that `cursor` (`KIND:START`, as the previous page's
+/// `next_cursor` said) starts, and the cursor of the next page.
+fn page<T: Clone>(
+    items: &[T],
+    kind: &str,
+    request: Option<PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>), McpError> {
+    let start = match request.and_then(|r| r.cursor) {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix(kind)
+            .and_then(|c| c.strip_prefix(':'))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| McpError::invalid_params(format!("bad cursor {cursor}"), None))?,
+    };
+    let page = items.iter().skip(start).take(PAGE).cloned().collect();
+    let next = (start + PAGE < items.len()).then(|| format!("{kind}:{}", start + PAGE));
+    Ok((page, next))
+}
+
+fn cursor_of(request: Option<&PaginatedRequestParams>) -> String {
+    request
+        .and_then(|r| r.cursor.clone())
+        .unwrap_or_else(|| "none".to_owned())
+}
+
 impl ServerHandler for Fixture {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -167,7 +250,9 @@ impl ServerHandler for Fixture {
                 .enable_tools()
                 .enable_tool_list_changed()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_prompts()
+                .enable_completions()
                 .enable_logging()
                 .build(),
         )
@@ -250,6 +335,61 @@ impl ServerHandler for Fixture {
             }
             "crash" => std::process::exit(3),
             "hang" => std::future::pending().await,
+            "touch" => {
+                let uri = args["uri"].as_str().unwrap_or_default().to_owned();
+                let subscribed = self.subscribed.lock().expect("lock").contains(&uri);
+                if subscribed {
+                    let _ = context
+                        .peer
+                        .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                        .await;
+                }
+                format!("notified {}", usize::from(subscribed))
+            }
+            "sample" => {
+                let text = args["text"].as_str().unwrap_or_default();
+                let params =
+                    CreateMessageRequestParams::new(vec![SamplingMessage::user_text(text)], 100);
+                match context.peer.create_message(params).await {
+                    Ok(answer) => {
+                        let said = answer
+                            .message
+                            .content
+                            .first()
+                            .and_then(|c| c.as_text())
+                            .map(|t| t.text.clone())
+                            .unwrap_or_default();
+                        self.record(&format!("sampled: {said} ({})", answer.model));
+                        format!("sampled {said}")
+                    }
+                    Err(e) => format!("sampling failed: {e}"),
+                }
+            }
+            "roots" => match context.peer.list_roots().await {
+                Ok(roots) => {
+                    let uris: Vec<&str> = roots.roots.iter().map(|r| r.uri.as_str()).collect();
+                    self.record(&format!("roots: {}", uris.join(" ")));
+                    format!("roots {}", uris.join(" "))
+                }
+                Err(e) => format!("roots failed: {e}"),
+            },
+            "wait" => {
+                if let Some(token) = context.meta.get_progress_token() {
+                    let mut p = ProgressNotificationParam::new(token, 1.0);
+                    p.message = Some("waiting".to_owned());
+                    let _ = context.peer.notify_progress(p).await;
+                }
+                context.ct.cancelled().await;
+                self.record("cancelled: wait");
+                let _ = context
+                    .peer
+                    .notify_logging_message(LoggingMessageNotificationParam::new(
+                        LoggingLevel::Notice,
+                        json!("wait was cancelled"),
+                    ))
+                    .await;
+                "cancelled".to_owned()
+            }
             other => format!("{other} ran"),
         };
         Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
@@ -257,13 +397,17 @@ impl ServerHandler for Fixture {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
-            "fixture://hello",
-            "hello",
-        )]))
+        self.record(&format!(
+            "resources/list: cursor={}",
+            cursor_of(request.as_ref())
+        ));
+        let (items, next) = page(&Self::resources(), "resources", request)?;
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn read_resource(
@@ -271,30 +415,79 @@ impl ServerHandler for Fixture {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        if request.uri != "fixture://hello" {
+        if !Self::resources().iter().any(|r| r.uri == request.uri) {
             return Err(McpError::resource_not_found(
                 format!("no resource {}", request.uri),
                 None,
             ));
         }
+        let text = match request.uri.as_str() {
+            "fixture://hello" => "hello from upstream".to_owned(),
+            uri => format!("the contents of {uri}"),
+        };
         Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
-            vec![ResourceContents::text(
-                "hello from upstream",
-                "fixture://hello",
-            )],
+            vec![ResourceContents::text(text, request.uri)],
         )))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.record(&format!("resources/subscribe: {}", request.uri));
+        self.subscribed.lock().expect("lock").insert(request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.record(&format!("resources/unsubscribe: {}", request.uri));
+        self.subscribed.lock().expect("lock").remove(&request.uri);
+        Ok(())
     }
 
     async fn list_prompts(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
-            "greet",
-            Some("Greets someone."),
-            Some(vec![PromptArgument::new("name")]),
-        )]))
+        self.record(&format!(
+            "prompts/list: cursor={}",
+            cursor_of(request.as_ref())
+        ));
+        let (items, next) = page(&Self::prompts(), "prompts", request)?;
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let Reference::Prompt(prompt) = &request.r#ref else {
+            return Ok(CompleteResult::default());
+        };
+        self.record(&format!(
+            "completion/complete: {} {}={}",
+            prompt.name, request.argument.name, request.argument.value
+        ));
+        let values = if prompt.name == "greet" && request.argument.name == "name" {
+            ["Ada", "Alan", "Alonzo", "Grace"]
+                .into_iter()
+                .filter(|n| n.starts_with(&request.argument.value))
+                .map(str::to_owned)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
     }
 
     async fn get_prompt(
@@ -316,10 +509,31 @@ impl ServerHandler for Fixture {
 
     async fn set_level(
         &self,
-        _request: SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let level = serde_json::to_value(request.level).unwrap_or_default();
+        let level = level.as_str().unwrap_or("?");
+        self.record(&format!("logging/setLevel: {level}"));
+        let _ = context
+            .peer
+            .notify_logging_message(LoggingMessageNotificationParam::new(
+                request.level,
+                json!(format!("the level is now {level}")),
+            ))
+            .await;
         Ok(())
+    }
+
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        self.record("roots/list_changed: ");
+        let _ = context
+            .peer
+            .notify_logging_message(LoggingMessageNotificationParam::new(
+                LoggingLevel::Notice,
+                json!("roots changed"),
+            ))
+            .await;
     }
 }
 
@@ -329,6 +543,7 @@ fn main() -> anyhow::Result<()> {
         calls: None,
         echo_description: Arc::new(Mutex::new("Echoes the text.".to_owned())),
         padding: 0,
+        subscribed: Arc::default(),
     };
     let mut http = None;
     while let Some(arg) = args.next() {

@@ -18,10 +18,12 @@
 //!   counters are committed when the upstream answered, rolled back when the upstream
 //!   certainly did nothing (it refused the request, or could not be reached), and stay
 //!   counted when it may have acted (a timeout, a connection lost mid-call, a tool
-//!   error).
+//!   error, the agent's cancellation, which is passed on). A call the agent cancels
+//!   before it was forwarded (while its approval is pending) never leaves the gateway.
 //! - Resources, resource templates, prompts, completions and the logging level are
 //!   passed to the upstream as they come (with their cursors, so pagination is the
 //!   upstream's); what the upstream sends back is passed on (see [`upstream`]).
+//!   Subscriptions and the logging level are set again on a restarted upstream.
 //! - Tool-definition pinning ([`pins`]): at start, on every `tools/list` and on the
 //!   upstream's `list_changed`, the tools are compared with their pins; a drifted tool
 //!   is refused, needs approval, or is only audited, as the policy's `drift` field says
@@ -429,10 +431,17 @@ impl GatewayServer {
                 }
                 OnDrift::Approve => {
                     let message = format!("the definition of `{name}` {}", drift_text(&drift));
-                    match self
-                        .approve_drift(&ctx, &name, &args, &message, self.approver(&context))
-                        .await
-                    {
+                    let approval =
+                        self.approve_drift(&ctx, &name, &args, &message, self.approver(&context));
+                    let approved = tokio::select! {
+                        biased;
+                        approved = approval => approved,
+                        () = context.ct.cancelled() => {
+                            self.audit_cancelled(&ctx, &name, &args);
+                            return Err(cancelled());
+                        }
+                    };
+                    match approved {
                         Ok(()) => drift_approved = true,
                         Err(denial) => return Ok(denial_result(Box::new(denial), false).into()),
                     }
@@ -440,14 +449,29 @@ impl GatewayServer {
             }
         }
         let risk = risk_of(&tool);
-        let checked = match approver {
-            Some(approver) => {
-                self.shared
-                    .gate
-                    .check_approved_by(&ctx, &name, &args, risk, approver)
-                    .await
+        let check = async {
+            match approver {
+                Some(approver) => {
+                    self.shared
+                        .gate
+                        .check_approved_by(&ctx, &name, &args, risk, approver)
+                        .await
+                }
+                None => self.shared.gate.check(&ctx, &name, &args, risk).await,
             }
-            None => self.shared.gate.check(&ctx, &name, &args, risk).await,
+        };
+        // An agent that gives up while a human is still being asked must not have its
+        // call run when the answer comes: nothing is reserved before the approval, so
+        // dropping the check leaves nothing to settle. The check goes first, so that a
+        // decision that needs no one is still taken when the agent has just cancelled,
+        // and given back below: the audit log says what happened.
+        let checked = tokio::select! {
+            biased;
+            checked = check => checked,
+            () = context.ct.cancelled() => {
+                self.audit_cancelled(&ctx, &name, &args);
+                return Err(cancelled());
+            }
         };
         let permit = match checked {
             Ok(permit) => permit,
@@ -480,6 +504,11 @@ impl GatewayServer {
                 return Ok(tool_error(message, None).into());
             }
         };
+        if context.ct.is_cancelled() {
+            // Cancelled after the decision, before the call left: nothing ran.
+            let _ = permit.finish(Err(CANCELLED_BEFORE.to_owned()));
+            return Err(cancelled());
+        }
         let agent_token = context.meta.get_progress_token();
         let mut params = request;
         // The approval round's state and answers are the gateway's, not the upstream's.
@@ -512,15 +541,17 @@ impl GatewayServer {
         let answer = tokio::select! {
             answer = handle.await_response() => answer,
             () = context.ct.cancelled() => {
-                // The agent gave up: tell the upstream; the call may have acted.
+                // The agent gave up: the call may have acted, so it stays counted (settled
+                // first, so that whatever the upstream does next finds it settled); the
+                // upstream is told.
+                let _ = permit.finish_uncertain("cancelled by the agent");
                 let _ = peer
                     .notify_cancelled(CancelledNotificationParam::new(
                         Some(request_id),
                         Some("the agent cancelled the call".to_owned()),
                     ))
                     .await;
-                let _ = permit.finish_uncertain("cancelled by the agent");
-                return Err(McpError::internal_error("the call was cancelled", None));
+                return Err(cancelled());
             }
         };
         let settled = match answer {
@@ -565,6 +596,21 @@ impl GatewayServer {
             }
         };
         settled.or_else(|e| Ok(tool_error(nanokvm_policy::error_chain(&e), None).into()))
+    }
+
+    /// Audits a call the agent cancelled before it was decided: the only wait in a
+    /// decision is for a human's approval.
+    fn audit_cancelled(&self, ctx: &CallContext, tool: &str, args: &Value) {
+        let note = Denial {
+            verdict: Verdict::ApprovalRequired,
+            rule: None,
+            message: "the agent cancelled the call while its approval was pending; it did not \
+                      run"
+            .to_owned(),
+            retry_after_s: None,
+            approval_binding: None,
+        };
+        self.audit_outside(ctx, tool, args, &note, "cancelled");
     }
 
     fn audit_outside(
@@ -752,6 +798,13 @@ pub fn risk_of(tool: &Tool) -> Option<RiskClass> {
     })
 }
 
+/// Why a call the agent cancelled before it left the gateway did not run.
+const CANCELLED_BEFORE: &str = "the agent cancelled the call before it was forwarded";
+
+fn cancelled() -> McpError {
+    McpError::internal_error("the call was cancelled", None)
+}
+
 fn unavailable(e: anyhow::Error) -> McpError {
     McpError::internal_error(format!("{e:#}"), None)
 }
@@ -903,11 +956,13 @@ impl ServerHandler for GatewayServer {
         request: SubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let uri = request.uri.clone();
         self.forward(ClientRequest::SubscribeRequest(SubscribeRequest::new(
             request,
         )))
-        .await
-        .map(|_| ())
+        .await?;
+        self.shared.link.remember_subscription(&uri, true);
+        Ok(())
     }
 
     async fn unsubscribe(
@@ -915,11 +970,13 @@ impl ServerHandler for GatewayServer {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let uri = request.uri.clone();
         self.forward(ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
             request,
         )))
-        .await
-        .map(|_| ())
+        .await?;
+        self.shared.link.remember_subscription(&uri, false);
+        Ok(())
     }
 
     async fn list_prompts(
@@ -972,11 +1029,13 @@ impl ServerHandler for GatewayServer {
         request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        let level = request.level;
         self.forward(ClientRequest::SetLevelRequest(SetLevelRequest::new(
             request,
         )))
-        .await
-        .map(|_| ())
+        .await?;
+        self.shared.link.remember_level(level);
+        Ok(())
     }
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {

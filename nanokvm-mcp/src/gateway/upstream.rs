@@ -7,6 +7,13 @@
 //! [`MIN_BACKOFF`] to [`MAX_BACKOFF`]); until then requests fail at once with a clear
 //! error rather than waiting.
 //!
+//! What agents set on the upstream's session (resource subscriptions, the logging level)
+//! is remembered and set again on each new connection, so that a restarted upstream
+//! goes on sending what the agents asked for. An HTTP upstream that restarts and
+//! forgets the session is not a new connection: rmcp's transport makes the handshake
+//! again by itself and repeats the request, so calls go on, but that session is not
+//! told the subscriptions and level again.
+//!
 //! What the upstream asks of its client (elicitation, sampling, roots) is passed to the
 //! agent whose call is running, or else to the agent that connected last; its
 //! notifications (logging, resource updates, list changes) go to every connected agent,
@@ -19,20 +26,22 @@
     reason = "sampling, roots and logging are deprecated by the 2026-07-28 revision, and still pass through for clients of the earlier ones"
 )]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
 use axum::http::{HeaderName, HeaderValue};
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
-    ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
-    LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ProtocolVersion,
-    ResourceUpdatedNotificationParam, ServerPeerInfo,
+    ClientCapabilities, ClientConfig, ClientRequest, CreateMessageRequestParams,
+    CreateMessageResult, ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
+    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, ResourceUpdatedNotificationParam, ServerPeerInfo, SetLevelRequest,
+    SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
 };
 use rmcp::service::{
-    NotificationContext, Peer, RequestContext, RoleClient, RoleServer, RunningService,
+    NotificationContext, Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer,
+    RunningService,
 };
 use rmcp::{ClientHandler, ErrorData as McpError, ServiceExt as _};
 
@@ -40,6 +49,9 @@ use rmcp::{ClientHandler, ErrorData as McpError, ServiceExt as _};
 pub const MIN_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between two attempts to reconnect.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a new connection's upstream may take to answer each request that sets the
+/// agents' subscriptions and logging level again.
+const REPLAY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the upstream MCP server is.
 #[derive(Clone, Debug)]
@@ -135,6 +147,18 @@ struct LinkInner {
     /// Called (with the link) when the upstream says its tools changed.
     on_tools_changed: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     state: tokio::sync::Mutex<State>,
+    /// What agents set on the upstream's session, set again on a new connection.
+    session: Mutex<Session>,
+}
+
+/// What agents set on the upstream's session.
+#[derive(Default)]
+struct Session {
+    /// The resources subscribed to (by any agent; one unsubscribe ends it for all, as
+    /// it does upstream).
+    subscriptions: BTreeSet<String>,
+    /// The logging level the last agent to set one asked for.
+    level: Option<LoggingLevel>,
 }
 
 #[derive(Default)]
@@ -163,6 +187,7 @@ impl Link {
                 agents: Agents::default(),
                 on_tools_changed: Mutex::new(None),
                 state: tokio::sync::Mutex::new(State::default()),
+                session: Mutex::default(),
             }),
         }
     }
@@ -227,6 +252,9 @@ impl Link {
                 state.running = Some(running);
                 state.retry = None;
                 state.last_error = None;
+                // Still holding the state: no request of an agent reaches the new
+                // connection before what the agents set on the old one was set again.
+                self.replay(&peer).await;
                 Ok((peer, info))
             }
             Err(e) => {
@@ -238,6 +266,49 @@ impl Link {
                 tracing::warn!(upstream = %self.inner.upstream.key(), error = %message, "cannot connect to the upstream");
                 state.last_error = Some(message.clone());
                 Err(anyhow!("the upstream MCP server is unavailable: {message}"))
+            }
+        }
+    }
+
+    /// Remembers that an agent subscribed to `uri` (or, with `subscribed` false,
+    /// unsubscribed), to subscribe a new connection again.
+    pub(crate) fn remember_subscription(&self, uri: &str, subscribed: bool) {
+        let mut session = lock(&self.inner.session);
+        if subscribed {
+            session.subscriptions.insert(uri.to_owned());
+        } else {
+            session.subscriptions.remove(uri);
+        }
+    }
+
+    /// Remembers the logging level an agent set, to set it again on a new connection.
+    pub(crate) fn remember_level(&self, level: LoggingLevel) {
+        lock(&self.inner.session).level = Some(level);
+    }
+
+    /// Sets the remembered logging level and subscriptions on a new connection; what the
+    /// upstream refuses is logged, not retried.
+    async fn replay(&self, peer: &Peer<RoleClient>) {
+        let (level, subscriptions) = {
+            let session = lock(&self.inner.session);
+            (session.level, session.subscriptions.clone())
+        };
+        let level = level.map(|level| {
+            ClientRequest::SetLevelRequest(SetLevelRequest::new(SetLevelRequestParams::new(level)))
+        });
+        let subscribe = subscriptions.into_iter().map(|uri| {
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(SubscribeRequestParams::new(uri)))
+        });
+        for request in level.into_iter().chain(subscribe) {
+            let method = request.method().to_owned();
+            let mut options = PeerRequestOptions::no_options();
+            options.timeout = Some(REPLAY_TIMEOUT);
+            let answer = match peer.send_request_with_option(request, options).await {
+                Ok(handle) => handle.await_response().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = answer {
+                tracing::warn!(upstream = %self.inner.upstream.key(), %method, error = %e, "cannot set again on the new connection what the agents had set");
             }
         }
     }
@@ -377,7 +448,9 @@ impl ClientHandler for UpstreamHandler {
         let capabilities = ClientCapabilities::builder()
             .enable_elicitation()
             .enable_sampling()
+            .enable_sampling_tools()
             .enable_roots()
+            .enable_roots_list_changed()
             .build();
         ClientConfig::new(
             capabilities,

@@ -8,16 +8,18 @@ use std::time::Duration;
 
 use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, PinFile, Upstream};
 use nanokvm_mcp::setup::gateway_setup;
-use rmcp::{ClientServiceExt as _, ServiceExt as _};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ElicitationAction, GetPromptRequestParams,
     NumberOrString, ProgressToken, ProtocolVersion, ReadResourceRequestParams, RequestMetaObject,
 };
 use rmcp::service::{ClientLifecycleMode, RoleClient, RunningService, ServiceError};
+use rmcp::{ClientServiceExt as _, ServiceExt as _};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::support::{TestClient, state_args, text};
+
+mod passthrough;
 
 /// The `upstream` example, built beside the test binary by `cargo test` / nextest.
 fn fixture() -> PathBuf {
@@ -60,6 +62,8 @@ struct Options {
     pins: bool,
     timeout: Duration,
     state: Option<TempDir>,
+    /// How long the gate waits for an approval, in seconds.
+    approval_timeout: u64,
 }
 
 impl Options {
@@ -71,6 +75,7 @@ impl Options {
             pins: false,
             timeout: Duration::from_secs(30),
             state: None,
+            approval_timeout: 2,
         }
     }
 }
@@ -87,8 +92,9 @@ impl Rig {
         let policy_path = state.path().join("policy.json");
         std::fs::write(&policy_path, options.policy.to_string()).expect("write the policy");
         let calls = state.path().join("calls.txt");
-        let setup = gateway_setup(&state_args(state.path(), Some(policy_path)), "virt")
-            .expect("the gateway's state");
+        let mut policy_args = state_args(state.path(), Some(policy_path));
+        policy_args.approval_timeout = options.approval_timeout;
+        let setup = gateway_setup(&policy_args, "virt").expect("the gateway's state");
         let echo = state.path().join("echo.txt");
         let mut args = vec![
             "--calls".to_owned(),
@@ -153,11 +159,13 @@ impl Rig {
 
     /// The tools that reached the upstream, in order.
     fn reached(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.calls)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        reached(&self.calls)
+    }
+
+    /// What else the upstream was asked or told, in order: the details of each
+    /// `METHOD: DETAILS` line of its record whose method is `method`.
+    fn received(&self, method: &str) -> Vec<String> {
+        received(&self.calls, method)
     }
 
     fn audit(&self) -> Vec<Value> {
@@ -179,6 +187,26 @@ impl Rig {
         self.server.link().close().await;
         self.state
     }
+}
+
+/// The tool calls in the upstream's record at `path` (its other lines have a colon).
+fn reached(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.contains(':'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The details of each `METHOD: DETAILS` line of the upstream's record at `path`.
+fn received(path: &Path, method: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix(method)?.strip_prefix(": "))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn is_denied(r: &CallToolResult) -> bool {
@@ -234,8 +262,8 @@ async fn hidden_tools_are_neither_listed_nor_callable_and_everything_else_passes
     .await;
     let tools = rig.client.list_all_tools().await.expect("tools/list");
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    // The upstream serves 13 tools in pages of 4; the gateway answers them all at once.
-    assert_eq!(names.len(), 12, "{names:?}");
+    // The upstream serves 17 tools in pages of 4; the gateway answers them all at once.
+    assert_eq!(names.len(), 16, "{names:?}");
     assert!(
         !names.contains(&"secret_tool") && names.contains(&"pad2"),
         "{names:?}"
@@ -631,9 +659,14 @@ struct HttpUpstream {
 
 impl HttpUpstream {
     fn start(calls: &Path) -> Self {
+        Self::start_at(calls, "127.0.0.1:0")
+    }
+
+    /// Serving at `addr` (`127.0.0.1:0` for a free port).
+    fn start_at(calls: &Path, addr: &str) -> Self {
         use std::io::BufRead as _;
         let mut child = std::process::Command::new(fixture())
-            .args(["--http", "127.0.0.1:0", "--calls"])
+            .args(["--http", addr, "--calls"])
             .arg(calls)
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -1,5 +1,10 @@
 //! A server with a simulated NanoKVM behind it, and an in-process client.
 
+#![allow(
+    deprecated,
+    reason = "the test client answers sampling and roots, and hears logging, which the 2026-07-28 revision deprecates"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -7,8 +12,10 @@ use nanokvm_mcp::server::NanoKvmServer;
 use nanokvm_mcp::setup::{DeviceArgs, PolicyArgs, setup_with};
 use nanokvm_sim::{Simulator, TimeScale};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
-    ElicitResult, ElicitationAction, Implementation, ProtocolVersion,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, ListRootsResult, LoggingMessageNotificationParam,
+    ProtocolVersion, ResourceUpdatedNotificationParam, Root, SamplingMessage,
 };
 use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::{ClientHandler, ErrorData, ServiceExt as _};
@@ -29,6 +36,14 @@ pub struct TestClient {
     pub list_changed: Arc<tokio::sync::Notify>,
     /// Every `notifications/progress` received: progress, total, message.
     pub progress: Arc<std::sync::Mutex<Vec<ProgressReport>>>,
+    /// The data of every `notifications/message` received.
+    pub logs: Arc<std::sync::Mutex<Vec<Value>>>,
+    /// The URI of every `notifications/resources/updated` received.
+    pub updated: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The text of every `sampling/createMessage` request's last message.
+    pub sampled: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Bumped after each notification or request the client receives.
+    pub seen: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl TestClient {
@@ -39,7 +54,38 @@ impl TestClient {
             protocol: ProtocolVersion::LATEST_WITH_INITIALIZE,
             list_changed: Arc::new(tokio::sync::Notify::new()),
             progress: Arc::default(),
+            logs: Arc::default(),
+            updated: Arc::default(),
+            sampled: Arc::default(),
+            seen: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// The roots the client answers `roots/list` with.
+    pub const ROOTS: [&str; 2] = ["file:///work/project", "file:///work/notes"];
+
+    /// What the client answers `sampling/createMessage` with.
+    pub const SAMPLED: &str = "a sampled answer";
+
+    /// Waits (30 s at most) until `done` holds of what the client received.
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&Self) -> bool) {
+        let mut seen = self.seen.subscribe();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            seen.wait_for(|_| done(self)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .expect("the client is alive");
+    }
+
+    /// Whether a log message with `data` arrived.
+    pub fn logged(&self, data: &Value) -> bool {
+        self.logs.lock().unwrap().contains(data)
+    }
+
+    fn bump(&self) {
+        self.seen.send_modify(|n| *n += 1);
     }
 
     pub fn answering(action: ElicitationAction, content: Option<Value>) -> Self {
@@ -56,10 +102,20 @@ impl TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
+        // Sampling and roots are always offered: only the gateway's upstream asks.
         let capabilities = if self.answer.is_some() {
-            ClientCapabilities::builder().enable_elicitation().build()
+            ClientCapabilities::builder()
+                .enable_elicitation()
+                .enable_sampling()
+                .enable_roots()
+                .enable_roots_list_changed()
+                .build()
         } else {
-            ClientCapabilities::default()
+            ClientCapabilities::builder()
+                .enable_sampling()
+                .enable_roots()
+                .enable_roots_list_changed()
+                .build()
         };
         ClientConfig::new(capabilities, Implementation::new("nanokvm-mcp-tests", "0"))
             .with_protocol_version(self.protocol.clone())
@@ -74,10 +130,58 @@ impl ClientHandler for TestClient {
             .lock()
             .unwrap()
             .push((params.progress, params.total, params.message));
+        self.bump();
     }
 
     async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
         self.list_changed.notify_one();
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.logs.lock().unwrap().push(params.data);
+        self.bump();
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
+        self.bump();
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let asked = params
+            .messages
+            .last()
+            .and_then(|m| m.content.first())
+            .and_then(|c| c.as_text())
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        self.sampled.lock().unwrap().push(asked);
+        self.bump();
+        Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text(Self::SAMPLED),
+            "test-model".to_owned(),
+        ))
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        Ok(ListRootsResult::new(
+            Self::ROOTS.iter().map(|uri| Root::new(*uri)).collect(),
+        ))
     }
 
     async fn create_elicitation(
