@@ -972,6 +972,19 @@ impl<S: CounterStore> Gate<S> {
         }
     }
 
+    /// Syncs the audit records written since the last sync (see
+    /// [`AuditLog::batched`]); nothing to do without a log or unsynced records.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Audit`] when the file cannot be synced or its head written.
+    pub fn sync_audit(&self) -> Result<(), Error> {
+        match &self.inner.audit {
+            Some(log) => log.sync(),
+            None => Ok(()),
+        }
+    }
+
     fn append(&self, event: &AuditEvent) -> Result<(), Error> {
         let Some(log) = &self.inner.audit else {
             return Ok(());

@@ -910,3 +910,25 @@ fn deferred_records_are_chained_and_anchored_at_the_next_sync() {
     assert_eq!(append(&log, 7), 7);
     log.sync().unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn a_batched_log_chains_every_append_and_anchors_it_at_the_owners_sync() {
+    let dir = tempdir();
+    let path = dir.path().join("audit.jsonl");
+    let key = AuditKey::from_bytes(KEY);
+    let log = open(&path).batched();
+    for i in 1..=3 {
+        assert_eq!(append(&log, i), i);
+    }
+    // Every record is in the file and the chain; the head waits for a sync.
+    let report = AuditLog::verify_with_key(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.last_seq, report.anchored_seq), (3, Some(0)));
+    log.sync().unwrap_or_else(|e| panic!("{e}"));
+    let report = AuditLog::verify_with_key(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.last_seq, report.anchored_seq), (3, Some(3)));
+    // Closing the log anchors what came after the last sync.
+    assert_eq!(append(&log, 4), 4);
+    drop(log);
+    let report = AuditLog::verify_with_key(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.last_seq, report.anchored_seq), (4, Some(4)));
+}
