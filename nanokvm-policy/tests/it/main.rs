@@ -13,5 +13,6 @@ mod props;
 mod reload;
 mod schema;
 mod sqlite;
+mod stores;
 mod support;
 mod typed;
