@@ -10,6 +10,8 @@ mod limits;
 mod load;
 mod policies;
 mod props;
+#[cfg(feature = "redis")]
+mod redis;
 mod reload;
 mod schema;
 mod sqlite;

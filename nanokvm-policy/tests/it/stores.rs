@@ -1,4 +1,5 @@
-//! The behaviours every counter store shares, run against each of them, and the
+//! The behaviours every counter store shares, run against each of them (memory, SQLite,
+//! and Redis when the `redis` feature is on and `redis-server` is installed), and the
 //! differential property test the durable stores' modules run against `MemoryStore`.
 
 use std::cell::Cell;
@@ -16,8 +17,9 @@ use crate::support::{at, policy, summary};
 /// Any store, so that one test body runs against each.
 pub type AnyStore = Box<dyn CounterStore>;
 
-/// Runs `test` once per store: memory and a fresh SQLite file. `test` gets the store's
-/// name and a maker of fresh, empty stores.
+/// Runs `test` once per store: memory, a fresh SQLite file, and Redis when the feature
+/// is on and a server can be started (`crate::redis::RedisServer`). `test` gets the
+/// store's name and a maker of fresh, empty stores.
 fn on_every_store(test: impl Fn(&str, &dyn Fn() -> AnyStore)) {
     test("memory", &|| Box::new(MemoryStore::new()));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary directory: {e}"));
@@ -27,6 +29,13 @@ fn on_every_store(test: impl Fn(&str, &dyn Fn() -> AnyStore)) {
         let path = dir.path().join(format!("c{}.sqlite", n.get()));
         Box::new(SqliteStore::open(path).unwrap_or_else(|e| panic!("{e}")))
     });
+    #[cfg(feature = "redis")]
+    if let Some(server) = crate::redis::RedisServer::start() {
+        test("redis", &|| {
+            n.set(n.get() + 1);
+            Box::new(server.store(&format!("t{}:", n.get())))
+        });
+    }
 }
 
 pub fn engine(store: AnyStore, json: &str) -> Engine<AnyStore> {
