@@ -419,6 +419,15 @@ fn a_redis_that_goes_away_fails_closed_and_one_that_comes_back_is_used_again() {
         assert!(engine.commit(r).is_ok());
     }
     assert_eq!(engine.store().usage(&k, now).ok(), Some(1));
+    // Restarted under an open connection: the next operation finds it broken, connects
+    // again and goes through at once.
+    server.restart();
+    let allowed = engine.decide(&call, now);
+    assert_eq!(allowed.verdict, Verdict::Allow, "{}", allowed.message);
+    if let Some(r) = allowed.reservation {
+        assert!(engine.commit(r).is_ok());
+    }
+    assert_eq!(engine.store().usage(&k, now).ok(), Some(1));
 
     let nothing = format!("redis://127.0.0.1:{}/0", free_port());
     let err = RedisStore::open(&nothing).err();
