@@ -78,9 +78,6 @@ use crate::store::{
 };
 use crate::time::Timestamp;
 
-/// The prefix of every key unless the builder names another.
-pub const DEFAULT_PREFIX: &str = "nanokvm:";
-
 /// How long a connection and each answer may take unless the builder says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -324,6 +321,9 @@ impl RedisStoreBuilder {
 }
 
 impl RedisStore {
+    /// The prefix of every key unless [`RedisStoreBuilder::prefix`] names another.
+    pub const DEFAULT_PREFIX: &str = "nanokvm:";
+
     /// Opens the store at `url` (`redis://[:PASSWORD@]HOST[:PORT][/DB]`) with the
     /// default prefix and timeout.
     ///
@@ -338,7 +338,7 @@ impl RedisStore {
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
-            prefix: DEFAULT_PREFIX.to_owned(),
+            prefix: Self::DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
