@@ -436,14 +436,16 @@ impl RedisStore {
         )
     }
 
-    fn settle(&self, id: ReservationId, keep: bool) -> Result<(), Error> {
+    /// Settles as the attempt named `nonce`: a repeat with the same nonce (the first
+    /// answer was lost) succeeds again without doing anything more.
+    fn settle_as(&self, id: ReservationId, keep: bool, nonce: &str) -> Result<(), Error> {
         let operation = if keep { "commit" } else { "rollback" };
         let mut invocation = self.settle.prepare_invoke();
         invocation
             .key(format!("{}r:{}", self.prefix, id.0))
             .key(format!("{}s:{}", self.prefix, id.0))
             .arg(if keep { "1" } else { "0" })
-            .arg(nonce())
+            .arg(nonce)
             .arg(OUTCOME_TTL_MS);
         let settled: i64 = self.run(operation, |c| invocation.invoke(c))?;
         if settled == 1 {
@@ -451,6 +453,98 @@ impl RedisStore {
         } else {
             Err(Error::UnknownReservation { id: id.0 })
         }
+    }
+
+    /// Reserves as the attempt named `nonce`: a repeat with the same nonce (the first
+    /// answer was lost) returns the first reservation instead of making another.
+    fn reserve_as(
+        &self,
+        requests: &[CounterRequest],
+        now: Timestamp,
+        nonce: &str,
+    ) -> Result<Reserve, Error> {
+        let now = now.unix_millis();
+        let mut invocation = self.reserve.prepare_invoke();
+        invocation
+            .key(format!("{}next-reservation", self.prefix))
+            .key(format!("{}n:{nonce}", self.prefix));
+        for request in requests {
+            invocation.key(self.counter_key(&request.key));
+        }
+        invocation
+            .arg(format!("{}r:", self.prefix))
+            .arg(now)
+            .arg(OUTCOME_TTL_MS)
+            .arg(RESERVATION_GRACE_MS);
+        for request in requests {
+            let window = request.key.window;
+            // A weight above the maximum must stay above it once both are capped.
+            let max = request.max.min(LUA_MAX - 1);
+            invocation
+                .arg(window_start(window, now))
+                .arg(max)
+                .arg(request.weight.min(LUA_MAX))
+                .arg(
+                    expiry(window, now)
+                        .saturating_sub(now)
+                        .saturating_add(EXPIRY_SLACK_MS),
+                )
+                .arg(u8::from(matches!(window, Window::Sliding(_))));
+        }
+        let answer: Value = self.run("reserve", |c| invocation.invoke(c))?;
+        let bad = || unexpected("reserve", &self.target, &answer);
+        let Value::Array(parts) = &answer else {
+            return Err(bad());
+        };
+        let [status, body] = parts.as_slice() else {
+            return Err(bad());
+        };
+        if integer(status) == Some(1) {
+            let id = integer(body)
+                .and_then(|id| u64::try_from(id).ok())
+                .ok_or_else(bad)?;
+            return Ok(Reserve::Reserved(ReservationId(id)));
+        }
+        let Value::Array(refused) = body else {
+            return Err(bad());
+        };
+        // What each request wanted, with the requests before it on the same counter,
+        // exactly as `MemoryStore` plans it.
+        let mut planned: Vec<(&CounterKey, u64)> = Vec::new();
+        let mut wanted = Vec::with_capacity(requests.len());
+        for request in requests {
+            let before = planned.iter_mut().find(|(k, _)| *k == &request.key);
+            let total = match before {
+                Some((_, total)) => {
+                    *total = total.saturating_add(request.weight);
+                    *total
+                }
+                None => {
+                    planned.push((&request.key, request.weight));
+                    request.weight
+                }
+            };
+            wanted.push(total);
+        }
+        let mut refusals = Vec::with_capacity(refused.len());
+        for value in refused {
+            let Refused { index, used, uses } = refusal_parts(value).ok_or_else(bad)?;
+            let (Some(request), Some(&wanted)) = (requests.get(index), wanted.get(index)) else {
+                return Err(bad());
+            };
+            refusals.push(Refusal {
+                index,
+                retry_after_s: retry_after(
+                    request.key.window,
+                    now,
+                    request.max,
+                    wanted,
+                    used,
+                    || uses,
+                ),
+            });
+        }
+        Ok(Reserve::Refused(refusals))
     }
 }
 
@@ -539,96 +633,15 @@ fn refusal_parts(value: &Value) -> Option<Refused> {
 
 impl CounterStore for RedisStore {
     fn reserve(&self, requests: &[CounterRequest], now: Timestamp) -> Result<Reserve, Error> {
-        let now = now.unix_millis();
-        let mut invocation = self.reserve.prepare_invoke();
-        invocation
-            .key(format!("{}next-reservation", self.prefix))
-            .key(format!("{}n:{}", self.prefix, nonce()));
-        for request in requests {
-            invocation.key(self.counter_key(&request.key));
-        }
-        invocation
-            .arg(format!("{}r:", self.prefix))
-            .arg(now)
-            .arg(OUTCOME_TTL_MS)
-            .arg(RESERVATION_GRACE_MS);
-        for request in requests {
-            let window = request.key.window;
-            // A weight above the maximum must stay above it once both are capped.
-            let max = request.max.min(LUA_MAX - 1);
-            invocation
-                .arg(window_start(window, now))
-                .arg(max)
-                .arg(request.weight.min(LUA_MAX))
-                .arg(
-                    expiry(window, now)
-                        .saturating_sub(now)
-                        .saturating_add(EXPIRY_SLACK_MS),
-                )
-                .arg(u8::from(matches!(window, Window::Sliding(_))));
-        }
-        let answer: Value = self.run("reserve", |c| invocation.invoke(c))?;
-        let bad = || unexpected("reserve", &self.target, &answer);
-        let Value::Array(parts) = &answer else {
-            return Err(bad());
-        };
-        let [status, body] = parts.as_slice() else {
-            return Err(bad());
-        };
-        if integer(status) == Some(1) {
-            let id = integer(body)
-                .and_then(|id| u64::try_from(id).ok())
-                .ok_or_else(bad)?;
-            return Ok(Reserve::Reserved(ReservationId(id)));
-        }
-        let Value::Array(refused) = body else {
-            return Err(bad());
-        };
-        // What each request wanted, with the requests before it on the same counter,
-        // exactly as `MemoryStore` plans it.
-        let mut planned: Vec<(&CounterKey, u64)> = Vec::new();
-        let mut wanted = Vec::with_capacity(requests.len());
-        for request in requests {
-            let before = planned.iter_mut().find(|(k, _)| *k == &request.key);
-            let total = match before {
-                Some((_, total)) => {
-                    *total = total.saturating_add(request.weight);
-                    *total
-                }
-                None => {
-                    planned.push((&request.key, request.weight));
-                    request.weight
-                }
-            };
-            wanted.push(total);
-        }
-        let mut refusals = Vec::with_capacity(refused.len());
-        for value in refused {
-            let Refused { index, used, uses } = refusal_parts(value).ok_or_else(bad)?;
-            let (Some(request), Some(&wanted)) = (requests.get(index), wanted.get(index)) else {
-                return Err(bad());
-            };
-            refusals.push(Refusal {
-                index,
-                retry_after_s: retry_after(
-                    request.key.window,
-                    now,
-                    request.max,
-                    wanted,
-                    used,
-                    || uses,
-                ),
-            });
-        }
-        Ok(Reserve::Refused(refusals))
+        self.reserve_as(requests, now, &nonce())
     }
 
     fn commit(&self, id: ReservationId) -> Result<(), Error> {
-        self.settle(id, true)
+        self.settle_as(id, true, &nonce())
     }
 
     fn rollback(&self, id: ReservationId) -> Result<(), Error> {
-        self.settle(id, false)
+        self.settle_as(id, false, &nonce())
     }
 
     fn usage(&self, key: &CounterKey, now: Timestamp) -> Result<u64, Error> {
@@ -670,6 +683,111 @@ mod tests {
         ] {
             assert_eq!(redact(url), shown, "{url}");
         }
+    }
+
+    /// A throwaway `redis-server` on a Unix socket, killed when dropped.
+    struct Server {
+        child: std::process::Child,
+        url: String,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Starts one, or returns `None` when `redis-server` is not installed (a failure if
+    /// `NANOKVM_REQUIRE_REDIS` is set). The integration tests (`tests/it/redis.rs`)
+    /// start theirs on TCP ports and test everything else; this one reaches a private
+    /// seam.
+    #[allow(clippy::print_stderr)] // A skipped test says why.
+    fn server() -> Option<Server> {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let socket = dir.path().join("redis.sock");
+        let started = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let mut child = match started {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert!(
+                    std::env::var_os("NANOKVM_REQUIRE_REDIS").is_none(),
+                    "NANOKVM_REQUIRE_REDIS is set, but redis-server is not installed"
+                );
+                eprintln!("skipped: redis-server is not installed");
+                return None;
+            }
+            Err(e) => panic!("cannot run redis-server: {e}"),
+        };
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        // Redis 7 says `The server is now ready to accept connections at PATH` here.
+        let ready = lines.by_ref().map_while(Result::ok).any(|line| {
+            line.to_ascii_lowercase()
+                .contains("ready to accept connections")
+        });
+        assert!(ready, "redis-server did not start");
+        std::thread::spawn(move || lines.for_each(drop));
+        Some(Server {
+            child,
+            url: format!("redis+unix://{}", socket.display()),
+            _dir: dir,
+        })
+    }
+
+    #[test]
+    fn a_repeated_attempt_neither_reserves_nor_settles_twice() {
+        let Some(server) = server() else {
+            return;
+        };
+        let store = RedisStore::open(&server.url).unwrap_or_else(|e| panic!("{e}"));
+        let key = CounterKey {
+            counter: "c".to_owned(),
+            window: Window::Fixed(60),
+            scope: Scope::Global,
+            scope_key: String::new(),
+        };
+        let one = [CounterRequest {
+            key: key.clone(),
+            max: 2,
+            weight: 1,
+        }];
+        let now = Timestamp::from_unix_secs(1_772_532_000);
+        let reserve = |nonce| store.reserve_as(&one, now, nonce).ok();
+        let Some(Reserve::Reserved(first)) = reserve("a") else {
+            panic!("not reserved");
+        };
+        // The first answer was lost; the repeat finds the reservation it made.
+        assert_eq!(reserve("a"), Some(Reserve::Reserved(first)));
+        assert_eq!(store.usage(&key, now).ok(), Some(1));
+        let Some(Reserve::Reserved(second)) = reserve("b") else {
+            panic!("not reserved");
+        };
+        assert_ne!(first, second);
+        assert!(matches!(reserve("c"), Some(Reserve::Refused(_))));
+
+        assert!(store.settle_as(first, false, "x").is_ok());
+        assert!(store.settle_as(first, false, "x").is_ok(), "a repeat");
+        assert!(matches!(
+            store.settle_as(first, true, "y"),
+            Err(Error::UnknownReservation { .. })
+        ));
+        assert!(store.settle_as(second, true, "z").is_ok());
+        assert!(matches!(
+            store.settle_as(second, false, "x"),
+            Err(Error::UnknownReservation { .. })
+        ));
+        assert_eq!(store.usage(&key, now).ok(), Some(1));
     }
 
     #[test]

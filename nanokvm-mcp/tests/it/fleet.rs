@@ -73,7 +73,8 @@ impl RedisServer {
             let ready = lines.by_ref().map_while(Result::ok).any(|line| {
                 log.push_str(&line);
                 log.push('\n');
-                line.contains("Ready to accept connections")
+                line.to_ascii_lowercase()
+                    .contains("ready to accept connections")
             });
             if ready {
                 // Keep reading, so that the server never blocks on a full pipe.

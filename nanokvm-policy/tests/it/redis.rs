@@ -151,7 +151,12 @@ fn spawn(port: u16, dir: &TempDir, args: &[String]) -> Spawned {
         let Ok(line) = line else { break };
         log.push_str(&line);
         log.push('\n');
-        if line.contains("Ready to accept connections") {
+        // `Ready to accept connections tcp` (Redis 7), `The server is now ready to accept
+        // connections on port N` (before, and on Unix sockets).
+        if line
+            .to_ascii_lowercase()
+            .contains("ready to accept connections")
+        {
             // Keep reading, so that the server never blocks on a full pipe.
             std::thread::spawn(move || lines.for_each(drop));
             return Spawned::Ready(child);
