@@ -11,6 +11,10 @@
 //!   counter. Each use is a member `{reservation}:{weight}` scored with the time of its
 //!   reservation in Unix milliseconds. The counter name is length-prefixed, so no
 //!   principal, session or device name can make two counters share a key.
+//! - `{prefix}t:...` (the rest as the counter's): the units the counter's sorted set
+//!   holds, kept beside it, so a reservation costs the same however busy the counter
+//!   is: pruning subtracts the uses it removes, a reservation adds, a rollback
+//!   subtracts. Only a refusal on a sliding window reads the uses themselves.
 //! - `{prefix}r:{id}`: one hash per unsettled reservation, naming the counters and
 //!   members it added. Committing deletes it (the uses stay); rolling back removes its
 //!   uses too.
@@ -62,7 +66,9 @@
 //! blocking sockets, no runtime of its own), so the gate may call it from inside a tokio
 //! runtime as it calls the SQLite store: it blocks the calling thread for at most the
 //! timeout. It needs a single Redis (or Valkey) server, version 5 or later, not a
-//! cluster; `rediss://` (TLS) is not built in.
+//! cluster; `rediss://` (TLS) is not built in. Redis must not evict these keys to make
+//! room: keep its `maxmemory-policy` at `noeviction` (the default), since a counter
+//! evicted early would let calls through.
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -94,41 +100,76 @@ const OUTCOME_TTL_MS: i64 = 600_000;
 /// The largest maximum or weight sent to Lua, whose numbers are doubles (exact to 2^53).
 const LUA_MAX: u64 = 1 << 52;
 
+/// The weight of a use's member (`{reservation}:{weight}`), and the running total's key
+/// of a counter's key (`{prefix}c:...` to `{prefix}t:...`), for the scripts below.
+const HELPERS: &str = r"
+local function weight(member)
+  return tonumber(string.match(member, ':(%d+)$'))
+end
+local function total_key(prefix, key)
+  return prefix .. 't:' .. string.sub(key, #prefix + 3)
+end
+";
+
 /// Reserves all or nothing. See the module docs for the keys.
 ///
 /// KEYS: the id sequence, this attempt's outcome, then one counter per request (repeats
-/// allowed). ARGV: the reservation keys' prefix, now, the outcome's TTL, the grace of
-/// a reservation, then per request: window start, max, weight, the TTL of a use made
-/// now, and `1` when a refusal should list the counter's uses.
+/// allowed). ARGV: the key prefix, now, the outcome's TTL, the grace of a reservation,
+/// then per request: window start, max, weight, the TTL of a use made now, and `1` when
+/// a refusal should list the counter's uses (sliding windows).
 const RESERVE: &str = r"
 local done = redis.call('GET', KEYS[2])
 if done then
   return {1, done}
 end
-local now = ARGV[2]
-local used, uses, planned, ttls, order, refusals = {}, {}, {}, {}, {}, {}
+local prefix, now = ARGV[1], ARGV[2]
+local used, planned, ttls, order, refusals = {}, {}, {}, {}, {}
 for i = 1, #KEYS - 2 do
   local key = KEYS[i + 2]
   local a = 4 + (i - 1) * 5
   if used[key] == nil then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[a + 1])
-    local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-    local total, list = 0, {}
-    for j = 1, #all, 2 do
-      local weight = tonumber(string.match(all[j], ':(%d+)$'))
-      total = total + weight
-      list[#list + 1] = all[j + 1]
-      list[#list + 1] = weight
+    -- Forget the uses from before the window's start, and their units.
+    local start = '(' .. ARGV[a + 1]
+    local stale = redis.call('ZRANGEBYSCORE', key, '-inf', start)
+    local gone = 0
+    for _, member in ipairs(stale) do
+      gone = gone + weight(member)
     end
-    used[key], uses[key], planned[key] = total, list, 0
+    if #stale > 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', start)
+    end
+    local tkey = total_key(prefix, key)
+    local total = redis.call('GET', tkey)
+    if total then
+      total = tonumber(total) - gone
+      if gone > 0 then
+        redis.call('DECRBY', tkey, string.format('%d', gone))
+      end
+    else
+      -- No running total (lost): count the uses once, and keep the count.
+      total = 0
+      for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+        total = total + weight(member)
+      end
+      if total > 0 then
+        redis.call('SET', tkey, string.format('%d', total))
+        redis.call('PEXPIRE', tkey, math.max(redis.call('PTTL', key), 1))
+      end
+    end
+    used[key], planned[key] = math.max(total, 0), 0
     ttls[key] = tonumber(ARGV[a + 4])
     order[#order + 1] = key
   end
   local wanted = planned[key] + tonumber(ARGV[a + 3])
-  if used[key] + wanted > tonumber(ARGV[a + 2]) then
+  local max = tonumber(ARGV[a + 2])
+  if used[key] + wanted > max then
     local listed = {}
-    if ARGV[a + 5] == '1' then
-      listed = uses[key]
+    if ARGV[a + 5] == '1' and wanted <= max then
+      local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+      for j = 1, #all, 2 do
+        listed[#listed + 1] = all[j + 1]
+        listed[#listed + 1] = weight(all[j])
+      end
     end
     refusals[#refusals + 1] = {i - 1, used[key], listed}
   end
@@ -138,16 +179,21 @@ if #refusals > 0 then
   return {0, refusals}
 end
 local id = redis.call('INCR', KEYS[1])
-local record = ARGV[1] .. id
+local record = prefix .. 'r:' .. id
 redis.call('HSET', record, '@', now)
 local keep = 0
 for _, key in ipairs(order) do
   if planned[key] > 0 then
-    local member = id .. ':' .. string.format('%d', planned[key])
+    local units = string.format('%d', planned[key])
+    local member = id .. ':' .. units
+    local tkey = total_key(prefix, key)
     redis.call('ZADD', key, now, member)
+    redis.call('INCRBY', tkey, units)
     redis.call('HSET', record, key, member)
-    if redis.call('PTTL', key) < ttls[key] then
-      redis.call('PEXPIRE', key, ttls[key])
+    for _, k in ipairs({key, tkey}) do
+      if redis.call('PTTL', k) < ttls[key] then
+        redis.call('PEXPIRE', k, ttls[key])
+      end
     end
     if ttls[key] > keep then
       keep = ttls[key]
@@ -160,8 +206,8 @@ return {1, id}
 ";
 
 /// Commits (`ARGV[1] == '1'`) or rolls back a reservation. KEYS: the reservation, its
-/// settled marker. ARGV: keep, this attempt's nonce, the marker's TTL. Returns 1 when
-/// settled (now or by an earlier try of this attempt), 0 when unknown.
+/// settled marker. ARGV: keep, this attempt's nonce, the marker's TTL, the key prefix.
+/// Returns 1 when settled (now or by an earlier try of this attempt), 0 when unknown.
 const SETTLE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if redis.call('GET', KEYS[2]) == ARGV[2] then
@@ -172,14 +218,38 @@ end
 if ARGV[1] == '0' then
   local fields = redis.call('HGETALL', KEYS[1])
   for j = 1, #fields, 2 do
-    if fields[j] ~= '@' then
-      redis.call('ZREM', fields[j], fields[j + 1])
+    local key, member = fields[j], fields[j + 1]
+    -- A use already pruned (its window passed) no longer counts in the total either.
+    if key ~= '@' and redis.call('ZREM', key, member) == 1 then
+      local tkey = total_key(ARGV[4], key)
+      if redis.call('EXISTS', tkey) == 1 then
+        redis.call('DECRBY', tkey, string.format('%d', weight(member)))
+      end
     end
   end
 end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
+";
+
+/// The units a counter holds at a time, without changing anything. KEYS: the counter.
+/// ARGV: the key prefix, the window's start.
+const USAGE: &str = r"
+local key, start = KEYS[1], ARGV[2]
+local total = redis.call('GET', total_key(ARGV[1], key))
+if total then
+  total = tonumber(total)
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. start)) do
+    total = total - weight(member)
+  end
+else
+  total = 0
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, start, '+inf')) do
+    total = total + weight(member)
+  end
+end
+return math.max(total, 0)
 ";
 
 /// Limit counters in Redis, shared by every process that opens the same server with the
@@ -206,6 +276,7 @@ pub struct RedisStore {
     connection: Mutex<Option<Connection>>,
     reserve: Script,
     settle: Script,
+    usage: Script,
 }
 
 /// How to open a [`RedisStore`]: [`RedisStore::builder`].
@@ -282,10 +353,11 @@ impl RedisStoreBuilder {
     }
 
     /// How long connecting, and each answer, may take before the operation fails
-    /// (default two seconds).
+    /// (default two seconds; at least a millisecond).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        // A socket refuses a zero timeout; a millisecond is the shortest that works.
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -308,12 +380,14 @@ impl RedisStoreBuilder {
             prefix: self.prefix,
             timeout: self.timeout,
             connection: Mutex::new(None),
-            reserve: Script::new(RESERVE),
-            settle: Script::new(SETTLE),
+            reserve: script(RESERVE),
+            settle: script(SETTLE),
+            usage: script(USAGE),
         };
         store.run("open", |c| {
-            store.reserve.prepare_invoke().load(c)?;
-            store.settle.prepare_invoke().load(c)?;
+            for script in [&store.reserve, &store.settle, &store.usage] {
+                script.prepare_invoke().load(c)?;
+            }
             Ok(())
         })?;
         Ok(store)
@@ -446,7 +520,8 @@ impl RedisStore {
             .key(format!("{}s:{}", self.prefix, id.0))
             .arg(if keep { "1" } else { "0" })
             .arg(nonce)
-            .arg(OUTCOME_TTL_MS);
+            .arg(OUTCOME_TTL_MS)
+            .arg(&self.prefix);
         let settled: i64 = self.run(operation, |c| invocation.invoke(c))?;
         if settled == 1 {
             Ok(())
@@ -472,7 +547,7 @@ impl RedisStore {
             invocation.key(self.counter_key(&request.key));
         }
         invocation
-            .arg(format!("{}r:", self.prefix))
+            .arg(&self.prefix)
             .arg(now)
             .arg(OUTCOME_TTL_MS)
             .arg(RESERVATION_GRACE_MS);
@@ -548,17 +623,14 @@ impl RedisStore {
     }
 }
 
+/// A script with the helpers it uses.
+fn script(body: &str) -> Script {
+    Script::new(&format!("{HELPERS}{body}"))
+}
+
 /// A random token naming one attempt of an operation.
 fn nonce() -> String {
     format!("{:032x}", rand::random::<u128>())
-}
-
-/// The weight encoded in a use's member, `{reservation}:{weight}`.
-fn member_weight(member: &str) -> u64 {
-    member
-        .rsplit_once(':')
-        .and_then(|(_, w)| w.parse().ok())
-        .unwrap_or(0)
 }
 
 fn unexpected(operation: &'static str, target: &str, what: &Value) -> Error {
@@ -645,19 +717,12 @@ impl CounterStore for RedisStore {
     }
 
     fn usage(&self, key: &CounterKey, now: Timestamp) -> Result<u64, Error> {
-        let counter = self.counter_key(key);
-        let start = window_start(key.window, now.unix_millis());
-        let members: Vec<String> = self.run("usage", |c| {
-            ::redis::cmd("ZRANGEBYSCORE")
-                .arg(&counter)
-                .arg(start)
-                .arg("+inf")
-                .query(c)
-        })?;
-        Ok(members
-            .iter()
-            .map(|m| member_weight(m))
-            .fold(0, u64::saturating_add))
+        let mut invocation = self.usage.prepare_invoke();
+        invocation
+            .key(self.counter_key(key))
+            .arg(&self.prefix)
+            .arg(window_start(key.window, now.unix_millis()));
+        self.run("usage", |c| invocation.invoke(c))
     }
 }
 
@@ -798,8 +863,9 @@ mod tests {
             prefix: prefix.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connection: Mutex::new(None),
-            reserve: Script::new(RESERVE),
-            settle: Script::new(SETTLE),
+            reserve: script(RESERVE),
+            settle: script(SETTLE),
+            usage: script(USAGE),
         };
         let store = store_prefix("p:");
         let key = |counter: &str, scope_key: &str| CounterKey {
@@ -816,6 +882,5 @@ mod tests {
             store.counter_key(&key("a:b", "c")),
             store.counter_key(&key("a", "b:c"))
         );
-        assert_eq!(member_weight("17:250"), 250);
     }
 }
