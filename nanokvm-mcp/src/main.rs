@@ -281,6 +281,8 @@ struct GatewayArgs {
     #[command(flatten)]
     policy: PolicyArgs,
     #[command(flatten)]
+    counters: nanokvm_mcp::setup::CountersArgs,
+    #[command(flatten)]
     upstream: UpstreamArgs,
     /// The upstream's name in counters (`device` scope), approvals and the audit log
     /// (`audit-gateway-NAME.jsonl` in the state directory).
@@ -412,7 +414,7 @@ fn gateway(args: &GatewayArgs) -> Result<()> {
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async {
-        let setup = nanokvm_mcp::setup::gateway_setup(&args.policy, &args.name)?;
+        let setup = nanokvm_mcp::setup::gateway_setup(&args.policy, &args.counters, &args.name)?;
         let link = Link::new(upstream);
         let mut builder = GatewayBuilder::new(setup.gate, link.clone())
             .approvals(setup.approvals)

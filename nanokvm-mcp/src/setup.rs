@@ -298,10 +298,43 @@ pub async fn setup_with(
     })
 }
 
+/// Where the gateway keeps its limit counters.
+#[derive(Args, Clone, Debug)]
+pub struct CountersArgs {
+    /// Keep the limit counters in Redis (`redis://[:PASSWORD@]HOST[:PORT][/DB]`), shared
+    /// with every gateway pointed at the same Redis and prefix, instead of in
+    /// counters.sqlite in the state directory. If Redis cannot answer, calls with limits
+    /// are denied.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "NANOKVM_COUNTERS",
+        hide_env_values = true
+    )]
+    pub counters: Option<String>,
+    /// The prefix of the gateway's keys in Redis: gateways share counters only when they
+    /// use the same one.
+    #[arg(long, value_name = "PREFIX", default_value = nanokvm_policy::RedisStore::DEFAULT_PREFIX)]
+    pub counters_prefix: String,
+}
+
+impl Default for CountersArgs {
+    /// Counters in the state directory.
+    fn default() -> Self {
+        Self {
+            counters: None,
+            counters_prefix: nanokvm_policy::RedisStore::DEFAULT_PREFIX.to_owned(),
+        }
+    }
+}
+
+/// The counter store of a gateway: SQLite in the state directory, or Redis.
+pub type GatewayStore = Box<dyn nanokvm_policy::CounterStore>;
+
 /// What [`gateway_setup`] built: a gate without a device, and where state lives.
 pub struct GatewaySetup {
     /// The gate deciding the upstream's calls (counters, audit log, policy file).
-    pub gate: nanokvm_policy::gate::Gate<nanokvm_policy::SqliteStore>,
+    pub gate: nanokvm_policy::gate::Gate<GatewayStore>,
     /// The queue operators answer approvals in (`approvals.sqlite`).
     pub approvals: Arc<ApprovalQueue>,
     /// Where state lives.
@@ -309,15 +342,20 @@ pub struct GatewaySetup {
 }
 
 /// The gate of `nanokvm-mcp gateway`: the policy file (required: there is no
-/// recommended policy for a server nobody here knows), the SQLite counters and the
-/// approval queue of the state directory, and the audit log (`audit-gateway-NAME.jsonl`
-/// there, or `--audit`). `name` is the upstream's name in counters, approvals and the
-/// audit log.
+/// recommended policy for a server nobody here knows), the counters (the state
+/// directory's SQLite file, or Redis when `counters` names one), the approval queue of
+/// the state directory, and the audit log (`audit-gateway-NAME.jsonl` there, or
+/// `--audit`). `name` is the upstream's name in counters, approvals and the audit log.
 ///
 /// # Errors
 ///
-/// No policy given, a policy that does not load, or state that cannot be opened.
-pub fn gateway_setup(policy: &PolicyArgs, name: &str) -> Result<GatewaySetup> {
+/// No policy given, a policy that does not load, or state that cannot be opened (a
+/// Redis that does not answer included).
+pub fn gateway_setup(
+    policy: &PolicyArgs,
+    counters: &CountersArgs,
+    name: &str,
+) -> Result<GatewaySetup> {
     use nanokvm_policy::{AuditKey, AuditLog};
     let Some(path) = policy.policy.as_deref() else {
         bail!(
@@ -332,7 +370,19 @@ pub fn gateway_setup(policy: &PolicyArgs, name: &str) -> Result<GatewaySetup> {
         ApprovalQueue::open(state_dir.join("approvals.sqlite"))
             .context("cannot open the approval queue")?,
     );
-    let store = nanokvm_policy::SqliteStore::open(state_dir.join("counters.sqlite"))?;
+    let store: GatewayStore = match &counters.counters {
+        Some(url) => {
+            let store = nanokvm_policy::RedisStore::builder(url.as_str())
+                .prefix(counters.counters_prefix.as_str())
+                .open()
+                .context("cannot open the counters (--counters)")?;
+            tracing::info!(counters = %store.url(), prefix = %store.prefix(), "counters in Redis");
+            Box::new(store)
+        }
+        None => Box::new(nanokvm_policy::SqliteStore::open(
+            state_dir.join("counters.sqlite"),
+        )?),
+    };
     let audit_path = policy
         .audit
         .clone()

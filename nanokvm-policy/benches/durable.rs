@@ -6,6 +6,9 @@
 //!
 //! Files go to a temporary directory under Cargo's target directory, so the figures are
 //! those of the disk the workspace is on; set `NANOKVM_BENCH_DIR` to measure another.
+//!
+//! With `--features redis` and `NANOKVM_BENCH_REDIS=redis://HOST:PORT/DB`, the same runs
+//! with counters in that Redis (under a prefix of their own, whose keys expire).
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
@@ -231,6 +234,27 @@ fn audit(dir: &std::path::Path, max: usize) {
     }
 }
 
+/// The runs with counters in the Redis `NANOKVM_BENCH_REDIS` names.
+#[cfg(feature = "redis")]
+fn redis(policy: &Policy, allowed: &[(String, Value)], limited: &[(String, Value)]) {
+    let Some(url) = std::env::var_os("NANOKVM_BENCH_REDIS") else {
+        println!("redis: set NANOKVM_BENCH_REDIS=redis://HOST:PORT/DB to measure it");
+        return;
+    };
+    let store = nanokvm_policy::RedisStore::builder(url.to_string_lossy())
+        .prefix(format!("nanokvm-bench-{}:", std::process::id()))
+        .open();
+    match store {
+        Ok(store) => {
+            println!("redis at {}", store.url());
+            let engine = Engine::with_policy(policy.clone(), store);
+            measure("redis, allowed (4 limits)", &engine, allowed, 5_000);
+            measure("redis, refused by a limit", &engine, limited, 5_000);
+        }
+        Err(e) => println!("redis does not open: {e}"),
+    }
+}
+
 fn main() {
     let policy = match Policy::from_value(&policy()) {
         Ok(p) => p,
@@ -280,6 +304,8 @@ fn main() {
             return;
         }
     };
+    #[cfg(feature = "redis")]
+    redis(&policy, &allowed, &limited);
     let sqlite = Engine::with_policy(policy, store);
     measure("sqlite, allowed (4 limits)", &sqlite, &allowed, 3_000);
     // The first `limited` call is allowed; every later one is refused by its counter.

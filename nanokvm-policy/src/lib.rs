@@ -96,12 +96,16 @@ mod keystrokes;
 mod load;
 mod policy;
 mod predicate;
+#[cfg(feature = "redis")]
+mod redis;
 mod reload;
 mod sqlite;
 mod store;
 mod strict;
 mod time;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 pub use audit::{
     AuditEvent, AuditKey, AuditKind, AuditLog, GENESIS_PREV, VerifyReport, verify, verify_dir_chain,
 };

@@ -33,8 +33,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::error::Error;
 use crate::policy::Window;
 use crate::store::{
-    CounterKey, CounterRequest, CounterStore, Refusal, ReservationId, Reserve, retry_after,
-    window_ms, window_start,
+    CounterKey, CounterRequest, CounterStore, Refusal, ReservationId, Reserve, expiry, retry_after,
+    window_name, window_start,
 };
 use crate::time::Timestamp;
 
@@ -170,23 +170,6 @@ fn failed(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
 /// A `u64` as SQLite's signed integer, saturating.
 fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// The stored name of a window: `fixed:60`, `sliding:60`.
-fn window_name(window: Window) -> String {
-    match window {
-        Window::Fixed(s) => format!("fixed:{s}"),
-        Window::Sliding(s) => format!("sliding:{s}"),
-    }
-}
-
-/// The first instant at which a use made at `at` no longer counts.
-fn expiry(window: Window, at: i64) -> i64 {
-    let len = window_ms(window);
-    match window {
-        Window::Fixed(_) => window_start(window, at).saturating_add(len),
-        Window::Sliding(_) => at.saturating_add(len),
-    }
 }
 
 impl SqliteStore {

@@ -132,6 +132,24 @@ pub(crate) fn window_start(window: Window, now: i64) -> i64 {
     }
 }
 
+/// The first instant at which a use made at `at` no longer counts. Shared with the
+/// durable stores, which forget uses and counters from then on.
+pub(crate) fn expiry(window: Window, at: i64) -> i64 {
+    let len = window_ms(window);
+    match window {
+        Window::Fixed(_) => window_start(window, at).saturating_add(len),
+        Window::Sliding(_) => at.saturating_add(len),
+    }
+}
+
+/// The stored name of a window: `fixed:60`, `sliding:60`.
+pub(crate) fn window_name(window: Window) -> String {
+    match window {
+        Window::Fixed(s) => format!("fixed:{s}"),
+        Window::Sliding(s) => format!("sliding:{s}"),
+    }
+}
+
 /// Seconds until `weight` more units fit under `max` on a counter that holds `used`
 /// units at `now`. `uses` lists the counted uses as `(time, weight)` and is only called
 /// for sliding windows. Shared with the SQLite store, so both give the same answer.
@@ -335,5 +353,25 @@ impl CounterStore for MemoryStore {
             u.prune(key.window, now.unix_millis());
             u.used()
         }))
+    }
+}
+
+/// A boxed store is a store, so a frontend can choose its store at run time
+/// (`Gate<Box<dyn CounterStore>>`).
+impl<S: CounterStore + ?Sized> CounterStore for Box<S> {
+    fn reserve(&self, requests: &[CounterRequest], now: Timestamp) -> Result<Reserve, Error> {
+        (**self).reserve(requests, now)
+    }
+
+    fn commit(&self, id: ReservationId) -> Result<(), Error> {
+        (**self).commit(id)
+    }
+
+    fn rollback(&self, id: ReservationId) -> Result<(), Error> {
+        (**self).rollback(id)
+    }
+
+    fn usage(&self, key: &CounterKey, now: Timestamp) -> Result<u64, Error> {
+        (**self).usage(key, now)
     }
 }

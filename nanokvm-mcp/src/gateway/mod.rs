@@ -49,7 +49,7 @@ use nanokvm_policy::gate::Denial;
 use nanokvm_policy::gate::{
     ApprovalAnswer, ApprovalQueue, ApprovalRequest, Approver, CallContext, Gate, binding,
 };
-use nanokvm_policy::{Error as PolicyError, RiskClass, SqliteStore, Verdict};
+use nanokvm_policy::{Error as PolicyError, RiskClass, Verdict};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
     ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, GetPromptRequest,
@@ -69,6 +69,7 @@ pub use self::pins::{Drift, OnDrift, PinFile, UpstreamPins};
 pub use self::upstream::{Link, Upstream};
 use crate::asking::{Asking, Deferred, ElicitationApprover, FirstAnswer, StatelessAsks};
 use crate::server::{denial_result, tool_error};
+use crate::setup::GatewayStore;
 
 /// The rule id of a refusal for a drifted tool definition.
 pub const RULE_PIN_DRIFT: &str = "(pin drift)";
@@ -89,7 +90,7 @@ pub struct GatewayServer {
 }
 
 struct Shared {
-    gate: Gate<SqliteStore>,
+    gate: Gate<GatewayStore>,
     link: Link,
     queue: Option<Arc<ApprovalQueue>>,
     pins: Option<Pinning>,
@@ -122,7 +123,7 @@ struct Pinning {
 /// How the gateway is put together: built with [`GatewayBuilder`].
 #[derive(Debug)]
 pub struct GatewayBuilder {
-    gate: Gate<SqliteStore>,
+    gate: Gate<GatewayStore>,
     link: Link,
     queue: Option<Arc<ApprovalQueue>>,
     pins: Option<PinFile>,
@@ -133,7 +134,7 @@ impl GatewayBuilder {
     /// A gateway deciding with `gate` (built with [`Gate::without_device`]) in front of
     /// the upstream of `link`.
     #[must_use]
-    pub fn new(gate: Gate<SqliteStore>, link: Link) -> Self {
+    pub fn new(gate: Gate<GatewayStore>, link: Link) -> Self {
         Self {
             gate,
             link,
@@ -243,7 +244,7 @@ impl GatewayServer {
 
     /// The gate deciding every call.
     #[must_use]
-    pub fn gate(&self) -> &Gate<SqliteStore> {
+    pub fn gate(&self) -> &Gate<GatewayStore> {
         &self.shared.gate
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, PinFile, Upstream};
-use nanokvm_mcp::setup::gateway_setup;
+use nanokvm_mcp::setup::{CountersArgs, gateway_setup};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ElicitationAction, GetPromptRequestParams,
     NumberOrString, ProgressToken, ProtocolVersion, ReadResourceRequestParams, RequestMetaObject,
@@ -94,7 +94,8 @@ impl Rig {
         let calls = state.path().join("calls.txt");
         let mut policy_args = state_args(state.path(), Some(policy_path));
         policy_args.approval_timeout = options.approval_timeout;
-        let setup = gateway_setup(&policy_args, "virt").expect("the gateway's state");
+        let setup = gateway_setup(&policy_args, &CountersArgs::default(), "virt")
+            .expect("the gateway's state");
         let echo = state.path().join("echo.txt");
         let mut args = vec![
             "--calls".to_owned(),
@@ -702,7 +703,12 @@ async fn over_http_both_ways_the_agents_token_stays_with_the_gateway() {
     let upstream = HttpUpstream::start(&calls);
     let policy_path = state.path().join("policy.json");
     std::fs::write(&policy_path, mountiso_policy().to_string()).expect("write");
-    let setup = gateway_setup(&state_args(state.path(), Some(policy_path)), "virt").expect("state");
+    let setup = gateway_setup(
+        &state_args(state.path(), Some(policy_path)),
+        &CountersArgs::default(),
+        "virt",
+    )
+    .expect("state");
     let link = Link::new(Upstream::Http {
         url: upstream.url.clone(),
         headers: vec![Upstream::parse_header("X-Upstream-Key: upstream-secret").expect("a header")],

@@ -10,8 +10,11 @@ mod limits;
 mod load;
 mod policies;
 mod props;
+#[cfg(feature = "redis")]
+mod redis;
 mod reload;
 mod schema;
 mod sqlite;
+mod stores;
 mod support;
 mod typed;

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use nanokvm_mcp::gateway::{GatewayBuilder, GatewayServer, Link, Upstream};
-use nanokvm_mcp::setup::gateway_setup;
+use nanokvm_mcp::setup::{CountersArgs, gateway_setup};
 use rmcp::ServiceExt as _;
 use rmcp::model::{
     ArgumentInfo, CallToolRequest, CallToolRequestParams, ClientRequest, CompleteRequestParams,
@@ -375,7 +375,12 @@ async fn an_http_upstream_that_restarts_is_reached_again() {
         .to_owned();
     let policy_path = state.path().join("policy.json");
     std::fs::write(&policy_path, counted().to_string()).expect("write");
-    let setup = gateway_setup(&state_args(state.path(), Some(policy_path)), "virt").expect("state");
+    let setup = gateway_setup(
+        &state_args(state.path(), Some(policy_path)),
+        &CountersArgs::default(),
+        "virt",
+    )
+    .expect("state");
     let link = Link::new(Upstream::Http {
         url: upstream.url.clone(),
         headers: Vec::new(),
