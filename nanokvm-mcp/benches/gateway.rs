@@ -55,14 +55,31 @@ struct Store {
 impl Store {
     /// The stores to measure: the default, and the one `NANOKVM_BENCH_COUNTERS` names.
     fn all() -> Vec<Self> {
-        let mut stores = vec![Self {
-            name: "sqlite (default)".to_owned(),
-            args: Vec::new(),
-        }];
+        let mut stores = vec![
+            Self {
+                name: "sqlite (default)".to_owned(),
+                args: Vec::new(),
+            },
+            Self {
+                name: "--counters memory --audit-sync-ms 50".to_owned(),
+                args: ["--counters", "memory", "--audit-sync-ms", "50"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            },
+        ];
         if let Ok(url) = std::env::var("NANOKVM_BENCH_COUNTERS") {
             stores.push(Self {
                 name: format!("--counters {url}"),
-                args: vec!["--counters".to_owned(), url],
+                args: vec!["--counters".to_owned(), url.clone()],
+            });
+            stores.push(Self {
+                name: format!("--counters {url} --audit-sync-ms 50"),
+                args: vec![
+                    "--counters".to_owned(),
+                    url,
+                    "--audit-sync-ms".to_owned(),
+                    "50".to_owned(),
+                ],
             });
         }
         stores

@@ -415,6 +415,23 @@ fn gateway(args: &GatewayArgs) -> Result<()> {
         .context("cannot start the runtime")?;
     runtime.block_on(async {
         let setup = nanokvm_mcp::setup::gateway_setup(&args.policy, &args.counters, &args.name)?;
+        if let Some(every) = setup.audit_sync {
+            // Group commit: the records of each interval are synced together, off the
+            // calls' path; closing the log at exit syncs the rest.
+            let gate = setup.gate.clone();
+            std::thread::Builder::new()
+                .name("audit-sync".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(every);
+                        if let Err(e) = gate.sync_audit() {
+                            tracing::error!(error = %e, "cannot sync the audit log");
+                        }
+                    }
+                })
+                .context("cannot start the audit log's sync")?;
+        }
+        let closing = setup.gate.clone();
         let link = Link::new(upstream);
         let mut builder = GatewayBuilder::new(setup.gate, link.clone())
             .approvals(setup.approvals)
@@ -435,6 +452,10 @@ fn gateway(args: &GatewayArgs) -> Result<()> {
             }
         };
         link.close().await;
+        // The sync thread keeps the log open: anchor the last records before leaving.
+        if let Err(e) = closing.sync_audit() {
+            tracing::error!(error = %e, "cannot sync the audit log");
+        }
         served
     })
 }

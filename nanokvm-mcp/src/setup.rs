@@ -298,13 +298,14 @@ pub async fn setup_with(
     })
 }
 
-/// Where the gateway keeps its limit counters.
+/// Where the gateway keeps its limit counters, and how it syncs its audit log.
 #[derive(Args, Clone, Debug)]
 pub struct CountersArgs {
     /// Keep the limit counters in Redis (`redis://[:PASSWORD@]HOST[:PORT][/DB]`), shared
     /// with every gateway pointed at the same Redis and prefix, instead of in
     /// counters.sqlite in the state directory. If Redis cannot answer, calls with limits
-    /// are denied.
+    /// are denied. `memory` keeps them in this process only: fastest, but a restart
+    /// forgets them and no other gateway shares them.
     #[arg(
         long,
         value_name = "URL",
@@ -316,6 +317,12 @@ pub struct CountersArgs {
     /// use the same one.
     #[arg(long, value_name = "PREFIX", default_value = nanokvm_policy::RedisStore::DEFAULT_PREFIX)]
     pub counters_prefix: String,
+    /// Sync the audit log every this many milliseconds instead of at every record
+    /// (group commit): each record is still written before the call goes on, so a crash
+    /// of the gateway loses nothing, but a crash of the machine can lose the last
+    /// interval's records. Takes the disk's sync out of every call's path.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub audit_sync_ms: Option<u64>,
 }
 
 impl Default for CountersArgs {
@@ -324,11 +331,12 @@ impl Default for CountersArgs {
         Self {
             counters: None,
             counters_prefix: nanokvm_policy::RedisStore::DEFAULT_PREFIX.to_owned(),
+            audit_sync_ms: None,
         }
     }
 }
 
-/// The counter store of a gateway: SQLite in the state directory, or Redis.
+/// The counter store of a gateway: SQLite in the state directory, Redis, or memory.
 pub type GatewayStore = Box<dyn nanokvm_policy::CounterStore>;
 
 /// What [`gateway_setup`] built: a gate without a device, and where state lives.
@@ -339,6 +347,9 @@ pub struct GatewaySetup {
     pub approvals: Arc<ApprovalQueue>,
     /// Where state lives.
     pub state_dir: PathBuf,
+    /// How often the owner must sync the audit log ([`nanokvm_policy::gate::Gate::sync_audit`]),
+    /// when it is written with group commit (`--audit-sync-ms`).
+    pub audit_sync: Option<Duration>,
 }
 
 /// The gate of `nanokvm-mcp gateway`: the policy file (required: there is no
@@ -371,6 +382,10 @@ pub fn gateway_setup(
             .context("cannot open the approval queue")?,
     );
     let store: GatewayStore = match &counters.counters {
+        Some(memory) if memory == "memory" => {
+            tracing::info!("counters in memory: a restart forgets them");
+            Box::new(nanokvm_policy::MemoryStore::new())
+        }
         Some(url) => {
             let store = nanokvm_policy::RedisStore::builder(url.as_str())
                 .prefix(counters.counters_prefix.as_str())
@@ -388,7 +403,11 @@ pub fn gateway_setup(
         .clone()
         .unwrap_or_else(|| state_dir.join(format!("audit-gateway-{name}.jsonl")));
     let key = AuditKey::load_or_create(nanokvm_policy::devices::audit_key_path(&audit_path))?;
-    let audit = AuditLog::open(&audit_path, key)?;
+    let mut audit = AuditLog::open(&audit_path, key)?;
+    let audit_sync = counters.audit_sync_ms.map(Duration::from_millis);
+    if audit_sync.is_some() {
+        audit = audit.batched();
+    }
     let file = nanokvm_policy::PolicyFile::open(path)?;
     let gate = nanokvm_policy::gate::Gate::without_device(store)
         .device(name)
@@ -400,5 +419,6 @@ pub fn gateway_setup(
         gate,
         approvals,
         state_dir,
+        audit_sync,
     })
 }

@@ -591,6 +591,30 @@ async fn a_tool_whose_definition_drifts_is_refused_and_audited_until_accepted() 
 
 #[test]
 fn the_binary_fronts_a_stdio_upstream_with_the_seed_policy() {
+    front_the_seed_policy(&[]);
+}
+
+#[test]
+fn counters_in_memory_and_a_batched_audit_log_anchored_at_exit() {
+    // An interval longer than the test: only the sync at exit anchors the records.
+    let state = front_the_seed_policy(&["--counters", "memory", "--audit-sync-ms", "10000"]);
+    assert!(
+        !state.path().join("counters.sqlite").exists(),
+        "no counters on disk"
+    );
+    let audit = state.path().join("audit-gateway-upstream.jsonl");
+    let key =
+        nanokvm_policy::AuditKey::load_or_create(nanokvm_policy::devices::audit_key_path(&audit))
+            .expect("the audit key");
+    let report = nanokvm_policy::AuditLog::verify_with_key(&audit, &key).expect("verifies");
+    assert!(report.last_seq >= 3, "{report:?}");
+    assert_eq!(report.anchored_seq, Some(report.last_seq), "{report:?}");
+}
+
+/// Runs the binary with the seed MountIso policy (and `extra` gateway options) in front
+/// of the upstream example over stdio: one call allowed, one denied, then stdin closes
+/// and the gateway must exit cleanly. Returns its state directory.
+fn front_the_seed_policy(extra: &[&str]) -> TempDir {
     use std::io::{BufRead as _, BufReader, Write as _};
     let state = tempfile::tempdir().expect("a directory");
     let policy = state.path().join("mountiso.json");
@@ -600,6 +624,7 @@ fn the_binary_fronts_a_stdio_upstream_with_the_seed_policy() {
         .arg(&policy)
         .arg("--state-dir")
         .arg(state.path())
+        .args(extra)
         .arg("--")
         .arg(fixture())
         .stdin(std::process::Stdio::piped())
@@ -650,6 +675,7 @@ fn the_binary_fronts_a_stdio_upstream_with_the_seed_policy() {
     drop(send); // closes the gateway's stdin: the client is gone
     let status = child.wait().expect("the gateway exits");
     assert!(status.success(), "{status}");
+    state
 }
 
 /// The upstream example serving Streamable HTTP on a free port, and its URL.
