@@ -10,7 +10,7 @@
 #![allow(clippy::print_stderr)] // A skipped test says why.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use rmcp::ServiceExt as _;
@@ -106,22 +106,6 @@ impl Drop for RedisServer {
     }
 }
 
-/// The upstream example the gateways front.
-fn fixture() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let debug = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let path = debug.join("examples").join("upstream");
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p nanokvm-mcp --example upstream`",
-        path.display()
-    );
-    path
-}
-
 /// A gateway process with its own state directory, and an rmcp client on its stdio.
 async fn gateway(
     policy: &Path,
@@ -136,7 +120,7 @@ async fn gateway(
         .arg(state)
         .args(["--counters", redis, "--counters-prefix", "fleet-test:"])
         .arg("--")
-        .arg(fixture())
+        .arg(crate::gateway::fixture())
         .stderr(Stdio::null());
     let transport = rmcp::transport::TokioChildProcess::new(command).expect("the gateway starts");
     TestClient::plain()

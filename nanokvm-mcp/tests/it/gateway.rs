@@ -22,7 +22,7 @@ use crate::support::{TestClient, state_args, text};
 mod passthrough;
 
 /// The `upstream` example, built beside the test binary by `cargo test` / nextest.
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let debug = exe
         .parent()
