@@ -348,3 +348,18 @@ pub fn allow_all() -> Value {
         "keystrokes": {"deny": ["rm\\s+-rf\\s+/"]}
     })
 }
+
+/// Waits, when fewer than `margin` remain of the current clock minute, until the next one
+/// has begun: a test that counts calls in a fixed `minute` window (on the real clock)
+/// must not see the window turn halfway.
+pub async fn clear_of_minute_turn(margin: std::time::Duration) {
+    let into = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
+        % 60_000;
+    let left = std::time::Duration::from_millis(u64::try_from(60_000 - into).unwrap_or(0));
+    if left < margin {
+        tokio::time::sleep(left + std::time::Duration::from_millis(50)).await;
+    }
+}
