@@ -224,7 +224,8 @@ async fn the_agent_can_ask_what_the_policy_lets_it_do() {
     assert_eq!(access("nanokvm_type_text"), Some(json!("conditional")));
     assert_eq!(access("nanokvm_info"), Some(json!("allowed")));
 
-    rig.call("nanokvm_tap", json!({"x": 10, "y": 10})).await;
+    let tapped = rig.call("nanokvm_tap", json!({"x": 10, "y": 10})).await;
+    assert_ne!(tapped.is_error, Some(true), "{}", text(&tapped));
     let tap = rig
         .call(
             "nanokvm_policy_explain",
