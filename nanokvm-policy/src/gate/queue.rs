@@ -283,7 +283,8 @@ impl ApprovalQueue {
             id = %id,
             tool = %request.tool,
             device = %request.device,
-            "a call waits for approval: `nanokvm-mcp approvals approve {id}` (or deny)"
+            "a call waits for approval: `nanokvm approvals approve {id}` or `nanokvm-mcp \
+             approvals approve {id}` (or deny), with the same state directory"
         );
         loop {
             if let Some(answer) = self.answer_of(&id)? {
