@@ -71,6 +71,16 @@ impl Asking {
         }
     }
 
+    /// How to ask for an approval that cannot be asked in a result (the gateway's
+    /// approval of a drifted tool, which no gate grant carries): a stateless client's
+    /// human is reached through the operators' queue alone.
+    pub(crate) fn without_result(&self) -> Self {
+        match self {
+            Self::Elicit(peer) => Self::Elicit(peer.clone()),
+            _ => Self::Operator,
+        }
+    }
+
     /// The approver for the gate: `deferred` holds the question for a stateless client.
     pub(crate) fn approver(
         self,
@@ -195,12 +205,7 @@ impl StatelessAsks {
 
 /// 128 random bits, hex: an approval question's request state.
 fn random_state() -> String {
-    use std::fmt::Write as _;
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Holds the approval request of a call a stateless client must be asked about; the
@@ -252,8 +257,8 @@ rmcp::elicit_safe!(Approval);
 
 /// Asks the human behind a client, through elicitation.
 /// The gate bounds the wait with its approval timeout (`--approval-timeout`).
-pub(crate) struct ElicitationApprover {
-    pub(crate) peer: Peer<RoleServer>,
+struct ElicitationApprover {
+    peer: Peer<RoleServer>,
 }
 
 impl Approver for ElicitationApprover {
@@ -285,9 +290,9 @@ impl Approver for ElicitationApprover {
 
 /// Asks the client's human (when the client can) and the operators' queue at once; the
 /// first answer decides.
-pub(crate) struct FirstAnswer {
-    pub(crate) elicitation: Option<ElicitationApprover>,
-    pub(crate) queue: Option<Arc<ApprovalQueue>>,
+struct FirstAnswer {
+    elicitation: Option<ElicitationApprover>,
+    queue: Option<Arc<ApprovalQueue>>,
 }
 
 impl Approver for FirstAnswer {

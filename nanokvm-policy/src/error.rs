@@ -168,6 +168,15 @@ impl Error {
         }
     }
 
+    /// The same mistake, placed at `pointer` (for a value parsed without knowing where
+    /// it stands in the document).
+    pub(crate) fn at(self, pointer: &str) -> Self {
+        match self {
+            Self::Invalid { message, .. } => Self::invalid(pointer, message),
+            other => other,
+        }
+    }
+
     /// The JSON Pointer of the mistake, for [`Error::Invalid`].
     #[must_use]
     pub fn pointer(&self) -> Option<&str> {

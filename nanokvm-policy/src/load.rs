@@ -548,13 +548,9 @@ pub(crate) fn policy(value: &Value) -> Result<Policy, Error> {
             if name.is_empty() {
                 return Err(Error::invalid("/tool_risk/", "tool name is empty"));
             }
-            let class = string(class, &pointer)?;
-            let class = class.parse::<RiskClass>().map_err(|_| {
-                Error::invalid(
-                    &pointer,
-                    format!("unknown risk class `{class}` (expected low, medium or high)"),
-                )
-            })?;
+            let class = string(class, &pointer)?
+                .parse::<RiskClass>()
+                .map_err(|e| e.at(&pointer))?;
             tool_risk.insert(name.clone(), class);
         }
     }
@@ -562,12 +558,7 @@ pub(crate) fn policy(value: &Value) -> Result<Policy, Error> {
         None => Drift::default(),
         Some(v) => {
             let name = string(v, "/drift")?;
-            name.parse::<Drift>().map_err(|_| {
-                Error::invalid(
-                    "/drift",
-                    format!("unknown drift action `{name}` (expected deny, approve or warn)"),
-                )
-            })?
+            name.parse::<Drift>().map_err(|e| e.at("/drift"))?
         }
     };
     let keystrokes = map

@@ -67,7 +67,7 @@ use serde_json::Value;
 
 pub use self::pins::{Drift, OnDrift, PinFile, UpstreamPins};
 pub use self::upstream::{Link, Upstream};
-use crate::asking::{Asking, Deferred, ElicitationApprover, FirstAnswer, StatelessAsks};
+use crate::asking::{Asking, Deferred, StatelessAsks};
 use crate::server::{denial_result, tool_error};
 use crate::setup::GatewayStore;
 
@@ -409,6 +409,9 @@ impl GatewayServer {
                     true
                 })
         });
+        let drift_approver = asking
+            .without_result()
+            .approver(self.shared.queue.as_ref(), &deferred);
         let approver = asking.approver(self.shared.queue.as_ref(), &deferred);
         let mut drift_approved = false;
         if let Some((on_drift, drift)) = self.drift_of(&tool) {
@@ -432,8 +435,7 @@ impl GatewayServer {
                 }
                 OnDrift::Approve => {
                     let message = format!("the definition of `{name}` {}", drift_text(&drift));
-                    let approval =
-                        self.approve_drift(&ctx, &name, &args, &message, self.approver(&context));
+                    let approval = self.approve_drift(&ctx, &name, &args, &message, drift_approver);
                     let approved = tokio::select! {
                         biased;
                         approved = approval => approved,
@@ -684,28 +686,6 @@ impl GatewayServer {
         };
         self.audit_outside(ctx, tool, args, &denial, "approval_denied");
         Err(denial)
-    }
-
-    /// Who is asked to let a drifted tool through: the agent's human by elicitation
-    /// (when its client has it on a session), raced with the operators' queue.
-    fn approver(&self, context: &RequestContext<RoleServer>) -> Option<Arc<dyn Approver>> {
-        let form = context
-            .client_capabilities()
-            .and_then(|c| c.elicitation)
-            .is_some_and(|e| e.form.is_some() || e.url.is_none());
-        let stateless = context
-            .protocol_version()
-            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28);
-        let elicitation = (form && !stateless).then(|| ElicitationApprover {
-            peer: context.peer.clone(),
-        });
-        if elicitation.is_none() && self.shared.queue.is_none() {
-            return None;
-        }
-        Some(Arc::new(FirstAnswer {
-            elicitation,
-            queue: self.shared.queue.clone(),
-        }))
     }
 }
 

@@ -40,8 +40,7 @@ use rmcp::model::{
     SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
 };
 use rmcp::service::{
-    NotificationContext, Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer,
-    RunningService,
+    NotificationContext, Peer, RequestContext, RoleClient, RoleServer, RunningService,
 };
 use rmcp::{ClientHandler, ErrorData as McpError, ServiceExt as _};
 
@@ -301,14 +300,8 @@ impl Link {
         });
         for request in level.into_iter().chain(subscribe) {
             let method = request.method().to_owned();
-            let mut options = PeerRequestOptions::no_options();
-            options.timeout = Some(REPLAY_TIMEOUT);
-            let answer = match peer.send_request_with_option(request, options).await {
-                Ok(handle) => handle.await_response().await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = answer {
-                tracing::warn!(upstream = %self.inner.upstream.key(), %method, error = %e, "cannot set again on the new connection what the agents had set");
+            if let Err(e) = super::send(peer, request, REPLAY_TIMEOUT).await {
+                tracing::warn!(upstream = %self.inner.upstream.key(), %method, error = %e.message, "cannot set again on the new connection what the agents had set");
             }
         }
     }

@@ -221,6 +221,25 @@ impl HidModeName {
     }
 }
 
+impl From<nanokvm_client::api::hid::HidMode> for HidModeName {
+    fn from(mode: nanokvm_client::api::hid::HidMode) -> Self {
+        use nanokvm_client::api::hid::HidMode;
+        match mode {
+            HidMode::Normal => Self::Normal,
+            HidMode::HidOnly => Self::HidOnly,
+        }
+    }
+}
+
+impl From<HidModeName> for nanokvm_client::api::hid::HidMode {
+    fn from(mode: HidModeName) -> Self {
+        match mode {
+            HidModeName::Normal => Self::Normal,
+            HidModeName::HidOnly => Self::HidOnly,
+        }
+    }
+}
+
 /// `nanokvm_set_hid_mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

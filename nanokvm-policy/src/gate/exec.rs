@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use nanokvm_client::api::hid::HidMode;
 use nanokvm_client::api::power::PowerCycle;
 use nanokvm_client::api::storage::{DownloadStatus, MountMode};
 use nanokvm_client::{Client, Error as ClientError, WsSession};
@@ -567,21 +566,15 @@ async fn run_inner(
         }
         (DeviceAction::HidMode(_), _) => {
             let mode = client.hid().mode().await?;
-            done(HidModeOutput {
-                mode: mode_name(mode),
-            })
+            done(HidModeOutput { mode: mode.into() })
         }
         (DeviceAction::SetHidMode(a), _) => {
             // The firmware reboots only when the mode changes; reading first says which
             // of the two the caller gets, and spares a needless request.
-            let previous = mode_name(client.hid().mode().await?);
+            let previous: HidModeName = client.hid().mode().await?.into();
             let wanted = a.mode;
             if previous != wanted {
-                let mode = match wanted {
-                    HidModeName::Normal => HidMode::Normal,
-                    HidModeName::HidOnly => HidMode::HidOnly,
-                };
-                client.hid().set_mode(mode).await?;
+                client.hid().set_mode(wanted.into()).await?;
             }
             done(SetHidModeOutput {
                 mode: wanted,
@@ -856,11 +849,4 @@ async fn ws_session<'a>(
         slot,
         session: Some(session),
     })
-}
-
-fn mode_name(mode: HidMode) -> HidModeName {
-    match mode {
-        HidMode::Normal => HidModeName::Normal,
-        HidMode::HidOnly => HidModeName::HidOnly,
-    }
 }
